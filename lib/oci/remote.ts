@@ -94,7 +94,8 @@ export class RegistryClient {
       return await fetch(url, {
         method: options.method ?? "GET",
         headers: options.headers,
-        body: options.body,
+        // TypeScript's BodyInit omits Uint8Array<ArrayBufferLike>; fetch takes any Uint8Array.
+        body: options.body as BodyInit | undefined,
         redirect: "follow",
         signal: AbortSignal.timeout(this.timeoutMs),
       });
