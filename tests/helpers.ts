@@ -1,5 +1,14 @@
 import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { collect } from "../lib/oci/artifacts.ts";
+import { RegistryClient } from "../lib/oci/remote.ts";
+import { type RegistryProcess, startDistribution, startTestRegistry } from "../lib/registry-server.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -44,3 +53,211 @@ export async function skopeo(args: string[]): Promise<string> {
   if (result.code !== 0) throw new Error(`skopeo ${args.join(" ")} failed: ${result.stderr}`);
   return result.stdout;
 }
+
+/** A fresh directory under the system's temp dir; the caller removes it. */
+export const tempDir = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+
+/** A loopback port nothing listens on (taken, then released). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Accepts connections and never answers: a hung registry, or something else on its port. */
+export async function silentServer(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A directory to use as PATH that holds only the named programs (symlinks to the ones on PATH). */
+export function pathWith(programs: string[]): string {
+  const dir = tempDir("pallet-path");
+  for (const program of programs) {
+    const found = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, program)).find((p) => existsSync(p));
+    if (!found) throw new Error(`${program} is not on PATH`);
+    symlinkSync(found, path.join(dir, program));
+  }
+  return dir;
+}
+
+/** Where Distribution's filesystem driver keeps a blob's bytes (or a manifest's). */
+export const blobDataPath = (storageDir: string, digest: string) =>
+  path.join(storageDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
+
+/** Every file below `dir`, relative to it, sorted: to show that nothing was written. */
+export const filesBelow = (dir: string): string[] =>
+  existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).sort() : [];
+
+export interface FaultProxy {
+  address: string;
+  /** Every request that reached the proxy, in order, as "METHOD /path". */
+  requests: string[];
+  /** How many requests matched. */
+  count(method: string, path: RegExp): number;
+  /** Answers the next `times` matching requests with `status` (and headers) instead of forwarding them. */
+  fail(method: string, path: RegExp, status: number, times?: number, headers?: Record<string, string>): void;
+  /** Forwards matching requests, then appends `bytes` spaces to the answer (still the same JSON). */
+  pad(method: string, path: RegExp, bytes: number, declareLength: boolean): void;
+  /** Holds the next matching request; resolves, once it arrived, to a function that forwards it. */
+  hold(method: string, path: RegExp): Promise<() => void>;
+  stop(): Promise<void>;
+}
+
+type Fault =
+  | { kind: "fail"; status: number; headers: Record<string, string> }
+  | { kind: "pad"; bytes: number; declareLength: boolean }
+  | { kind: "hold"; arrived: (release: () => void) => void };
+
+/**
+ * A fault injector in front of a real registry: forwards every request, except those a rule
+ * catches. The Host header goes through unchanged, so the registry's Location headers point
+ * back at the proxy. When the registry drops a connection, so does the proxy.
+ */
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  const rules: { method: string; path: RegExp; times: number; fault: Fault }[] = [];
+  const requests: string[] = [];
+  const sockets = new Set<net.Socket>();
+
+  const forward = (request: http.IncomingMessage, response: http.ServerResponse, pad?: Extract<Fault, { kind: "pad" }>) => {
+    const upstream = http.request(
+      { host: targetHost, port: targetPort, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        if (!pad) {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const body = Buffer.concat([...chunks, Buffer.alloc(pad.bytes, " ")]);
+          const { "content-length": _, ...headers } = answer.headers;
+          response.writeHead(answer.statusCode ?? 502, pad.declareLength ? { ...headers, "content-length": body.length } : headers);
+          response.end(body);
+        });
+      },
+    );
+    upstream.on("error", () => request.socket.destroy());
+    request.pipe(upstream);
+  };
+
+  const server = http.createServer((request, response) => {
+    const line = `${request.method} ${request.url}`;
+    requests.push(line);
+    const rule = rules.find((r) => r.times > 0 && r.method === request.method && r.path.test(request.url ?? ""));
+    if (!rule) return forward(request, response);
+    rule.times--;
+    const { fault } = rule;
+    if (fault.kind === "fail") {
+      request.resume();
+      response.writeHead(fault.status, { "content-type": "text/plain", ...fault.headers });
+      response.end(`injected ${fault.status}\n`);
+    } else if (fault.kind === "pad") {
+      forward(request, response, fault);
+    } else {
+      fault.arrived(() => forward(request, response));
+    }
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const add = (method: string, path: RegExp, times: number, fault: Fault) => rules.push({ method, path, times, fault });
+
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    requests,
+    count: (method, pattern) => requests.filter((line) => line.startsWith(`${method} `) && pattern.test(line.slice(method.length + 1))).length,
+    fail: (method, path, status, times = Infinity, headers = {}) => add(method, path, times, { kind: "fail", status, headers }),
+    pad: (method, path, bytes, declareLength) => add(method, path, Infinity, { kind: "pad", bytes, declareLength }),
+    hold: (method, path) => new Promise((arrived) => add(method, path, 1, { kind: "hold", arrived })),
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export const FIXTURE_CARDS = path.join(PROJECT_ROOT, "fixtures/agent_cards");
+export const AGENTS = ["plan", "build", "test"];
+export const fixtureCard = (agent: string) => readFileSync(path.join(FIXTURE_CARDS, `${agent}_agent_card.json`));
+
+export interface Bench {
+  registry: RegistryProcess;
+  /** A temp dir for the block's files; the scripts also run in it, so stray writes show up. */
+  work: string;
+  /** What every step needs: this registry, the fixture cards, OUT_DIR in `work`, the built-in client. */
+  env: Record<string, string>;
+}
+
+/** Called inside a describe: one registry and one work dir for all its tests, removed after them. */
+export function withRegistry(): Bench {
+  const bench = {} as Bench;
+  before(async () => {
+    bench.registry = await startTestRegistry();
+    bench.work = tempDir("pallet-reliability");
+    bench.env = {
+      REGISTRY: bench.registry.address,
+      CARDS_DIR: FIXTURE_CARDS,
+      OUT_DIR: path.join(bench.work, "registry-verify"),
+      ORAS_BACKEND: "builtin",
+    };
+  });
+  after(async () => {
+    await bench.registry?.stop();
+    rmSync(bench.work, { recursive: true, force: true });
+  });
+  return bench;
+}
+
+/** A cards directory: copies of the fixtures, with the given files replaced (null removes one). */
+export function cardsDir(parent: string, replaced: Record<string, string | Uint8Array | null> = {}): string {
+  const dir = mkdtempSync(path.join(parent, "cards-"));
+  for (const agent of AGENTS) copyFileSync(path.join(FIXTURE_CARDS, `${agent}_agent_card.json`), path.join(dir, `${agent}_agent_card.json`));
+  for (const [file, content] of Object.entries(replaced)) {
+    if (content === null) rmSync(path.join(dir, file));
+    else writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+/** SIGKILLs a registry, as a crash would, and waits until the process is gone. */
+export async function killRegistry(registry: RegistryProcess): Promise<void> {
+  process.kill(registry.pid, "SIGKILL");
+  for (;;) {
+    try {
+      process.kill(registry.pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A new registry process on the same address and storage: the one given must be gone. */
+export function restartRegistry(registry: RegistryProcess): Promise<RegistryProcess> {
+  return startDistribution({
+    port: Number(registry.address.slice(registry.address.lastIndexOf(":") + 1)),
+    storageDir: registry.storageDir,
+    logFile: `${registry.logFile}.restarted`,
+  });
+}
+
+/** The repositories the registry holds, asked directly. */
+export const catalog = async (address: string): Promise<string[]> => collect(new RegistryClient(address).catalog());

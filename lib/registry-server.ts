@@ -1,0 +1,393 @@
+/**
+ * Local Docker Distribution registries: throwaway ones for tests and benchmarks, and the
+ * persistent one behind `make registry` (state in tmp/registry/).
+ */
+import { execFile, spawn } from "node:child_process";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { type AddressInfo, connect, createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { EnvironmentError, UsageError } from "./errors.ts";
+
+export interface RegistryProcess {
+  /** host:port as clients use it: "127.0.0.1:PORT" or "localhost:5000". */
+  address: string;
+  pid: number;
+  storageDir: string;
+  logFile: string;
+  /** Ends the process and waits until it has exited. */
+  stop(): Promise<void>;
+}
+
+export type RegistryStatus =
+  | { state: "answering"; startedByUs: boolean; how?: "docker-registry" | "docker" }
+  | { state: "down" };
+
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL("../fixtures/registry/config.yml", import.meta.url));
+export const DEFAULT_STATE_DIR = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
+
+const STARTUP_TIMEOUT_MS = 10_000;
+const CONTAINER_NAME = "registry";
+const INSTALL_HINT = "Get a registry: `sudo apt-get install docker-registry` (Debian/Ubuntu), " +
+  "or with a Docker engine `docker run -d -p 5000:5000 --name registry registry:2`.";
+
+/** Debian names the binary docker-registry; upstream builds and Homebrew call it registry. */
+export function findRegistryBinary(): string | undefined {
+  const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
+  for (const name of ["docker-registry", "registry"]) {
+    for (const dir of dirs) {
+      const candidate = path.join(dir, name);
+      try {
+        accessSync(candidate, constants.X_OK);
+        if (statSync(candidate).isFile()) return candidate;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  return undefined;
+}
+
+/** A loopback port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The status of GET /v2/, or undefined when nothing answers HTTP there in time. */
+async function probe(address: string, timeoutMs: number): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** 401 counts: a registry with auth is still a registry. */
+export async function registryAnswers(address: string, timeoutMs = 1000): Promise<boolean> {
+  const status = await probe(address, timeoutMs);
+  return status === 200 || status === 401;
+}
+
+/** Whether anything accepts TCP connections at address, HTTP or not. */
+function portTaken(address: string, timeoutMs = 1000): Promise<boolean> {
+  const { host, port } = splitAddress(address);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const done = (taken: boolean) => {
+      socket.destroy();
+      resolve(taken);
+    };
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+    socket.once("timeout", () => done(false));
+  });
+}
+
+/** Never throws: a missing command or a non-zero exit is just ok: false. */
+function runCommand(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs }, (error, stdout, stderr) => {
+      resolve({ ok: !error, stdout: String(stdout), stderr: String(stderr || error?.message || "") });
+    });
+  });
+}
+
+export async function dockerEngineAnswers(): Promise<boolean> {
+  return (await runCommand("docker", ["info"], 3000)).ok;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  if (!match) throw new UsageError(`registry address must be host:port, got "${address}"`, "For example localhost:5000.");
+  return { host: match[1].replace(/^\[|\]$/g, ""), port: Number(match[2]) };
+}
+
+function joinHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function logTail(logFile: string, lines = 10): Promise<string> {
+  const text = await readFile(logFile, "utf8").catch(() => "");
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Polls until address answers as a registry; `failure` reports a start that already went wrong. */
+async function waitUntilAnswers(address: string, failure: () => string | undefined): Promise<string | undefined> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (failure()) return failure();
+    if (await registryAnswers(address, 500)) return undefined;
+    await sleep(25);
+  }
+  return `no answer from http://${address}/v2/ within ${STARTUP_TIMEOUT_MS / 1000} s`;
+}
+
+/**
+ * Whether pid is a live registry process: a pid file can outlive a reboot and its number be
+ * reused. A zombie has an empty command line (Linux) or a "(name)" (ps on macOS).
+ */
+async function isRegistryProcess(pid: number): Promise<boolean> {
+  const executable = existsSync("/proc/self")
+    ? (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0")[0]
+    : (await runCommand("ps", ["-o", "comm=", "-p", String(pid)], 2000)).stdout.trim();
+  return ["docker-registry", "registry"].includes(path.basename(executable));
+}
+
+/** Returns false when the process is already gone. */
+function signal(pid: number, name: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+/**
+ * SIGTERM, then SIGKILL if it lingers; resolves once the registry has exited. A zombie counts
+ * as exited: an orphan waits for init to reap it, which takes seconds in some sandboxes.
+ */
+async function terminate(pid: number): Promise<void> {
+  for (const [name, graceMs] of [["SIGTERM", 5000], ["SIGKILL", 2000]] as const) {
+    if (!signal(pid, name)) return;
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      if (!(await isRegistryProcess(pid))) return;
+      await sleep(25);
+    }
+  }
+  throw new EnvironmentError(`process ${pid} did not exit after SIGKILL`);
+}
+
+/**
+ * Starts docker-registry serving host:port with its blobs in storageDir, and waits until it
+ * answers. `detached` lets it outlive this process (and a Ctrl-C in the terminal).
+ */
+export async function startDistribution(opts: {
+  host?: string;
+  port: number;
+  storageDir: string;
+  logFile: string;
+  configFile?: string;
+  detached?: boolean;
+}): Promise<RegistryProcess> {
+  const binary = findRegistryBinary();
+  if (!binary) throw new EnvironmentError("no docker-registry (or registry) binary on PATH", INSTALL_HINT);
+  const address = joinHostPort(opts.host ?? "127.0.0.1", opts.port);
+  // Otherwise a registry already there would pass for ours while ours fails to bind.
+  if (await portTaken(address)) throw new EnvironmentError(`${address} is already in use`, "Pick another port.");
+
+  mkdirSync(opts.storageDir, { recursive: true });
+  mkdirSync(path.dirname(opts.logFile), { recursive: true });
+  const log = openSync(opts.logFile, "w");
+  const child = spawn(binary, ["serve", opts.configFile ?? DEFAULT_CONFIG_FILE], {
+    detached: opts.detached ?? false,
+    stdio: ["ignore", log, log],
+    // The registry parses these as YAML: quoting keeps "[::1]:5000" and odd paths strings.
+    env: {
+      ...process.env,
+      REGISTRY_HTTP_ADDR: JSON.stringify(address),
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: JSON.stringify(path.resolve(opts.storageDir)),
+    },
+  });
+  closeSync(log);
+  let ended: string | undefined;
+  child.once("error", (error) => (ended = error.message));
+  child.once("exit", (code, sig) => (ended = `it exited with ${sig ?? `code ${code}`}`));
+  const { pid } = child;
+  if (pid === undefined) throw new EnvironmentError(`could not run ${binary}`, "Check that it is executable.");
+  if (opts.detached) child.unref();
+
+  const problem = await waitUntilAnswers(address, () => ended);
+  if (problem) {
+    await terminate(pid);
+    throw new EnvironmentError(
+      `${path.basename(binary)} did not come up at ${address}: ${problem}. Last lines of its log:\n` +
+        await logTail(opts.logFile),
+      `The whole log is ${opts.logFile}.`,
+    );
+  }
+  return { address, pid, storageDir: opts.storageDir, logFile: opts.logFile, stop: () => terminate(pid) };
+}
+
+/** A registry of its own on a free loopback port, in a fresh temp dir that stop() removes. */
+export async function startTestRegistry(): Promise<RegistryProcess> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "pallet-registry-"));
+  try {
+    const registry = await startDistribution({
+      port: await freePort(),
+      storageDir: path.join(dir, "data"),
+      logFile: path.join(dir, "registry.log"),
+    });
+    return {
+      ...registry,
+      stop: async () => {
+        await registry.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+// The persistent registry of `make registry`. Its state directory holds registry.pid (a
+// docker-registry we started), registry.docker (the id of a container we started),
+// registry.log and data/.
+
+type Started = { how: "docker-registry"; pid: number } | { how: "docker"; container: string };
+
+const stateFile = (stateDir: string, name: string) => path.join(stateDir, name);
+
+/** What we started earlier and is still there; forgets a pid file whose process is gone. */
+async function startedEarlier(stateDir: string): Promise<Started | undefined> {
+  const container = await readFile(stateFile(stateDir, "registry.docker"), "utf8").catch(() => undefined);
+  if (container) return { how: "docker", container: container.trim() };
+  const pidText = await readFile(stateFile(stateDir, "registry.pid"), "utf8").catch(() => undefined);
+  if (pidText === undefined) return undefined;
+  const pid = Number(pidText.trim());
+  if (Number.isInteger(pid) && pid > 0 && await isRegistryProcess(pid)) return { how: "docker-registry", pid };
+  await unlink(stateFile(stateDir, "registry.pid")).catch(() => {});
+  return undefined;
+}
+
+/** Paths below the working directory are shown as the user would type them. */
+const shown = (file: string) => (path.relative(process.cwd(), file).startsWith("..") ? file : path.relative(process.cwd(), file));
+
+function describeStarted(started: Started): string {
+  return started.how === "docker"
+    ? `Docker container ${CONTAINER_NAME} (${started.container.slice(0, 12)})`
+    : `docker-registry (pid ${started.pid})`;
+}
+
+/**
+ * Makes sure a registry answers at address: reuses one that does, else starts one on this
+ * machine, in a Docker container if an engine answers, else docker-registry in the background.
+ */
+export async function ensureRegistry(
+  address: string,
+  stateDir: string = DEFAULT_STATE_DIR,
+): Promise<{ reused: boolean; how: "docker-registry" | "docker" | "external"; detail: string }> {
+  const { host, port } = splitAddress(address);
+  const status = await probe(address, 1000);
+  const started = await startedEarlier(stateDir);
+  if (status === 200 || status === 401) {
+    const detail = started
+      ? `registry at ${address} already running: ${describeStarted(started)}, started earlier by us`
+      : `a registry already answers at ${address}; using it`;
+    return { reused: true, how: started?.how ?? "external", detail };
+  }
+  if (status !== undefined || await portTaken(address)) {
+    throw new EnvironmentError(
+      `${address} is taken by something that is not a registry` +
+        (status === undefined ? "" : ` (GET /v2/ answered ${status})`),
+      "Stop it, or use another address such as localhost:5001. (On macOS the AirPlay Receiver holds port 5000.)",
+    );
+  }
+  if (!isLoopback(host)) {
+    throw new EnvironmentError(
+      `no registry answers at ${address}`,
+      "Only registries on this machine (localhost, 127.0.0.1, ::1) are started for you; " +
+        "start that one yourself, or use localhost:5000.",
+    );
+  }
+  if (started) {
+    throw new EnvironmentError(
+      `the ${describeStarted(started)} we started earlier does not answer at ${address}`,
+      "Stop it first (scripts/registry.ts stop), then start again.",
+    );
+  }
+  mkdirSync(stateDir, { recursive: true });
+
+  if (await dockerEngineAnswers()) {
+    // Published on loopback only: the registry has no auth. Pulling the image may take a while.
+    const published = `${joinHostPort(host === "localhost" ? "127.0.0.1" : host, port)}:5000`;
+    const run = await runCommand("docker", ["run", "-d", "-p", published, "--name", CONTAINER_NAME, "registry:2"], 300_000);
+    if (!run.ok) {
+      throw new EnvironmentError(
+        `docker run failed: ${run.stderr.trim()}`,
+        `If a container named ${CONTAINER_NAME} exists already: \`docker start ${CONTAINER_NAME}\`, ` +
+          `or \`docker rm ${CONTAINER_NAME}\` and try again.`,
+      );
+    }
+    const container = run.stdout.trim();
+    await writeFile(stateFile(stateDir, "registry.docker"), `${container}\n`);
+    const problem = await waitUntilAnswers(address, () => undefined);
+    if (problem) {
+      throw new EnvironmentError(`the registry container did not come up: ${problem}`, `See \`docker logs ${CONTAINER_NAME}\`.`);
+    }
+    const detail = `started ${describeStarted({ how: "docker", container })} at ${address}`;
+    return { reused: false, how: "docker", detail };
+  }
+
+  if (!findRegistryBinary()) {
+    throw new EnvironmentError(`no registry answers at ${address}, and there is no way here to start one`, INSTALL_HINT);
+  }
+  // For "localhost" Go listens on 127.0.0.1 (on ::1 only where localhost has no IPv4 address);
+  // clients that try ::1 first (Node 20 fetch, Deno, curl, oras) fall back to 127.0.0.1.
+  const registry = await startDistribution({
+    host,
+    port,
+    storageDir: stateFile(stateDir, "data"),
+    logFile: stateFile(stateDir, "registry.log"),
+    detached: true,
+  });
+  await writeFile(stateFile(stateDir, "registry.pid"), `${registry.pid}\n`);
+  return {
+    reused: false,
+    how: "docker-registry",
+    detail: `started docker-registry (pid ${registry.pid}) at ${address}; log ${shown(registry.logFile)}, data ${shown(registry.storageDir)}`,
+  };
+}
+
+/** Stops only what ensureRegistry started; says what it did. */
+export async function stopRegistry(address: string, stateDir: string = DEFAULT_STATE_DIR): Promise<string> {
+  const started = await startedEarlier(stateDir);
+  if (started?.how === "docker") {
+    const removed = await runCommand("docker", ["rm", "-f", started.container], 30_000);
+    if (!removed.ok) {
+      throw new EnvironmentError(`could not remove container ${started.container}: ${removed.stderr.trim()}`);
+    }
+    await unlink(stateFile(stateDir, "registry.docker"));
+    return `removed ${describeStarted(started)}, and the artifacts stored in it`;
+  }
+  if (started?.how === "docker-registry") {
+    await terminate(started.pid);
+    await unlink(stateFile(stateDir, "registry.pid"));
+    return `stopped ${describeStarted(started)}; its data stays in ${shown(stateFile(stateDir, "data"))}`;
+  }
+  return await registryAnswers(address)
+    ? `a registry answers at ${address}, but we did not start it; leaving it alone`
+    : `no registry runs at ${address}; nothing to stop`;
+}
+
+export async function registryStatus(address: string, stateDir: string = DEFAULT_STATE_DIR): Promise<RegistryStatus> {
+  if (!(await registryAnswers(address))) return { state: "down" };
+  const started = await startedEarlier(stateDir);
+  return started
+    ? { state: "answering", startedByUs: true, how: started.how }
+    : { state: "answering", startedByUs: false };
+}
