@@ -1,6 +1,6 @@
 import path from "node:path";
-import { $, which } from "zx";
 import { CliError, ContentError, EnvironmentError } from "./errors.ts";
+import { findOnPath } from "./executables.ts";
 import { formatReference, isLoopbackHost, type Reference } from "./reference.ts";
 import { collect, copyArtifact, fetchManifest, type PulledFile, pullArtifact, pushArtifact } from "./oci/artifacts.ts";
 import { sha256Digest } from "./oci/digest.ts";
@@ -169,6 +169,9 @@ class OrasCliBackend implements Backend {
 
   private async run(command: OrasCommand): Promise<string> {
     const [program, ...args] = command.args;
+    // Loaded here, not at the top: every step would otherwise pay zx's start-up (about 50 ms
+    // under Deno), though only this backend runs a program.
+    const { $ } = await import("zx");
     const result = await $({ cwd: command.cwd, quiet: true, nothrow: true })`${program} ${args}`;
     if (result.exitCode !== 0) {
       throw new CliError(result.stderr.trim() || `${renderCommand(command)} exited with ${result.exitCode}`, 1);
@@ -273,7 +276,12 @@ export class Oras implements Backend {
   }
 }
 
-export const orasOnPath = () => which.sync("oras", { nothrow: true }) ?? undefined;
+export const orasOnPath = () => findOnPath("oras");
+
+export const ORAS_INSTALL_HINT =
+  "Install oras 1.2 or later (https://oras.land/docs/installation; e.g. `brew install oras`,\n" +
+  "or `go install oras.land/oras/cmd/oras@latest` and add $(go env GOPATH)/bin to PATH),\n" +
+  "or use the built-in client, which writes the same artifacts: ORAS_BACKEND=builtin.";
 
 /** ORAS_BACKEND=auto|oras|builtin; auto says once which one it took. */
 export function selectBackend(plainHttp: boolean, env = process.env): Oras {
@@ -283,12 +291,7 @@ export function selectBackend(plainHttp: boolean, env = process.env): Oras {
   }
   const found = orasOnPath();
   if (wanted === "oras" && !found) {
-    throw new EnvironmentError(
-      "ORAS_BACKEND=oras, but the oras CLI is not on PATH",
-      "Install oras 1.2 or later (https://oras.land/docs/installation; e.g. `brew install oras`,\n" +
-        "or `go install oras.land/oras/cmd/oras@latest` and add $(go env GOPATH)/bin to PATH),\n" +
-        "or use the built-in client, which writes the same artifacts: ORAS_BACKEND=builtin.",
-    );
+    throw new EnvironmentError("ORAS_BACKEND=oras, but the oras CLI is not on PATH", ORAS_INSTALL_HINT);
   }
   if (wanted === "builtin" || !found) {
     const note = wanted === "auto"

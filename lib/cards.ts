@@ -176,6 +176,26 @@ function syntaxProblem(text: string, error: Error): string {
     : `is not valid JSON: ${reason} at ${lineAndColumn(text, offset)}`;
 }
 
+// Fleets repeat the same few skill schemas thousands of times: each is compiled once, and
+// dropped from ajv's own cache right away, which would otherwise keep every one (about 60 MB
+// per thousand cards).
+const skillSchemaVerdicts = new Map<string, string | undefined>();
+
+function skillSchemaProblem(schema: object): string | undefined {
+  const key = JSON.stringify(schema);
+  if (!skillSchemaVerdicts.has(key)) {
+    try {
+      skillSchemaAjv.compile(schema);
+      skillSchemaVerdicts.set(key, undefined);
+    } catch (error) {
+      skillSchemaVerdicts.set(key, error instanceof Error ? error.message : String(error));
+    } finally {
+      skillSchemaAjv.removeSchema(schema);
+    }
+  }
+  return skillSchemaVerdicts.get(key);
+}
+
 function skillSchemaProblems(card: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const skills = Array.isArray(card.skills) ? card.skills : [];
@@ -185,12 +205,8 @@ function skillSchemaProblems(card: Record<string, unknown>): string[] {
       const schema = (skill as Record<string, unknown>)[key];
       // A missing or non-object schema is already reported by the card schema.
       if (typeof schema !== "object" || schema === null || Array.isArray(schema)) continue;
-      try {
-        skillSchemaAjv.compile(schema);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        problems.push(`/skills/${index}/${key}: not a valid JSON Schema: ${message}`);
-      }
+      const problem = skillSchemaProblem(schema);
+      if (problem) problems.push(`/skills/${index}/${key}: not a valid JSON Schema: ${problem}`);
     }
   });
   return problems;

@@ -44,8 +44,8 @@ export function helpText(script: string, summary: string, usage = ""): string {
   ].join("\n");
 }
 
-function checked(value: string, pattern: RegExp, what: string, rule: string): string {
-  if (!pattern.test(value)) throw new UsageError(`invalid ${what} ${JSON.stringify(value)}: ${rule}`);
+function checked(value: string, pattern: RegExp, what: string, rule: string, hint: string): string {
+  if (!pattern.test(value)) throw new UsageError(`invalid ${what} ${JSON.stringify(value)}: ${rule}`, hint);
   return value;
 }
 
@@ -70,7 +70,9 @@ export function parseOptions(
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message, "Run with --help to see the options.");
+    // Node's own wording goes on about `--` and positionals, which never apply here.
+    const unknown = (error as Error).message.match(/^Unknown option '([^']+)'/)?.[1];
+    throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const pick = (name: keyof typeof OPTIONS) =>
@@ -78,20 +80,36 @@ export function parseOptions(
 
   const registry = pick("registry");
   if (!isValidRegistry(registry)) {
-    throw new UsageError(`invalid registry ${JSON.stringify(registry)}: expected host[:port], e.g. localhost:5000`);
+    throw new UsageError(
+      `invalid registry ${JSON.stringify(registry)}: expected host[:port], e.g. localhost:5000`,
+      "Set --registry (env REGISTRY) to the registry's address only, without http:// or a path.",
+    );
   }
   const agents = pick("agents").split(",").map((agent) => agent.trim());
   for (const agent of agents) {
-    checked(agent, PATH_COMPONENT_PATTERN, "agent name", "use lowercase letters and digits, separated by '.', '_' or '-'");
+    checked(
+      agent,
+      PATH_COMPONENT_PATTERN,
+      "agent name",
+      "use lowercase letters and digits, separated by '.', '_' or '-'",
+      "Set --agents (env AGENTS) to comma-separated names, e.g. plan,build,test.",
+    );
   }
   if (new Set(agents).size !== agents.length) throw new UsageError(`agent names repeat in ${JSON.stringify(pick("agents"))}`);
-  const tagRule = "tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}";
+  const tag = (name: "tag" | "to-tag") =>
+    checked(
+      pick(name),
+      TAG_PATTERN,
+      "tag",
+      "tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
+      `Set --${name} (env ${OPTIONS[name].env}) to a tag such as ${OPTIONS[name].default}.`,
+    );
   return {
     options: {
       registry,
       agents,
-      tag: checked(pick("tag"), TAG_PATTERN, "tag", tagRule),
-      toTag: checked(pick("to-tag"), TAG_PATTERN, "tag", tagRule),
+      tag: tag("tag"),
+      toTag: tag("to-tag"),
       cardsDir: pick("cards"),
       outDir: pick("out"),
       json: Boolean(values.json),

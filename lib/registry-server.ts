@@ -3,13 +3,14 @@
  * persistent one behind `make registry` (state in tmp/registry/).
  */
 import { execFile, spawn } from "node:child_process";
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError, UsageError } from "./errors.ts";
+import { findOnPath } from "./executables.ts";
 
 export interface RegistryProcess {
   /** host:port as clients use it: "127.0.0.1:PORT" or "localhost:5000". */
@@ -34,21 +35,7 @@ const INSTALL_HINT = "Get a registry: `sudo apt-get install docker-registry` (De
   "or with a Docker engine `docker run -d -p 5000:5000 --name registry registry:2`.";
 
 /** Debian names the binary docker-registry; upstream builds and Homebrew call it registry. */
-export function findRegistryBinary(): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(path.delimiter).filter(Boolean);
-  for (const name of ["docker-registry", "registry"]) {
-    for (const dir of dirs) {
-      const candidate = path.join(dir, name);
-      try {
-        accessSync(candidate, constants.X_OK);
-        if (statSync(candidate).isFile()) return candidate;
-      } catch {
-        // not in this directory
-      }
-    }
-  }
-  return undefined;
-}
+export const findRegistryBinary = () => findOnPath("docker-registry", "registry");
 
 /** A loopback port nothing listens on right now (the OS picks it). */
 export function freePort(): Promise<number> {

@@ -54,18 +54,6 @@ export async function skopeo(args: string[]): Promise<string> {
   return result.stdout;
 }
 
-/** A fresh directory under the system's temp dir; the caller removes it. */
-export const tempDir = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
-
-/** A loopback port nothing listens on (taken, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** Accepts connections and never answers: a hung registry, or something else on its port. */
 export async function silentServer(): Promise<{ address: string; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
@@ -83,9 +71,9 @@ export async function silentServer(): Promise<{ address: string; close(): Promis
   };
 }
 
-/** A directory to use as PATH that holds only the named programs (symlinks to the ones on PATH). */
-export function pathWith(programs: string[]): string {
-  const dir = tempDir("pallet-path");
+/** A new directory in `parent`, to use as PATH, that holds only the named programs (links to the ones on PATH). */
+export function pathWith(parent: string, programs: string[]): string {
+  const dir = mkdtempSync(path.join(parent, "path-"));
   for (const program of programs) {
     const found = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, program)).find((p) => existsSync(p));
     if (!found) throw new Error(`${program} is not on PATH`);
@@ -98,7 +86,7 @@ export function pathWith(programs: string[]): string {
 export const blobDataPath = (storageDir: string, digest: string) =>
   path.join(storageDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
 
-/** Every file below `dir`, relative to it, sorted: to show that nothing was written. */
+/** Every file and directory below `dir`, relative to it, sorted: to show that nothing was written. */
 export const filesBelow = (dir: string): string[] =>
   existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).sort() : [];
 
@@ -108,8 +96,11 @@ export interface FaultProxy {
   requests: string[];
   /** How many requests matched. */
   count(method: string, path: RegExp): number;
-  /** Answers the next `times` matching requests with `status` (and headers) instead of forwarding them. */
-  fail(method: string, path: RegExp, status: number, times?: number, headers?: Record<string, string>): void;
+  /**
+   * Answers the next `times` matching requests (all, by default) with `status` instead of
+   * forwarding them: with a distribution error body when `code` is given, else plain text.
+   */
+  fail(method: string, path: RegExp, status: number, times?: number, code?: string): void;
   /** Forwards matching requests, then appends `bytes` spaces to the answer (still the same JSON). */
   pad(method: string, path: RegExp, bytes: number, declareLength: boolean): void;
   /** Holds the next matching request; resolves, once it arrived, to a function that forwards it. */
@@ -118,7 +109,7 @@ export interface FaultProxy {
 }
 
 type Fault =
-  | { kind: "fail"; status: number; headers: Record<string, string> }
+  | { kind: "fail"; status: number; code?: string }
   | { kind: "pad"; bytes: number; declareLength: boolean }
   | { kind: "hold"; arrived: (release: () => void) => void };
 
@@ -165,8 +156,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const { fault } = rule;
     if (fault.kind === "fail") {
       request.resume();
-      response.writeHead(fault.status, { "content-type": "text/plain", ...fault.headers });
-      response.end(`injected ${fault.status}\n`);
+      if (fault.code) {
+        response.writeHead(fault.status, { "content-type": "application/json" });
+        response.end(JSON.stringify({ errors: [{ code: fault.code, message: `injected ${fault.code}` }] }));
+      } else {
+        response.writeHead(fault.status, { "content-type": "text/plain" });
+        response.end(`injected ${fault.status}\n`);
+      }
     } else if (fault.kind === "pad") {
       forward(request, response, fault);
     } else {
@@ -184,7 +180,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     requests,
     count: (method, pattern) => requests.filter((line) => line.startsWith(`${method} `) && pattern.test(line.slice(method.length + 1))).length,
-    fail: (method, path, status, times = Infinity, headers = {}) => add(method, path, times, { kind: "fail", status, headers }),
+    fail: (method, path, status, times = Infinity, code) => add(method, path, times, { kind: "fail", status, code }),
     pad: (method, path, bytes, declareLength) => add(method, path, Infinity, { kind: "pad", bytes, declareLength }),
     hold: (method, path) => new Promise((arrived) => add(method, path, 1, { kind: "hold", arrived })),
     stop: () => {
@@ -211,7 +207,7 @@ export function withRegistry(): Bench {
   const bench = {} as Bench;
   before(async () => {
     bench.registry = await startTestRegistry();
-    bench.work = tempDir("pallet-reliability");
+    bench.work = mkdtempSync(path.join(os.tmpdir(), "pallet-reliability-"));
     bench.env = {
       REGISTRY: bench.registry.address,
       CARDS_DIR: FIXTURE_CARDS,

@@ -3,7 +3,11 @@ import { isLoopbackHost } from "../reference.ts";
 import { sha256Digest } from "./digest.ts";
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 
-/** An error answer from the registry, with the distribution error code when it sent one. */
+/**
+ * An error answer from the registry, with the distribution error code when it sent one. Missing
+ * or refused content exits 1; a registry that wants credentials or keeps failing is the
+ * environment's problem and exits 2.
+ */
 export class RegistryResponseError extends CliError {
   constructor(
     message: string,
@@ -11,7 +15,7 @@ export class RegistryResponseError extends CliError {
     readonly code?: string,
     hint?: string,
   ) {
-    super(message, status === 401 || status === 403 ? 2 : 1, hint);
+    super(message, status === 401 || status === 403 || RETRYABLE.has(status) ? 2 : 1, hint);
   }
 }
 
@@ -32,6 +36,8 @@ interface RequestOptions {
   accept?: number[];
   /** What to name in an error message, e.g. "localhost:5000/agents/plan:v9". */
   subject?: string;
+  /** Distribution error codes that are transient for this request, retried like a 503. */
+  transientCodes?: string[];
 }
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
@@ -61,6 +67,8 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly knownBlobs = new Map<string, Set<string>>();
+  /** For each known digest, the first repository seen holding it: where to mount it from. */
+  private readonly holders = new Map<string, string>();
 
   constructor(
     readonly registry: string,
@@ -75,17 +83,19 @@ export class RegistryClient {
   /** Sends a request, retrying transient answers with exponential backoff. */
   async request(path: string, options: RequestOptions = {}): Promise<Response> {
     const url = new URL(path, this.baseUrl).href;
+    refuseCleartextCredentials(url, options.headers);
     for (let attempt = 0; ; attempt++) {
       const response = await this.send(url, options);
       if (response.ok || options.accept?.includes(response.status)) return response;
-      if (RETRYABLE.has(response.status) && attempt < this.retries) {
-        await response.body?.cancel();
+      const error = await this.responseError(response, options, attempt + 1);
+      const transient = RETRYABLE.has(response.status) || options.transientCodes?.includes(error.code ?? "");
+      if (transient && attempt < this.retries) {
         const retryAfter = Number(response.headers.get("retry-after")) * 1000;
         const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
         await sleep(Math.min(MAX_BACKOFF_MS, retryAfter > 0 ? retryAfter : backoff));
         continue;
       }
-      throw await this.responseError(response, options);
+      throw error;
     }
   }
 
@@ -104,7 +114,8 @@ export class RegistryClient {
       if (name === "TimeoutError" || name === "AbortError") {
         throw new EnvironmentError(
           `the registry at ${this.baseUrl} did not answer ${options.method ?? "GET"} ${new URL(url).pathname} within ${this.timeoutMs / 1000} s`,
-          "Is something else listening on that port? Check with `make registry-status`, or set REGISTRY_TIMEOUT (seconds).",
+          "Something there accepts connections but does not answer like a registry: check it with `make registry-status`,\n" +
+            "start a registry with `make registry` (or point REGISTRY at one), or allow more time with REGISTRY_TIMEOUT=seconds.",
         );
       }
       throw new EnvironmentError(
@@ -114,7 +125,7 @@ export class RegistryClient {
     }
   }
 
-  private async responseError(response: Response, options: RequestOptions): Promise<RegistryResponseError> {
+  private async responseError(response: Response, options: RequestOptions, attempts: number): Promise<RegistryResponseError> {
     const text = await response.text().catch(() => "");
     let code: string | undefined;
     let detail = text.trim().slice(0, 300);
@@ -131,9 +142,12 @@ export class RegistryClient {
     const what = response.status === 404 ? "not found" : detail || response.statusText;
     const hint = response.status === 401 || response.status === 403
       ? "The registry wants credentials this client did not send; log in with `docker login` or `oras login`."
+      : RETRYABLE.has(response.status)
+      ? `It answered ${response.status} ${attempts} times in a row: check it with \`make registry-status\` and its log, then run again.`
       : undefined;
+    const why = response.status === 404 ? "" : ` (${code ?? `HTTP ${response.status}`})`;
     return new RegistryResponseError(
-      `Error response from registry: ${subject}: ${what}${code && response.status !== 404 ? ` (${code})` : ""}`,
+      `Error response from registry: ${subject}: ${what}${why}`,
       response.status,
       code,
       hint,
@@ -151,7 +165,9 @@ export class RegistryClient {
   }
 
   async *catalog(): AsyncGenerator<string[]> {
-    yield* this.pages("/v2/_catalog", this.registry, (body) => (body as { repositories?: string[] }).repositories ?? []);
+    // Distribution walks its whole storage for every page, so listing takes pages x repositories:
+    // 1,000 a page (its cap since CVE-2023-2253; default 100) makes that 10 times less.
+    yield* this.pages("/v2/_catalog?n=1000", this.registry, (body) => (body as { repositories?: string[] }).repositories ?? []);
   }
 
   async *tags(repository: string): AsyncGenerator<string[]> {
@@ -199,6 +215,10 @@ export class RegistryClient {
       headers: { "Content-Type": mediaType },
       body: bytes,
       subject,
+      // Distribution rewrites a blob's link file in place when the blob is linked again (a
+      // concurrent upload or mount of it); a manifest checked at that moment reads an empty
+      // link and is refused as DIGEST_INVALID, though nothing is wrong with it.
+      transientCodes: ["DIGEST_INVALID"],
     });
     await response.body?.cancel();
     const expected = sha256Digest(bytes);
@@ -213,12 +233,7 @@ export class RegistryClient {
     let blobs = this.knownBlobs.get(repository);
     if (!blobs) this.knownBlobs.set(repository, (blobs = new Set()));
     blobs.add(digest);
-  }
-
-  private repositoryHolding(digest: string, except: string): string | undefined {
-    for (const [repository, blobs] of this.knownBlobs) {
-      if (repository !== except && blobs.has(digest)) return repository;
-    }
+    if (!this.holders.has(digest)) this.holders.set(digest, repository);
   }
 
   /**
@@ -233,12 +248,17 @@ export class RegistryClient {
     mountFrom?: string,
   ) {
     if (this.knownBlobs.get(repository)?.has(digest)) return "known";
-    const head = await this.request(`/v2/${repository}/blobs/${digest}`, { method: "HEAD", accept: [404] });
-    if (head.status !== 404) {
-      this.remember(repository, digest);
-      return "exists";
+    // A blob seen in another repository is mounted without asking first: the mount answers 201
+    // whether or not this repository held it already, so a HEAD would only cost a round trip.
+    const seenIn = this.holders.get(digest);
+    if (!seenIn) {
+      const head = await this.request(`/v2/${repository}/blobs/${digest}`, { method: "HEAD", accept: [404] });
+      if (head.status !== 404) {
+        this.remember(repository, digest);
+        return "exists";
+      }
     }
-    const source = mountFrom ?? this.repositoryHolding(digest, repository);
+    const source = mountFrom ?? seenIn;
     const mount = source ? `?mount=${digest}&from=${source}` : "";
     const started = await this.request(`/v2/${repository}/blobs/uploads/${mount}`, { method: "POST", accept: [201, 202] });
     await started.body?.cancel();
@@ -270,17 +290,58 @@ export class RegistryClient {
   }
 }
 
+/**
+ * Credentials sent over plain HTTP can be read by anyone on the path, so they may only go to
+ * this machine. Checked per request, since a Location header can point at another host.
+ */
+function refuseCleartextCredentials(url: string, headers: Record<string, string> = {}) {
+  const { protocol, host } = new URL(url);
+  if (protocol !== "http:" || isLoopbackHost(host)) return;
+  if (Object.keys(headers).some((name) => name.toLowerCase() === "authorization")) {
+    throw new EnvironmentError(
+      `refusing to send credentials over plain HTTP to ${host}`,
+      "Use TLS for that registry (drop --plain-http / PLAIN_HTTP), or run it on loopback.",
+    );
+  }
+}
+
+/**
+ * The chunks of an answer's body. One that breaks off (the registry stopped, or its storage
+ * holds fewer bytes than it announced) becomes a clear error instead of the runtime's own
+ * ("terminated", "error reading a body from connection").
+ */
+export async function* bodyChunks(response: Response, what: string): AsyncGenerator<Uint8Array> {
+  const declared = response.headers.get("content-length");
+  let received = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      received += chunk.byteLength;
+      yield chunk;
+    }
+  } catch {
+    throw new ContentError(
+      `${what} broke off after ${received}${declared ? ` of ${declared}` : ""} bytes`,
+      "The registry stopped while sending it, or its storage is damaged: check `make registry-status`;\n" +
+        "if it runs and this happens again, start over with `make clean registry push`.",
+    );
+  }
+}
+
 /** Reads a whole answer, refusing one larger than `limit` without buffering it. */
 export async function readLimited(response: Response, limit: number, what: string): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length"));
-  const tooLarge = () => new ContentError(`${what} is larger than ${limit} bytes; refusing it`);
+  const tooLarge = () =>
+    new ContentError(
+      `${what} is larger than ${limit.toLocaleString("en-US")} bytes; refusing it`,
+      "No registry stores anything this big, so the answer is broken or hostile: check that REGISTRY is the registry you meant.",
+    );
   if (declared > limit) {
     await response.body?.cancel();
     throw tooLarge();
   }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for await (const chunk of response.body ?? []) {
+  for await (const chunk of bodyChunks(response, what)) {
     total += chunk.byteLength;
     if (total > limit) throw tooLarge();
     chunks.push(chunk);

@@ -1,0 +1,55 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { EnvironmentError } from "../../lib/errors.ts";
+import { RegistryClient } from "../../lib/oci/remote.ts";
+
+const CREDENTIALS = { Authorization: "Basic dXNlcjpwYXNz" };
+
+describe("credentials and plain HTTP", () => {
+  // Records what reaches this machine, to show loopback still gets the header.
+  let server: http.Server;
+  let loopback: string;
+  const seen: (string | undefined)[] = [];
+  before(async () => {
+    server = http.createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    loopback = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const refused = (error: unknown) => {
+    assert.ok(error instanceof EnvironmentError, `expected an EnvironmentError, got ${error}`);
+    assert.equal(error.exitCode, 2);
+    assert.match(error.message, /^refusing to send credentials over plain HTTP to registry\.example\.com:5000$/);
+    return true;
+  };
+
+  it("refuses to send an Authorization header over plain HTTP to another host, whatever its case", async () => {
+    const client = new RegistryClient("registry.example.com:5000", { plainHttp: true });
+    await assert.rejects(client.request("/v2/", { headers: CREDENTIALS }), refused);
+    await assert.rejects(client.request("/v2/", { headers: { authorization: "Bearer t" } }), refused);
+  });
+
+  it("refuses it when a loopback registry's answer points at another host over plain HTTP", async () => {
+    const client = new RegistryClient(loopback);
+    await assert.rejects(client.request("http://registry.example.com:5000/v2/", { headers: CREDENTIALS }), refused);
+  });
+
+  it("sends it over plain HTTP to loopback, and sends other requests anywhere", async () => {
+    const response = await new RegistryClient(loopback).request("/v2/", { headers: CREDENTIALS });
+    await response.body?.cancel();
+    assert.deepEqual(seen, [CREDENTIALS.Authorization]);
+    // Nothing listens there; what matters is that the guard let it through to the network.
+    const remote = new RegistryClient("registry.example.com:5000", { plainHttp: true, timeoutMs: 500 });
+    await assert.rejects(remote.request("/v2/"), (error: unknown) => {
+      assert.ok(error instanceof EnvironmentError);
+      assert.doesNotMatch(error.message, /refusing/);
+      return true;
+    });
+  });
+});
