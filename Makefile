@@ -62,8 +62,9 @@ walkthrough: setup
 	$(MAKE) --no-print-directory registry push list manifest pull verify copy && \
 	WALKTHROUGH_STARTED=$$start $(RUN) scripts/summary.ts
 
+# N=10000 for the large fleet, SCALE=1 for the scale curve; RUNTIME tells it which runtime is the default.
 bench: setup
-	@$(RUN) scripts/bench.ts
+	@RUNTIME=$(RUNTIME) $(RUN) scripts/bench.ts
 
 test: test-node test-deno
 
