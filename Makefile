@@ -10,10 +10,13 @@ RUNTIME   ?= deno
 export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR
 
 DENO := node_modules/.bin/deno
+# V8 lets its young generation grow to tens of MB under a fleet's steady allocation; capped at
+# 2 MB, a 10,000-card run peaks at 150 MB instead of 239 MB for the same CPU per card.
+V8_FLAGS := --max-semi-space-size=2
 ifeq ($(RUNTIME),deno)
-RUN := $(DENO) run -A --quiet
+RUN := $(DENO) run -A --quiet --v8-flags=$(V8_FLAGS)
 else ifeq ($(RUNTIME),node)
-RUN := node --import tsx
+RUN := node $(V8_FLAGS) --import tsx
 else
 $(error RUNTIME must be node or deno, not "$(RUNTIME)")
 endif
@@ -64,7 +67,7 @@ walkthrough: setup
 
 # N=10000 for the large fleet, SCALE=1 for the scale curve; RUNTIME tells it which runtime is the default.
 bench: setup
-	@RUNTIME=$(RUNTIME) $(RUN) scripts/bench.ts
+	@RUNTIME=$(RUNTIME) V8_FLAGS=$(V8_FLAGS) $(RUN) scripts/bench.ts
 
 test: test-node test-deno
 

@@ -80,9 +80,13 @@ function timed(command: string, args: string[], env: Record<string, string>): Pr
 }
 
 // Each step as the Makefile runs it, and the curl floor doing the same requests.
+const V8_FLAGS = process.env.V8_FLAGS ? [process.env.V8_FLAGS] : [];
 const VARIANTS = {
-  node: (step: string) => ["node", ["--import", "tsx", `scripts/${step}.ts`]],
-  deno: (step: string) => [path.join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "--quiet", `scripts/${step}.ts`]],
+  node: (step: string) => ["node", [...V8_FLAGS, "--import", "tsx", `scripts/${step}.ts`]],
+  deno: (step: string) => [
+    path.join(ROOT, "node_modules/.bin/deno"),
+    ["run", "-A", "--quiet", ...V8_FLAGS.map((flags) => `--v8-flags=${flags}`), `scripts/${step}.ts`],
+  ],
   curl: (step: string) => ["bash", ["bench/baseline.sh", step]],
 } as const satisfies Record<string, (step: string) => [string, string[]]>;
 type Variant = keyof typeof VARIANTS;
