@@ -262,7 +262,10 @@ async function startedEarlier(stateDir: string): Promise<Started | undefined> {
 }
 
 /** Paths below the working directory are shown as the user would type them. */
-const shown = (file: string) => (path.relative(process.cwd(), file).startsWith("..") ? file : path.relative(process.cwd(), file));
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith("..") ? file : relative;
+}
 
 function describeStarted(started: Started): string {
   return started.how === "docker"

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { findOnPath } from "../lib/executables.ts";
 import { collect } from "../lib/oci/artifacts.ts";
 import { RegistryClient } from "../lib/oci/remote.ts";
 import { type RegistryProcess, startDistribution, startTestRegistry } from "../lib/registry-server.ts";
@@ -75,7 +76,7 @@ export async function silentServer(): Promise<{ address: string; close(): Promis
 export function pathWith(parent: string, programs: string[]): string {
   const dir = mkdtempSync(path.join(parent, "path-"));
   for (const program of programs) {
-    const found = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, program)).find((p) => existsSync(p));
+    const found = findOnPath(program);
     if (!found) throw new Error(`${program} is not on PATH`);
     symlinkSync(found, path.join(dir, program));
   }
@@ -207,7 +208,7 @@ export function withRegistry(): Bench {
   const bench = {} as Bench;
   before(async () => {
     bench.registry = await startTestRegistry();
-    bench.work = mkdtempSync(path.join(os.tmpdir(), "pallet-reliability-"));
+    bench.work = mkdtempSync(path.join(os.tmpdir(), "pallet-test-"));
     bench.env = {
       REGISTRY: bench.registry.address,
       CARDS_DIR: FIXTURE_CARDS,

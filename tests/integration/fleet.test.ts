@@ -1,33 +1,24 @@
 // A small fleet through a real registry: pushed, found again through the catalog, pulled and
 // verified, and checked with skopeo, which shares no code with ours.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fleetCard, fleetOriginal, listRepositories, pullAndVerify, pushFleet } from "../../lib/fleet.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { RegistryClient } from "../../lib/oci/remote.ts";
-import { type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
-import { skopeo } from "../helpers.ts";
+import { skopeo, withRegistry } from "../helpers.ts";
 
 const COUNT = 20;
 
 describe("a fleet of agent cards", () => {
-  let registry: RegistryProcess;
-  let work: string;
+  const bench = withRegistry();
   let client: RegistryClient;
   const expected = Array.from({ length: COUNT }, (_, index) => fleetCard(index).repository);
 
   before(async () => {
-    registry = await startTestRegistry();
-    work = mkdtempSync(path.join(os.tmpdir(), "fleet-"));
-    client = new RegistryClient(registry.address);
+    client = new RegistryClient(bench.registry.address);
     await pushFleet(client, COUNT, { concurrency: 4 });
-  });
-  after(async () => {
-    await registry.stop();
-    rmSync(work, { recursive: true, force: true });
   });
 
   it("lists every card's repository through the catalog", async () => {
@@ -36,13 +27,13 @@ describe("a fleet of agent cards", () => {
 
   it("tagged each card v1, as skopeo sees it", async () => {
     for (const repository of [expected[0], expected[7], expected[COUNT - 1]]) {
-      const listed = JSON.parse(await skopeo(["list-tags", "--tls-verify=false", `docker://${registry.address}/${repository}`]));
+      const listed = JSON.parse(await skopeo(["list-tags", "--tls-verify=false", `docker://${bench.registry.address}/${repository}`]));
       assert.deepEqual(listed.Tags, ["v1"]);
     }
   });
 
   it("pulls every card back byte-identical to its original", async () => {
-    const out = path.join(work, "pulled");
+    const out = path.join(bench.work, "pulled");
     const check = await pullAndVerify(client, await listRepositories(client), out, { concurrency: 4, original: fleetOriginal });
     assert.deepEqual(check, { verified: COUNT, failed: [] });
     assert.equal(readdirSync(path.join(out, "fleet")).length, COUNT);
@@ -50,11 +41,11 @@ describe("a fleet of agent cards", () => {
 
   it("names the card that differs from its original and still checks the others", async () => {
     const swapped = fleetCard(COUNT + 1);
-    const ref = { registry: registry.address, repository: expected[3], tag: "v1" };
-    await pushArtifact(new RegistryClient(registry.address), ref, [
+    const ref = { registry: bench.registry.address, repository: expected[3], tag: "v1" };
+    await pushArtifact(new RegistryClient(bench.registry.address), ref, [
       { title: fleetCard(3).fileName, mediaType: "application/json", bytes: swapped.bytes },
     ]);
-    const check = await pullAndVerify(client, expected, path.join(work, "swapped"), { original: fleetOriginal });
+    const check = await pullAndVerify(client, expected, path.join(bench.work, "swapped"), { original: fleetOriginal });
     assert.equal(check.verified, COUNT - 1);
     assert.deepEqual(check.failed.map((failure) => failure.repository), [expected[3]]);
     assert.match(check.failed[0].problem, /byte-identical/);

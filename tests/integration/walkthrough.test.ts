@@ -1,45 +1,28 @@
 // The whole of Phase 3 against a real registry, checked afterwards with skopeo, an OCI client
 // that shares no code with ours.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { AGENT_CARD_ARTIFACT_TYPE, MEDIA_TYPE, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
-import { type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
-import { PROJECT_ROOT, runScript, skopeo } from "../helpers.ts";
-
-const AGENTS = ["plan", "build", "test"];
-const fixture = (agent: string) => readFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards", `${agent}_agent_card.json`));
+import { AGENTS, fixtureCard as fixture, runScript, skopeo, withRegistry } from "../helpers.ts";
 
 describe("the Phase 3 walkthrough", () => {
-  let registry: RegistryProcess;
-  let work: string;
-  let env: Record<string, string>;
-  const docker = (repository: string) => `docker://${registry.address}/${repository}`;
-
-  before(async () => {
-    registry = await startTestRegistry();
-    work = mkdtempSync(path.join(os.tmpdir(), "walkthrough-"));
-    env = { REGISTRY: registry.address, OUT_DIR: path.join(work, "registry-verify"), ORAS_BACKEND: "builtin" };
-  });
-  after(async () => {
-    await registry.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const bench = withRegistry();
+  const docker = (repository: string) => `docker://${bench.registry.address}/${repository}`;
 
   it("runs every step in spec order, each printing the oras command it stands for", async () => {
     const expected: Record<string, string> = {
       push: "oras push --plain-http --artifact-type application/a2a-agent-card+json",
-      list: `oras repo ls --plain-http ${registry.address}`,
-      manifest: `oras manifest fetch --plain-http ${registry.address}/agents/plan:v1`,
-      pull: `oras pull --plain-http ${registry.address}/agents/plan:v1 -o`,
+      list: `oras repo ls --plain-http ${bench.registry.address}`,
+      manifest: `oras manifest fetch --plain-http ${bench.registry.address}/agents/plan:v1`,
+      pull: `oras pull --plain-http ${bench.registry.address}/agents/plan:v1 -o`,
       verify: "=== All agents verified successfully ===",
-      copy: `oras cp --from-plain-http --to-plain-http ${registry.address}/agents/plan:v1 ${registry.address}/agents/plan:v2`,
+      copy: `oras cp --from-plain-http --to-plain-http ${bench.registry.address}/agents/plan:v1 ${bench.registry.address}/agents/plan:v2`,
     };
     for (const [step, text] of Object.entries(expected)) {
-      const result = await runScript(step, [], env);
+      const result = await runScript(step, [], bench.env);
       assert.equal(result.code, 0, `${step} failed:\n${result.stdout}\n${result.stderr}`);
       assert.ok(result.stdout.includes(text), `${step} output lacks "${text}":\n${result.stdout}`);
     }
@@ -72,7 +55,7 @@ describe("the Phase 3 walkthrough", () => {
 
   it("stored blobs that skopeo copies out byte-identical to the fixtures", async () => {
     for (const agent of AGENTS) {
-      const dir = path.join(work, `skopeo-${agent}`);
+      const dir = path.join(bench.work, `skopeo-${agent}`);
       await skopeo(["copy", "--src-tls-verify=false", docker(`agents/${agent}:v1`), `dir:${dir}`]);
       const layer = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")).layers[0].digest.slice(7);
       assert.deepEqual(readFileSync(path.join(dir, layer)), fixture(agent));
@@ -80,14 +63,14 @@ describe("the Phase 3 walkthrough", () => {
   });
 
   it("pulled every card into OUT_DIR byte-identical to its fixture, and nothing else", () => {
-    assert.deepEqual(readdirSync(env.OUT_DIR).sort(), AGENTS.map((agent) => `${agent}_agent_card.json`).sort());
+    assert.deepEqual(readdirSync(bench.env.OUT_DIR).sort(), AGENTS.map((agent) => `${agent}_agent_card.json`).sort());
     for (const agent of AGENTS) {
-      assert.deepEqual(readFileSync(path.join(env.OUT_DIR, `${agent}_agent_card.json`)), fixture(agent));
+      assert.deepEqual(readFileSync(path.join(bench.env.OUT_DIR, `${agent}_agent_card.json`)), fixture(agent));
     }
   });
 
   it("reports with --json what it printed for people, and keeps stdout for the JSON", async () => {
-    const result = await runScript("copy", ["--json"], env);
+    const result = await runScript("copy", ["--json"], bench.env);
     assert.equal(result.code, 0, result.stderr);
     const { copied } = JSON.parse(result.stdout);
     assert.deepEqual(copied.map((entry: { agent: string }) => entry.agent), AGENTS);
@@ -98,7 +81,7 @@ describe("the Phase 3 walkthrough", () => {
   it("gives the same digest for the same card when SOURCE_DATE_EPOCH pins the created time", async () => {
     const pushes = [];
     for (const tag of ["r1", "r2"]) {
-      const result = await runScript("push", ["--agents", "plan", "--tag", tag, "--json"], { ...env, SOURCE_DATE_EPOCH: "1700000000" });
+      const result = await runScript("push", ["--agents", "plan", "--tag", tag, "--json"], { ...bench.env, SOURCE_DATE_EPOCH: "1700000000" });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, /--annotation org\.opencontainers\.image\.created=2023-11-14T22:13:20Z/);
       pushes.push(JSON.parse(result.stdout).pushed[0].digest);
@@ -108,16 +91,7 @@ describe("the Phase 3 walkthrough", () => {
 });
 
 describe("cards another OCI client wrote in oras's format", () => {
-  let registry: RegistryProcess;
-  let work: string;
-  before(async () => {
-    registry = await startTestRegistry();
-    work = mkdtempSync(path.join(os.tmpdir(), "foreign-"));
-  });
-  after(async () => {
-    await registry.stop();
-    rmSync(work, { recursive: true, force: true });
-  });
+  const bench = withRegistry();
 
   // oras 1.1+ (empty config, artifactType) and oras 1.0 / --image-spec v1.0 (unknown config).
   const configs = {
@@ -128,7 +102,7 @@ describe("cards another OCI client wrote in oras's format", () => {
     it(`pull and verify what skopeo pushed in the ${form} form`, async () => {
       const tag = form.endsWith("1.1") ? "v11" : "v10";
       for (const agent of AGENTS) {
-        const dir = path.join(work, `${agent}-${tag}`);
+        const dir = path.join(bench.work, `${agent}-${tag}`);
         const card = fixture(agent);
         const manifest = {
           schemaVersion: 2,
@@ -143,10 +117,10 @@ describe("cards another OCI client wrote in oras's format", () => {
           }],
         };
         writeDirLayout(dir, manifest, ["{}", card]);
-        await skopeo(["copy", "--dest-tls-verify=false", `dir:${dir}`, `docker://${registry.address}/agents/${agent}:${tag}`]);
+        await skopeo(["copy", "--dest-tls-verify=false", `dir:${dir}`, `docker://${bench.registry.address}/agents/${agent}:${tag}`]);
       }
-      const out = path.join(work, `out-${tag}`);
-      const result = await runScript("verify", ["--tag", tag], { REGISTRY: registry.address, OUT_DIR: out, ORAS_BACKEND: "builtin" });
+      const out = path.join(bench.work, `out-${tag}`);
+      const result = await runScript("verify", ["--tag", tag], { ...bench.env, OUT_DIR: out });
       assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
       assert.match(result.stdout, /All agents verified successfully/);
       for (const agent of AGENTS) assert.deepEqual(readFileSync(path.join(out, `${agent}_agent_card.json`)), fixture(agent));

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   CARD_SCHEMA_PATH,
   cardFileName,
@@ -12,24 +11,13 @@ import {
   validateCardBytes,
 } from "../../lib/cards.ts";
 import { UsageError } from "../../lib/errors.ts";
+import { AGENTS, cardsDir, FIXTURE_CARDS as FIXTURES } from "../helpers.ts";
 
-const FIXTURES = fileURLToPath(new URL("../../fixtures/agent_cards", import.meta.url));
-const AGENTS = ["plan", "build", "test"];
-
-const tempDirs: string[] = [];
-after(() => {
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "pallet-cards-"));
+after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** A cards directory holding a copy of the fixtures, to be broken by the test. */
-function cardsDirCopy(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pallet-cards-"));
-  tempDirs.push(dir);
-  for (const agent of AGENTS) {
-    fs.copyFileSync(path.join(FIXTURES, cardFileName(agent)), path.join(dir, cardFileName(agent)));
-  }
-  return dir;
-}
+const cardsDirCopy = () => cardsDir(work);
 
 function readFixture(agent: string): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(FIXTURES, cardFileName(agent)), "utf8"));
