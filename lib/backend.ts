@@ -1,7 +1,7 @@
 import path from "node:path";
 import { CliError, ContentError, EnvironmentError } from "./errors.ts";
 import { findOnPath } from "./executables.ts";
-import { formatReference, isLoopbackHost, type Reference } from "./reference.ts";
+import { formatReference, isLoopbackHost, type Reference } from "./oci/reference.ts";
 import { collect, copyArtifact, fetchManifest, type PulledFile, pullArtifact, pushArtifact } from "./oci/artifacts.ts";
 import { sha256Digest } from "./oci/digest.ts";
 import { AGENT_CARD_ARTIFACT_TYPE, type ImageManifest, layerTitle, parseManifest } from "./oci/manifest.ts";

@@ -2,6 +2,7 @@ import { CliError } from "./errors.ts";
 import { helpText, parseOptions, type StepOptions } from "./options.ts";
 import { reserveStdoutForJson, say } from "./output.ts";
 import { type Oras, selectBackend } from "./backend.ts";
+import { OciError } from "./oci/errors.ts";
 
 export interface Step {
   /** The script's file name without `.ts`, for the help text. */
@@ -32,7 +33,10 @@ export async function runStep(
 }
 
 export function reportFailure(error: unknown) {
-  if (error instanceof CliError) {
+  if (error instanceof OciError) {
+    say.error(error.message);
+    process.exitCode = ["not-found", "invalid-content", "too-large"].includes(error.kind) ? 1 : 2;
+  } else if (error instanceof CliError) {
     say.error(error.message);
     if (error.hint) say.hint(error.hint);
     process.exitCode = error.exitCode;

@@ -7,7 +7,7 @@ import { CliError, ContentError } from "./errors.ts";
 import { collect, pullArtifact, pushArtifact } from "./oci/artifacts.ts";
 import { AGENT_CARD_ARTIFACT_TYPE, CREATED_ANNOTATION } from "./oci/manifest.ts";
 import type { RegistryClient } from "./oci/remote.ts";
-import { type Reference, REPOSITORY_PATTERN } from "./reference.ts";
+import { type Reference, REPOSITORY_PATTERN } from "./oci/reference.ts";
 
 /** Where fleet cards live: `<registry>/fleet/fleet-00042:v1`. */
 export const FLEET_NAMESPACE = "fleet";

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
-import { isValidRegistry, parseReference, PATH_COMPONENT_PATTERN, type Reference, TAG_PATTERN } from "./reference.ts";
+import { isValidRegistry, parseReference, PATH_COMPONENT_PATTERN, type Reference, TAG_PATTERN } from "./oci/reference.ts";
 
 export interface StepOptions {
   registry: string;

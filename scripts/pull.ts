@@ -2,7 +2,7 @@
 import { runStep } from "../lib/cli.ts";
 import { agentReference } from "../lib/options.ts";
 import { printJson, say, shellLine } from "../lib/output.ts";
-import { formatReference } from "../lib/reference.ts";
+import { formatReference } from "../lib/oci/reference.ts";
 
 await runStep({ script: "pull", summary: "3.2 Step 2: pull each agent card into OUT_DIR." }, async (options, oras) => {
   say.banner("3.2 Verify Storage, Step 2: Pull Agent Cards Back");

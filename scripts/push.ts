@@ -3,7 +3,7 @@ import { loadCards } from "../lib/cards.ts";
 import { runStep } from "../lib/cli.ts";
 import { agentReference } from "../lib/options.ts";
 import { printJson, say } from "../lib/output.ts";
-import { formatReference } from "../lib/reference.ts";
+import { formatReference } from "../lib/oci/reference.ts";
 
 await runStep({ script: "push", summary: "3.1 Publish agent cards as REGISTRY/agents/<agent>:TAG." }, async (options, oras) => {
   say.banner("3.1 Publish Agent Cards");

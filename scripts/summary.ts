@@ -3,7 +3,7 @@ import { runStep } from "../lib/cli.ts";
 import { agentReference } from "../lib/options.ts";
 import { RegistryClient } from "../lib/oci/remote.ts";
 import { printJson, say, table } from "../lib/output.ts";
-import { formatReference } from "../lib/reference.ts";
+import { formatReference } from "../lib/oci/reference.ts";
 
 await runStep({ script: "summary", summary: "Print the All Agents Summary table (WALKTHROUGH_STARTED=epoch ms adds the time taken)." }, async (options) => {
   say.banner("All Agents Summary");

@@ -7,7 +7,7 @@ import { compareCard } from "../lib/compare.ts";
 import { CliError, ContentError } from "../lib/errors.ts";
 import { agentReference } from "../lib/options.ts";
 import { printJson, say, shellLine } from "../lib/output.ts";
-import { formatReference } from "../lib/reference.ts";
+import { formatReference } from "../lib/oci/reference.ts";
 
 await runStep({ script: "verify", summary: "3.2 Steps 3-4: pull every card and verify it against the original." }, async (options, oras) => {
   say.banner("3.2 Verify Storage, Steps 3-4: Registry Verification Report");

@@ -3,7 +3,7 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../concurrency.ts";
 import { ContentError, EnvironmentError } from "../errors.ts";
-import { formatReference, manifestReference, type Reference } from "../reference.ts";
+import { formatReference, manifestReference, type Reference } from "./reference.ts";
 import { sha256Digest } from "./digest.ts";
 import {
   type ArtifactLayer,

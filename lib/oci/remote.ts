@@ -1,5 +1,5 @@
 import { CliError, ContentError, EnvironmentError } from "../errors.ts";
-import { isLoopbackHost } from "../reference.ts";
+import { isLoopbackHost } from "./reference.ts";
 import { sha256Digest } from "./digest.ts";
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 

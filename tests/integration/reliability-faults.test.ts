@@ -7,7 +7,7 @@ import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { AGENT_CARD_ARTIFACT_TYPE, CREATED_ANNOTATION, createdTimestamp, parseManifest } from "../../lib/oci/manifest.ts";
 import { RegistryClient } from "../../lib/oci/remote.ts";
-import { parseReference } from "../../lib/reference.ts";
+import { parseReference } from "../../lib/oci/reference.ts";
 import type { RegistryProcess } from "../../lib/registry-server.ts";
 import { AGENTS, fixtureCard, killRegistry, restartRegistry, runScript, startFaultProxy, withRegistry } from "../helpers.ts";
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { UsageError } from "../../lib/errors.ts";
+import { OciError } from "../../lib/oci/errors.ts";
 import {
   formatReference,
   isLoopbackHost,
@@ -11,7 +11,7 @@ import {
   type Reference,
   REPOSITORY_PATTERN,
   TAG_PATTERN,
-} from "../../lib/reference.ts";
+} from "../../lib/oci/reference.ts";
 import { DIGEST_PATTERN } from "../../lib/oci/digest.ts";
 
 const registry = fc.oneof(
@@ -33,12 +33,11 @@ const reference: fc.Arbitrary<Reference> = fc.record({
   digest: fc.option(digest, { nil: undefined }),
 }, { noNullPrototype: true });
 
-/** Runs `parse`, which must refuse `text` with a UsageError, and returns the message. */
+/** Runs `parse`, which must refuse `text` with an invalid-reference OciError, and returns the message. */
 function refusal(text: string): string {
   let message = "";
   assert.throws(() => parseReference(text), (error: unknown) => {
-    assert.ok(error instanceof UsageError, `expected a UsageError for ${JSON.stringify(text)}, got ${error}`);
-    assert.equal(error.exitCode, 2);
+    assert.ok(error instanceof OciError && error.kind === "invalid-reference", `expected an invalid-reference OciError for ${JSON.stringify(text)}, got ${error}`);
     message = error.message;
     return true;
   });
@@ -69,7 +68,7 @@ describe("parseReference", () => {
         try {
           ref = parseReference(input);
         } catch (error) {
-          assert.ok(error instanceof UsageError, `${JSON.stringify(input)} threw ${error}`);
+          assert.ok(error instanceof OciError && error.kind === "invalid-reference", `${JSON.stringify(input)} threw ${error}`);
           return;
         }
         assert.ok(REPOSITORY_PATTERN.test(ref.repository) && ref.repository.length <= 255, input);
@@ -117,7 +116,7 @@ describe("manifestReference", () => {
 
   it("refuses a reference without tag or digest: there is no implicit latest", () => {
     assert.throws(() => manifestReference(parseReference("localhost:5000/agents/plan")), (error: unknown) => {
-      assert.ok(error instanceof UsageError);
+      assert.ok(error instanceof OciError && error.kind === "invalid-reference");
       assert.match(error.message, /localhost:5000\/agents\/plan names no tag or digest/);
       return true;
     });

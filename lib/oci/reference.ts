@@ -1,5 +1,5 @@
-import { UsageError } from "./errors.ts";
-import { DIGEST_PATTERN } from "./oci/digest.ts";
+import { OciError } from "./errors.ts";
+import { DIGEST_PATTERN } from "./digest.ts";
 
 /** `registry/repository[:tag][@digest]`, the form `oras` takes. The registry is never implied. */
 export interface Reference {
@@ -25,11 +25,7 @@ export function isValidRegistry(registry: string): boolean {
 }
 
 export function parseReference(text: string): Reference {
-  const problem = (why: string) =>
-    new UsageError(
-      `invalid reference "${text}": ${why}`,
-      "A reference looks like localhost:5000/agents/plan:v1 (registry/repository:tag or @sha256:…).",
-    );
+  const problem = (why: string) => new OciError("invalid-reference", `invalid reference "${text}": ${why}`, { subject: text });
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf("@");
@@ -68,10 +64,7 @@ export function formatReference(ref: Reference): string {
 export function manifestReference(ref: Reference): string {
   const reference = ref.digest ?? ref.tag;
   if (!reference) {
-    throw new UsageError(
-      `${formatReference(ref)} names no tag or digest`,
-      "Add one, e.g. :v1 (there is no implicit latest).",
-    );
+    throw new OciError("invalid-reference", `${formatReference(ref)} names no tag or digest`, { subject: formatReference(ref) });
   }
   return reference;
 }
