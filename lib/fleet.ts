@@ -3,11 +3,13 @@ import path from "node:path";
 import { cardFileName, validateCardBytes } from "./cards.ts";
 import { compareCard } from "./compare.ts";
 import { mapLimit } from "./concurrency.ts";
-import { CliError, ContentError } from "./errors.ts";
-import { collect, pullArtifact, pushArtifact } from "./oci/artifacts.ts";
-import { AGENT_CARD_ARTIFACT_TYPE, CREATED_ANNOTATION } from "./oci/manifest.ts";
-import type { RegistryClient } from "./oci/remote.ts";
-import { type Reference, REPOSITORY_PATTERN } from "./oci/reference.ts";
+import { pullArtifact, pushArtifact } from "./oci/artifacts.ts";
+import { OciError } from "./oci/errors.ts";
+import { CREATED_ANNOTATION } from "./oci/manifest.ts";
+import { REPOSITORY_PATTERN } from "./oci/reference.ts";
+import { collect, type Registry } from "./oci/registry.ts";
+import { CARD_TYPE } from "./options.ts";
+import { isContentFailure } from "./step.ts";
 
 /** Where fleet cards live: `<registry>/fleet/fleet-00042:v1`. */
 export const FLEET_NAMESPACE = "fleet";
@@ -108,23 +110,22 @@ const indices = (count: number) => Array.from({ length: count }, (_, index) => i
 
 /** Pushes cards 0 … count-1, `concurrency` at a time, through one client. */
 export async function pushFleet(
-  client: RegistryClient,
+  registry: Registry,
   count: number,
   options: { tag?: string; concurrency?: number } = {},
 ): Promise<void> {
   await mapLimit(indices(count), options.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
     const card = fleetCard(index);
-    const ref = { registry: client.registry, repository: card.repository, tag: options.tag ?? "v1" };
-    await pushArtifact(client, ref, [{ title: card.fileName, mediaType: "application/json", bytes: card.bytes }], {
-      artifactType: AGENT_CARD_ARTIFACT_TYPE,
+    await pushArtifact(registry.repository(card.repository), options.tag ?? "v1", [{ title: card.fileName, mediaType: "application/json", bytes: card.bytes }], {
+      artifactType: CARD_TYPE,
       annotations: { [CREATED_ANNOTATION]: FLEET_CREATED },
     });
   });
 }
 
 /** Every repository of the registry below `namespace/`, through every catalog page. */
-export async function listRepositories(client: RegistryClient, namespace = FLEET_NAMESPACE): Promise<string[]> {
-  return (await collect(client.catalog())).filter((repository) => repository.startsWith(namespace + "/"));
+export async function listRepositories(registry: Registry, namespace = FLEET_NAMESPACE): Promise<string[]> {
+  return (await collect(registry.catalog())).filter((repository) => repository.startsWith(namespace + "/"));
 }
 
 export interface FleetCheck {
@@ -139,30 +140,29 @@ export interface FleetCheck {
  * others are still checked; a registry that cannot be reached stops it all.
  */
 export async function pullAndVerify(
-  client: RegistryClient,
+  registry: Registry,
   repositories: string[],
   outDir: string,
   options: { tag?: string; concurrency?: number; original?: (repository: string) => Uint8Array | undefined } = {},
 ): Promise<FleetCheck> {
   const check: FleetCheck = { verified: 0, failed: [] };
   await mapLimit(repositories, options.concurrency ?? DEFAULT_CONCURRENCY, async (repository) => {
-    const ref: Reference = { registry: client.registry, repository, tag: options.tag ?? "v1" };
     let problem: string | undefined;
     try {
       // The names come from the registry; only valid ones may become directories.
-      if (!REPOSITORY_PATTERN.test(repository)) throw new ContentError("is not a valid repository name");
-      const { files } = await pullArtifact(client, ref, path.join(outDir, repository));
-      if (files.length !== 1) throw new ContentError(`holds ${files.length} files, not one agent card`);
+      if (!REPOSITORY_PATTERN.test(repository)) throw new OciError("invalid-content", "is not a valid repository name");
+      const { files } = await pullArtifact(registry.repository(repository), options.tag ?? "v1", path.join(outDir, repository));
+      if (files.length !== 1) throw new OciError("invalid-content", `holds ${files.length} files, not one agent card`);
       const pulled = await readFile(files[0].path);
       const original = options.original?.(repository);
       if (original) {
-        const comparison = compareCard(original, pulled, files[0].digest);
+        const comparison = await compareCard(original, pulled, files[0].digest);
         problem = comparison.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join("; ") || undefined;
       } else {
         problem = validateCardBytes(pulled, files[0].title).problems.join("; ") || undefined;
       }
     } catch (error) {
-      if (!(error instanceof CliError) || error.exitCode !== 1) throw error;
+      if (!isContentFailure(error)) throw error;
       problem = error.message;
     }
     if (problem) check.failed.push({ repository, problem });

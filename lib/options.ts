@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
+import { env } from "./env.ts";
 import { UsageError } from "./errors.ts";
-import { isValidRegistry, parseReference, PATH_COMPONENT_PATTERN, type Reference, TAG_PATTERN } from "./oci/reference.ts";
+import { isLoopbackHost, isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN } from "./oci/reference.ts";
 
 export interface StepOptions {
   registry: string;
@@ -13,8 +14,8 @@ export interface StepOptions {
   plainHttp: boolean;
 }
 
-/** Every option, its environment twin (what the Makefile passes) and its default. */
-const OPTIONS = {
+/** Every valued option, its environment twin (what the Makefile passes) and its default. */
+export const OPTIONS = {
   registry: { env: "REGISTRY", default: "localhost:5000", help: "registry host[:port]" },
   agents: { env: "AGENTS", default: "plan,build,test", help: "comma-separated agent names" },
   tag: { env: "TAG", default: "v1", help: "tag to push, pull and verify" },
@@ -23,25 +24,18 @@ const OPTIONS = {
   out: { env: "OUT_DIR", default: "tmp/registry-verify", help: "directory pulled cards are written to" },
 } as const;
 
-export function helpText(script: string, summary: string, usage = ""): string {
-  const lines = Object.entries(OPTIONS).map(
-    ([name, option]) => `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, default ${option.default})`,
-  );
+export type OptionName = keyof typeof OPTIONS;
+
+export function optionsHelp(names: readonly OptionName[]): string[] {
   return [
-    `${summary}`,
-    "",
-    `Usage: node --import tsx scripts/${script}.ts ${usage}[options]`,
-    `       deno run -A scripts/${script}.ts ${usage}[options]`,
-    "",
-    "Options:",
-    ...lines,
-    "  --plain-http       use http:// for a non-loopback registry (env PLAIN_HTTP=1; loopback always uses it)",
+    ...names.map((name) => {
+      const option = OPTIONS[name];
+      return `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, default ${option.default})`;
+    }),
+    "  --plain-http       plain HTTP to a registry on another machine (env PLAIN_HTTP=1; loopback always uses it)",
     "  --json             print the result as JSON on stdout (people's output goes to stderr)",
     "  --help             show this help",
-    "",
-    "Environment: ORAS_BACKEND=auto|oras|builtin (default auto: the oras CLI when on PATH, else the built-in client),",
-    "NO_COLOR=1 for plain output, REGISTRY_TIMEOUT=seconds per request (default 10).",
-  ].join("\n");
+  ];
 }
 
 function checked(value: string, pattern: RegExp, what: string, rule: string, hint: string): string {
@@ -50,20 +44,18 @@ function checked(value: string, pattern: RegExp, what: string, rule: string, hin
 }
 
 /**
- * Reads flags, then environment, then defaults, and validates every value against the OCI
- * grammar before anything is sent, so nothing odd ever reaches a request or a shell.
+ * Reads a step's flags, then environment, then defaults, and validates every value against the
+ * OCI grammar before anything is sent, so nothing odd ever reaches a request or a shell. Only
+ * the options the step declares are taken; any other flag is refused.
  */
-export function parseOptions(
-  argv: string[],
-  env: Record<string, string | undefined> = process.env,
-): { options: StepOptions; help: boolean; positionals: string[] } {
+export function parseOptions(argv: string[], names: readonly OptionName[]): { options: StepOptions; help: boolean; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
-        ...Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }])),
+        ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
         json: { type: "boolean" },
         "plain-http": { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -75,8 +67,8 @@ export function parseOptions(
     throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  const pick = (name: keyof typeof OPTIONS) =>
-    (values[name] as string | undefined) ?? (env[OPTIONS[name].env] || OPTIONS[name].default);
+  const pick = (name: OptionName) =>
+    (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
 
   const registry = pick("registry");
   if (!isValidRegistry(registry)) {
@@ -113,13 +105,28 @@ export function parseOptions(
       cardsDir: pick("cards"),
       outDir: pick("out"),
       json: Boolean(values.json),
-      plainHttp: Boolean(values["plain-http"]) || ["1", "true"].includes(env.PLAIN_HTTP ?? ""),
+      plainHttp: Boolean(values["plain-http"]) || env.plainHttp,
     },
     help: Boolean(values.help),
     positionals: parsed.positionals,
   };
 }
 
+/**
+ * The transport flags an oras command needs for this registry: oras speaks plain HTTP unasked
+ * only to `localhost`, so every other loopback address, and PLAIN_HTTP, need `--plain-http`.
+ */
+export function remoteFlags(options: StepOptions, prefix = ""): string[] {
+  const host = options.registry.replace(/:\d+$/, "");
+  const plain = host !== "localhost" && (options.plainHttp || isLoopbackHost(options.registry));
+  return plain ? [`--${prefix}plain-http`] : [];
+}
+
 /** Where the workshop keeps its cards: `REGISTRY/agents/<agent>:<tag>`. */
-export const agentReference = (options: StepOptions, agent: string, tag = options.tag): Reference =>
-  parseReference(`${options.registry}/agents/${agent}:${tag}`);
+export const agentReference = (options: StepOptions, agent: string, tag = options.tag) => `${options.registry}/agents/${agent}:${tag}`;
+
+/** The repository part, `REGISTRY/agents/<agent>`, as `oras repo tags` takes it. */
+export const agentRepository = (options: StepOptions, agent: string) => `${options.registry}/agents/${agent}`;
+
+/** The artifact type every agent card is pushed with (REFERENCE §6: the AI Card working group's mapping). */
+export const CARD_TYPE = "application/a2a-agent-card+json";

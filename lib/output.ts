@@ -1,7 +1,9 @@
 import chalk from "chalk";
 
+import { env } from "./env.ts";
+
 // chalk alone ignores NO_COLOR (https://no-color.org); honour it.
-if (process.env.NO_COLOR) chalk.level = 0;
+if (env.noColor) chalk.level = 0;
 
 let humanStream: NodeJS.WriteStream = process.stdout;
 
@@ -21,8 +23,11 @@ export const say = {
   /** The command a person could paste to do this step by hand. */
   command: (line: string) => write(chalk.yellow("$ " + line)),
   line: (text = "") => write(text),
+  /** Text exactly as a command printed it (it brings its own newlines). */
+  text: (text: string) => humanStream.write(text),
   ok: (text: string) => write(chalk.green("✓ ") + text),
   fail: (text: string) => write(chalk.red("✗ ") + text),
+  warn: (text: string) => write(chalk.yellow("! ") + text),
   note: (text: string) => write(chalk.dim(text)),
   /** Problems always go to stderr, even without --json. */
   error: (text: string) => process.stderr.write(chalk.red("✗ " + text) + "\n"),

@@ -13,7 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { $, argv } from "zx";
 import { fleetCard, fleetOriginal, listRepositories, pullAndVerify, pushFleet } from "../lib/fleet.ts";
-import { RegistryClient } from "../lib/oci/remote.ts";
+import { Registry } from "../lib/oci/registry.ts";
 import { say, table } from "../lib/output.ts";
 import { startTestRegistry } from "../lib/registry-server.ts";
 
@@ -171,7 +171,7 @@ async function fleetRun(n: number, loopCardsDir?: string): Promise<FleetFigures>
   const pulledDir = path.join(OUT, "fleet-pulled");
   try {
     const loop = loopCardsDir ? await loopBaseline(registry.address, loopCardsDir) : {};
-    const client = new RegistryClient(registry.address);
+    const client = new Registry(registry.address);
     await resetPeakRss();
     const push = await phase(registry.pid, () => pushFleet(client, n));
     const list = await phase(registry.pid, () => listRepositories(client));

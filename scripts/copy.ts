@@ -1,22 +1,28 @@
 // Copy each agent's TAG to TO_TAG (v1 -> v2), then show that both resolve to one digest.
-import { runStep } from "../lib/cli.ts";
 import { ContentError } from "../lib/errors.ts";
 import { agentReference } from "../lib/options.ts";
+import { oras } from "../lib/oras.ts";
 import { printJson, say } from "../lib/output.ts";
+import { runStep } from "../lib/step.ts";
 
-await runStep({ script: "copy", summary: "Copy each agent's TAG to TO_TAG and check both resolve alike." }, async (options, oras) => {
-  say.banner(`Copy to a New Version: ${options.tag} -> ${options.toTag}`);
+await runStep({
+  name: "copy",
+  section: "Copy to a New Version",
+  runs: "oras cp REGISTRY/agents/<agent>:TAG REGISTRY/agents/<agent>:TO_TAG; oras resolve … for both",
+  options: ["registry", "agents", "tag", "to-tag"],
+  example: "make copy TAG=v1 TO_TAG=v3",
+}, async ({ options, remote }) => {
+  const [from, to] = [remote.map((flag) => flag.replace("--", "--from-")), remote.map((flag) => flag.replace("--", "--to-"))];
   const copied = [];
   for (const agent of options.agents) {
-    const from = agentReference(options, agent);
-    const to = agentReference(options, agent, options.toTag);
-    await oras.copy(from, to);
-    const [source, target] = [await oras.resolve(from), await oras.resolve(to)];
-    if (source !== target) {
-      throw new ContentError(`${to.repository}: ${options.tag} is ${source} but ${options.toTag} is ${target}`);
+    const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
+    await oras`cp ${from} ${to} ${source} ${target}`;
+    const [{ digest: sourceDigest }, { digest: targetDigest }] = [await oras`resolve ${remote} ${source}`, await oras`resolve ${remote} ${target}`];
+    if (sourceDigest !== targetDigest) {
+      throw new ContentError(`agents/${agent}: ${options.tag} is ${sourceDigest} but ${options.toTag} is ${targetDigest}`);
     }
-    say.ok(`${to.repository}: ${options.tag} and ${options.toTag} both resolve to ${source}`);
-    copied.push({ agent, from: options.tag, to: options.toTag, digest: source });
+    say.ok(`agents/${agent}: ${options.tag} and ${options.toTag} both resolve to ${sourceDigest}`);
+    copied.push({ agent, from: options.tag, to: options.toTag, digest: sourceDigest });
   }
   if (options.json) printJson({ copied });
 });

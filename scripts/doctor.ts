@@ -4,9 +4,10 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ORAS_INSTALL_HINT, orasOnPath } from "../lib/backend.ts";
-import { reportFailure } from "../lib/cli.ts";
-import { helpText, parseOptions } from "../lib/options.ts";
+import { findOnPath } from "../lib/executables.ts";
+import { ORAS_INSTALL_HINT } from "../lib/oras.ts";
+import { runStep } from "../lib/step.ts";
+import { env } from "../lib/env.ts";
 import { say } from "../lib/output.ts";
 import { findRegistryBinary, registryAnswers } from "../lib/registry-server.ts";
 
@@ -73,7 +74,7 @@ async function checkRegistry(registry: string): Promise<Check> {
 }
 
 async function checkOciClient(wanted: string): Promise<Check> {
-  const oras = orasOnPath();
+  const oras = findOnPath("oras");
   if (oras && wanted !== "builtin") {
     return { ok: true, text: `${await versionOf(oras, ["version"]) ?? "oras"} (${oras}) runs the commands` };
   }
@@ -103,32 +104,30 @@ function checkRegistryBinary(): Check {
     };
 }
 
-try {
-  const { options, help } = parseOptions(process.argv.slice(2));
-  if (help) {
-    console.log(helpText("doctor", "Check that this machine has what Phase 3 needs, and say how to fix what is missing."));
-  } else {
-    say.banner("Doctor: is this machine ready for Phase 3?");
-    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8"));
-    const checks = await Promise.all([
-      checkNode(Number(pkg.engines.node.match(/\d+/)[0])),
-      checkDeno(),
-      checkDependencies(pkg),
-      checkRegistry(options.registry),
-      checkOciClient(process.env.ORAS_BACKEND || "auto"),
-      checkOptional("skopeo", "checks what was pushed with an independent client"),
-      checkOptional("jq", "the spec's jq commands"),
-      checkRegistryBinary(),
-    ]);
-    for (const check of checks) {
-      (check.ok ? say.ok : say.fail)(check.text);
-      if (!check.ok && check.fix) say.note(`  fix: ${check.fix.replaceAll("\n", "\n       ")}`);
-    }
-    const failed = checks.filter((check) => !check.ok && !check.optional).length;
-    say.line();
-    say.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
-    process.exitCode = failed === 0 ? 0 : 2;
+await runStep({
+  name: "doctor",
+  section: "Doctor: is this machine ready for Phase 3?",
+  runs: "oras version, and a look at everything else Phase 3 needs",
+  options: ["registry"],
+  example: "make doctor REGISTRY=localhost:5001",
+}, async ({ options }) => {
+  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8"));
+  const checks = await Promise.all([
+    checkNode(Number(pkg.engines.node.match(/\d+/)[0])),
+    checkDeno(),
+    checkDependencies(pkg),
+    checkRegistry(options.registry),
+    checkOciClient(env.orasBackend),
+    checkOptional("skopeo", "checks what was pushed with an independent client"),
+    checkOptional("jq", "the spec's jq commands"),
+    checkRegistryBinary(),
+  ]);
+  for (const check of checks) {
+    (check.ok ? say.ok : say.fail)(check.text);
+    if (!check.ok && check.fix) say.note(`  fix: ${check.fix.replaceAll("\n", "\n       ")}`);
   }
-} catch (error) {
-  reportFailure(error);
-}
+  const failed = checks.filter((check) => !check.ok && !check.optional).length;
+  say.line();
+  say.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
+  process.exitCode = failed === 0 ? 0 : 2;
+});

@@ -1,18 +1,25 @@
 // 3.2 Step 1, details: each agent's manifest (what the registry stores) and its digest.
-import { runStep } from "../lib/cli.ts";
+import { parseImageManifest } from "../lib/oci/artifacts.ts";
 import { agentReference } from "../lib/options.ts";
-import { printJson, say } from "../lib/output.ts";
+import { oras } from "../lib/oras.ts";
+import { printJson } from "../lib/output.ts";
+import { runStep } from "../lib/step.ts";
 
-await runStep({ script: "manifest", summary: "Show each agent's manifest and resolve its digest." }, async (options, oras) => {
-  say.banner("3.2 Verify Storage, Step 1: Manifests and Digests");
+await runStep({
+  name: "manifest",
+  section: "3.2 Verify Storage, Step 1: Manifests and Digests",
+  runs: "oras manifest fetch --pretty REGISTRY/agents/<agent>:TAG; oras resolve REGISTRY/agents/<agent>:TAG",
+  options: ["registry", "agents", "tag"],
+  example: "make manifest AGENTS=plan",
+}, async ({ options, remote }) => {
   const manifests = [];
   for (const agent of options.agents) {
     const ref = agentReference(options, agent);
-    const fetched = await oras.manifestFetch(ref);
-    say.line(JSON.stringify(fetched.manifest, null, 2));
-    const digest = await oras.resolve(ref);
-    say.line(digest);
-    manifests.push({ agent, digest, size: fetched.bytes.byteLength, manifest: fetched.manifest });
+    const fetched = await oras`manifest fetch ${remote} --pretty ${ref}`;
+    // What Phase 3 stores is an image manifest; anything else at this tag is named as such.
+    const manifest = parseImageManifest(ref, new TextEncoder().encode(fetched.stdout));
+    const { digest } = await oras`resolve ${remote} ${ref}`;
+    manifests.push({ agent, digest, manifest });
   }
   if (options.json) printJson({ manifests });
 });

@@ -1,20 +1,24 @@
 // 3.2 Step 2: pull every card back into OUT_DIR.
-import { runStep } from "../lib/cli.ts";
 import { agentReference } from "../lib/options.ts";
+import { oras } from "../lib/oras.ts";
 import { printJson, say, shellLine } from "../lib/output.ts";
-import { formatReference } from "../lib/oci/reference.ts";
+import { runStep } from "../lib/step.ts";
 
-await runStep({ script: "pull", summary: "3.2 Step 2: pull each agent card into OUT_DIR." }, async (options, oras) => {
-  say.banner("3.2 Verify Storage, Step 2: Pull Agent Cards Back");
+await runStep({
+  name: "pull",
+  section: "3.2 Verify Storage, Step 2: Pull Agent Cards Back",
+  runs: "mkdir -p OUT_DIR; oras pull REGISTRY/agents/<agent>:TAG -o OUT_DIR/",
+  options: ["registry", "agents", "tag", "out"],
+  example: "make pull OUT_DIR=/tmp/cards",
+}, async ({ options, remote }) => {
+  // oras makes the directory itself; the spec's mkdir is shown so the commands can be pasted in order.
   say.command(shellLine(["mkdir", "-p", options.outDir]));
+  const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
   const pulled = [];
   for (const agent of options.agents) {
     const ref = agentReference(options, agent);
-    const { digest, files } = await oras.pull(ref, options.outDir);
-    for (const file of files) say.line(`Downloaded ${file.title} (${file.size} B) -> ${file.path}`);
-    say.line(`Pulled [registry] ${formatReference(ref)}`);
-    say.line(`Digest: ${digest}`);
-    pulled.push({ agent, reference: formatReference(ref), digest, files });
+    const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
+    pulled.push({ agent, reference: ref, digest });
   }
   if (options.json) printJson({ pulled });
 });

@@ -1,22 +1,29 @@
 // 3.1 Publish Agent Cards: every card is validated first; one bad card means nothing is pushed.
 import { loadCards } from "../lib/cards.ts";
-import { runStep } from "../lib/cli.ts";
-import { agentReference } from "../lib/options.ts";
+import { env } from "../lib/env.ts";
+import { agentReference, CARD_TYPE } from "../lib/options.ts";
+import { orasIn } from "../lib/oras.ts";
 import { printJson, say } from "../lib/output.ts";
-import { formatReference } from "../lib/oci/reference.ts";
+import { runStep } from "../lib/step.ts";
 
-await runStep({ script: "push", summary: "3.1 Publish agent cards as REGISTRY/agents/<agent>:TAG." }, async (options, oras) => {
-  say.banner("3.1 Publish Agent Cards");
+await runStep({
+  name: "push",
+  section: "3.1 Publish Agent Cards",
+  runs: "cd CARDS_DIR && oras push --artifact-type application/a2a-agent-card+json REGISTRY/agents/<agent>:TAG <agent>_agent_card.json:application/json",
+  options: ["registry", "agents", "tag", "cards"],
+  example: "make push TAG=v2 AGENTS=plan",
+}, async ({ options, remote }) => {
   const cards = await loadCards(options.cardsDir, options.agents);
   say.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
+  // SOURCE_DATE_EPOCH pins the created time the way oras documents, so a push is reproducible.
+  const epoch = env.sourceDateEpoch;
+  const pinned = epoch === undefined ? [] : ["--annotation", `org.opencontainers.image.created=${new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`];
+  const oras = orasIn(options.cardsDir);
   const pushed = [];
   for (const card of cards) {
     const ref = agentReference(options, card.agent);
-    const digest = await oras.push(ref, { dir: options.cardsDir, fileName: card.fileName, bytes: card.bytes });
-    say.line(`Uploaded ${card.fileName} (${card.bytes.byteLength} B, application/json)`);
-    say.line(`Pushed [registry] ${formatReference(ref)}`);
-    say.line(`Digest: ${digest}`);
-    pushed.push({ agent: card.agent, reference: formatReference(ref), digest, size: card.bytes.byteLength });
+    const { digest } = await oras`push ${remote} --artifact-type ${CARD_TYPE} ${pinned} ${ref} ${card.fileName}:application/json`;
+    pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength });
   }
   if (options.json) printJson({ pushed });
 });

@@ -1,26 +1,48 @@
-// The walkthrough's closing table, like the spec's "All Agents Summary", with real digests.
-import { runStep } from "../lib/cli.ts";
-import { agentReference } from "../lib/options.ts";
-import { RegistryClient } from "../lib/oci/remote.ts";
+// The walkthrough's closing table, like the spec's "All Agents Summary", with real digests read
+// back from the registry (each manifest fetched and checked against its digest).
+import { env } from "../lib/env.ts";
+import { isOciError } from "../lib/oci/errors.ts";
+import { agentReference, remoteFlags } from "../lib/options.ts";
+import { registryFor } from "../lib/oras/command.ts";
 import { printJson, say, table } from "../lib/output.ts";
-import { formatReference } from "../lib/oci/reference.ts";
+import { runStep } from "../lib/step.ts";
 
-await runStep({ script: "summary", summary: "Print the All Agents Summary table (WALKTHROUGH_STARTED=epoch ms adds the time taken)." }, async (options) => {
-  say.banner("All Agents Summary");
-  const client = new RegistryClient(options.registry, options.plainHttp ? { plainHttp: true } : {});
+/** The spec's Time Breakdown: minutes a participant spends on each part by hand. */
+const BUDGET = { publishing: { minutes: 8, steps: ["push"] }, verifying: { minutes: 12, steps: ["list", "manifest", "pull", "verify"] } };
+
+await runStep({
+  name: "summary",
+  section: "All Agents Summary",
+  runs: "oras resolve REGISTRY/agents/<agent>:TAG and :TO_TAG (read directly, each manifest checked against its digest)",
+  options: ["registry", "agents", "tag", "to-tag"],
+  example: "make summary",
+}, async ({ options }) => {
+  const registry = registryFor(options.registry, remoteFlags(options).length > 0);
   const rows = [];
   for (const agent of options.agents) {
-    for (const tag of [options.tag, options.toTag]) {
-      const ref = agentReference(options, agent, tag);
-      const digest = await client.resolve(ref.repository, tag, formatReference(ref));
-      const status = !digest ? "Missing" : tag === options.tag ? "Published" : `Copied from ${options.tag}`;
-      rows.push({ repository: `${options.registry}/${ref.repository}`, tag, digest: digest ?? "-", status });
-    }
+    const repository = registry.repository(`agents/${agent}`);
+    const digestOf = (tag: string) =>
+      repository.fetchManifest(tag).then(({ descriptor }) => descriptor.digest, (error) => {
+        if (isOciError(error, "not-found")) return undefined;
+        throw error;
+      });
+    const [published, copied] = [await digestOf(options.tag), await digestOf(options.toTag)];
+    const copyStatus = !copied ? "Missing" : copied === published ? `Copied from ${options.tag}` : `Differs from ${options.tag}`;
+    rows.push({ repository: agentReference(options, agent).replace(/:[^:]*$/, ""), tag: options.tag, digest: published ?? "-", status: published ? "Published" : "Missing" });
+    rows.push({ repository: rows[rows.length - 1].repository, tag: options.toTag, digest: copied ?? "-", status: copyStatus });
   }
   table(["Repository", "Tag", "Digest", "Status"], rows.map((row) => [row.repository, row.tag, row.digest, row.status]));
-  const started = Number(process.env.WALKTHROUGH_STARTED);
-  const seconds = started > 0 ? (Date.now() - started) / 1000 : undefined;
+  const times = env.stepTimes;
+  const started = env.walkthroughStarted;
+  const seconds = started ? (Date.now() - started) / 1000 : undefined;
+  if (times) {
+    say.line();
+    for (const [part, { minutes, steps }] of Object.entries(BUDGET)) {
+      const spent = steps.reduce((sum, step) => sum + (times[step] ?? 0), 0);
+      say.line(`${part[0].toUpperCase()}${part.slice(1)}: ${spent.toFixed(2)} s (the workshop budgets ${minutes} minutes: ${steps.join(", ")})`);
+    }
+  }
   if (seconds !== undefined) say.line(`\nPhase 3 done in ${seconds.toFixed(2)} s (the workshop budgets 30 minutes by hand).`);
-  if (options.json) printJson({ summary: rows, seconds });
+  if (options.json) printJson({ summary: rows, seconds, ...(times && { stepSeconds: times }) });
   if (rows.some((row) => row.status === "Missing")) process.exitCode = 1;
 });

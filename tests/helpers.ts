@@ -7,8 +7,7 @@ import path from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { findOnPath } from "../lib/executables.ts";
-import { collect } from "../lib/oci/artifacts.ts";
-import { RegistryClient } from "../lib/oci/remote.ts";
+import { collect, Registry } from "../lib/oci/registry.ts";
 import { type RegistryProcess, startDistribution, startTestRegistry } from "../lib/registry-server.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -257,4 +256,4 @@ export function restartRegistry(registry: RegistryProcess): Promise<RegistryProc
 }
 
 /** The repositories the registry holds, asked directly. */
-export const catalog = async (address: string): Promise<string[]> => collect(new RegistryClient(address).catalog());
+export const catalog = async (address: string): Promise<string[]> => collect(new Registry(address).catalog());

@@ -2,9 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../concurrency.ts";
-import { ContentError, EnvironmentError } from "../errors.ts";
-import { formatReference, manifestReference, type Reference } from "./reference.ts";
 import { sha256Digest } from "./digest.ts";
+import { OciError } from "./errors.ts";
 import {
   type ArtifactLayer,
   artifactManifest,
@@ -17,59 +16,68 @@ import {
   MEDIA_TYPE,
   parseManifest,
 } from "./manifest.ts";
-import { bodyChunks, type RegistryClient } from "./remote.ts";
+import { bodyChunks, type Repository } from "./registry.ts";
 
 /** Blobs of one artifact in flight at once, as oras does. */
 const BLOB_CONCURRENCY = 5;
 
-export interface PushResult {
-  reference: string;
-  digest: string;
-  size: number;
+/** What happened to one node of an artifact, in oras's words; the caller decides what to print. */
+export type TransferStatus = "Uploading" | "Uploaded" | "Exists" | "Mounted" | "Downloading" | "Downloaded" | "Skipped" | "Copying" | "Copied";
+export type OnStatus = (status: TransferStatus, descriptor: Descriptor) => void;
+
+export interface Fetched {
+  descriptor: Descriptor;
+  bytes: Uint8Array;
   manifest: ImageManifest;
 }
 
 /** `oras push`: blobs first (each only if missing), then the manifest under the tag. */
 export async function pushArtifact(
-  client: RegistryClient,
-  ref: Reference,
+  repository: Repository,
+  tag: string,
   layers: ArtifactLayer[],
-  options: { artifactType?: string; annotations?: Record<string, string> } = {},
-): Promise<PushResult> {
-  const subject = formatReference(ref);
+  options: { artifactType?: string; annotations?: Record<string, string>; onStatus?: OnStatus } = {},
+): Promise<Fetched> {
+  const onStatus = options.onStatus ?? (() => {});
   const manifest = artifactManifest(layers, options);
   const bytes = encodeManifest(manifest);
-  const digest = sha256Digest(bytes);
-  if (!(await client.resolve(ref.repository, digest, subject))) {
+  const descriptor: Descriptor = { mediaType: MEDIA_TYPE.ociManifest, digest: sha256Digest(bytes), size: bytes.byteLength };
+  const existed = await repository.hasManifest(descriptor.digest);
+  if (existed) {
+    onStatus("Exists", descriptor);
+  } else {
     const blobs = [
-      { digest: EMPTY_CONFIG.digest, bytes: EMPTY_BLOB },
-      ...layers.map((layer, i) => ({ digest: manifest.layers[i].digest, bytes: layer.bytes })),
+      { descriptor: manifest.config, bytes: EMPTY_BLOB },
+      ...layers.map((layer, i) => ({ descriptor: manifest.layers[i], bytes: layer.bytes })),
     ];
-    await mapLimit(blobs, BLOB_CONCURRENCY, (blob) => client.ensureBlob(ref.repository, blob.digest, () => blob.bytes));
+    await mapLimit(blobs, BLOB_CONCURRENCY, async (blob) => {
+      const done = await repository.ensureBlob(blob.descriptor.digest, () => {
+        onStatus("Uploading", blob.descriptor);
+        return blob.bytes;
+      });
+      onStatus(done === "uploaded" ? "Uploaded" : done === "mounted" ? "Mounted" : "Exists", blob.descriptor);
+    });
+    onStatus("Uploading", descriptor);
   }
-  await client.putManifest(ref.repository, manifestReference(ref), bytes, MEDIA_TYPE.ociManifest, subject);
-  return { reference: subject, digest, size: bytes.byteLength, manifest };
-}
-
-export async function fetchManifest(client: RegistryClient, ref: Reference) {
-  const fetched = await client.fetchManifest(ref.repository, manifestReference(ref), formatReference(ref));
-  return { ...fetched, manifest: parseManifestOf(ref, fetched) };
+  await repository.pushManifest(tag, bytes, MEDIA_TYPE.ociManifest);
+  if (!existed) onStatus("Uploaded", descriptor);
+  return { descriptor, bytes, manifest };
 }
 
 /** parseManifest, naming the reference in its refusal: a run touches several. */
-function parseManifestOf(ref: Reference, fetched: { bytes: Uint8Array; mediaType: string }): ImageManifest {
+export function parseImageManifest(subject: string, bytes: Uint8Array, mediaType?: string): ImageManifest {
   try {
-    return parseManifest(fetched.bytes, fetched.mediaType);
+    return parseManifest(bytes, mediaType);
   } catch (error) {
-    if (!(error instanceof ContentError)) throw error;
-    throw new ContentError(`${formatReference(ref)}: ${error.message}`, error.hint);
+    if (error instanceof OciError) throw new OciError(error.kind, `${subject}: ${error.message}`, { ...error.details, subject });
+    throw error;
   }
 }
 
-export async function collect(pages: AsyncIterable<string[]>): Promise<string[]> {
-  const all: string[] = [];
-  for await (const page of pages) all.push(...page);
-  return all;
+/** A manifest by tag or digest, proven to be the one asked for and parsed as an image manifest. */
+export async function fetchImageManifest(repository: Repository, reference: string): Promise<Fetched> {
+  const { descriptor, bytes } = await repository.fetchManifest(reference);
+  return { descriptor, bytes, manifest: parseImageManifest(repository.reference(reference), bytes, descriptor.mediaType) };
 }
 
 export interface PulledFile {
@@ -79,7 +87,7 @@ export interface PulledFile {
   size: number;
 }
 
-const HOSTILE = "The artifact is hostile or broken; nothing was written.";
+const hostile = (message: string, reason: string) => new OciError("invalid-content", message, { reason });
 
 /**
  * Where a title may be written: inside `outDir`, nowhere else. oras refuses the same titles
@@ -89,10 +97,7 @@ export function safeTarget(outDir: string, title: string): string {
   const root = path.resolve(outDir);
   const target = path.resolve(root, title);
   if (path.isAbsolute(title) || title.includes("\\") || !target.startsWith(root + path.sep)) {
-    throw new ContentError(
-      `path traversal disallowed: the layer title ${JSON.stringify(title)} would be written outside ${outDir}`,
-      `${HOSTILE} Do not pull it with --allow-path-traversal.`,
-    );
+    throw hostile(`path traversal disallowed: the layer title ${JSON.stringify(title)} would be written outside ${outDir}`, "path-traversal");
   }
   return target;
 }
@@ -101,10 +106,7 @@ export function safeTarget(outDir: string, title: string): string {
 function plannedFiles(manifest: ImageManifest, outDir: string, subject: string) {
   const titled = manifest.layers.filter((layer) => layerTitle(layer) !== undefined);
   if (titled.length === 0) {
-    throw new ContentError(
-      `${subject} has no layer with an org.opencontainers.image.title annotation: nothing to pull`,
-      "Push files with `oras push REF FILE`, which names each layer after its file.",
-    );
+    throw hostile(`${subject} has no layer with an org.opencontainers.image.title annotation: nothing to pull`, "no-title");
   }
   const planned = titled.map((layer) => {
     const title = layerTitle(layer)!;
@@ -113,13 +115,13 @@ function plannedFiles(manifest: ImageManifest, outDir: string, subject: string) 
   for (const a of planned) {
     for (const b of planned) {
       if (a !== b && a.target === b.target) {
-        throw new ContentError(`${subject} has two layers titled ${JSON.stringify(a.title)}; refusing to pull`, HOSTILE);
+        throw hostile(`${subject} has two layers titled ${JSON.stringify(a.title)}; refusing to pull`, "duplicate-title");
       }
       // Both cannot be written: one file would have to be the other's directory.
       if (b.target.startsWith(a.target + path.sep)) {
-        throw new ContentError(
+        throw hostile(
           `${subject} has layers titled ${JSON.stringify(a.title)} and ${JSON.stringify(b.title)}, which cannot both be files; refusing to pull`,
-          HOSTILE,
+          "duplicate-title",
         );
       }
     }
@@ -132,35 +134,41 @@ function plannedFiles(manifest: ImageManifest, outDir: string, subject: string) 
  * digest before the first file lands, so a bad blob leaves DIR as it was: nothing half-written,
  * and no earlier good pull replaced.
  */
-export async function pullArtifact(client: RegistryClient, ref: Reference, outDir: string) {
-  const fetched = await fetchManifest(client, ref);
-  const subject = formatReference(ref);
-  const planned = plannedFiles(fetched.manifest, outDir, subject);
+export async function pullArtifact(
+  repository: Repository,
+  reference: string,
+  outDir: string,
+  options: { onStatus?: OnStatus } = {},
+): Promise<Fetched & { files: PulledFile[] }> {
+  const onStatus = options.onStatus ?? (() => {});
+  const fetched = await fetchImageManifest(repository, reference);
+  const planned = plannedFiles(fetched.manifest, outDir, repository.reference(reference));
+  for (const layer of fetched.manifest.layers) if (layerTitle(layer) === undefined) onStatus("Skipped", layer);
   await makeDirectory(outDir);
   // Settled one by one, so that every hidden file is known, and removed, whatever fails.
-  const outcomes = await mapLimit(planned, BLOB_CONCURRENCY, ({ layer }) =>
-    downloadBlob(client, ref.repository, layer, outDir).then((partial) => ({ partial }), (error: unknown) => ({ error })));
+  const outcomes = await mapLimit(planned, BLOB_CONCURRENCY, ({ layer }) => {
+    onStatus("Downloading", layer);
+    return downloadBlob(repository, layer, outDir).then((partial) => ({ partial }), (error: unknown) => ({ error }));
+  });
   const partials = outcomes.flatMap((outcome) => ("partial" in outcome ? [outcome.partial] : []));
   let renamed = 0;
   try {
     const failed = outcomes.find((outcome) => "error" in outcome);
     if (failed) throw failed.error;
-    for (const [i, { target }] of planned.entries()) {
+    for (const [i, { layer, target }] of planned.entries()) {
       // Titles with folders ("docs/card.json") need them made; plain file names do not.
       if (path.dirname(target) !== path.resolve(outDir)) await makeDirectory(path.dirname(target));
       await rename(partials[i], target).catch((error) => {
-        throw new EnvironmentError(
-          `cannot write ${target}: ${fileSystemReason(error)}`,
-          "Move it away, or choose another directory with --out (OUT_DIR).",
-        );
+        throw new OciError("file-system", `cannot write ${target}: ${fileSystemReason(error)}`, { reason: "file-in-the-way" });
       });
       renamed++;
+      onStatus("Downloaded", layer);
     }
   } finally {
     await Promise.all(partials.slice(renamed).map((partial) => rm(partial, { force: true })));
   }
   const files = planned.map(({ layer, title }): PulledFile => ({ title, path: path.join(outDir, title), digest: layer.digest, size: layer.size }));
-  return { digest: fetched.digest, manifest: fetched.manifest, files };
+  return { ...fetched, files };
 }
 
 /** The same words under Node and Deno, without the syscall and path they append. */
@@ -179,20 +187,18 @@ async function makeDirectory(dir: string) {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const fileInTheWay = code === "EEXIST" || code === "ENOTDIR";
-    throw new EnvironmentError(
+    throw new OciError(
+      "file-system",
       `cannot create the output directory ${dir}: ${fileInTheWay ? "a file stands where a directory should be" : fileSystemReason(error)}`,
-      fileInTheWay
-        ? "Move the file away, or choose another directory with --out (OUT_DIR)."
-        : "Choose a directory you can write to with --out (OUT_DIR), e.g. OUT_DIR=tmp/registry-verify.",
+      { reason: fileInTheWay ? "file-in-the-way" : "cannot-create" },
     );
   }
 }
 
 /** Fetches a blob into a hidden file in `dir`, checking it as it streams; returns that file. */
-async function downloadBlob(client: RegistryClient, repository: string, layer: Descriptor, dir: string): Promise<string> {
-  const response = await client.fetchBlob(repository, layer.digest);
-  const tooLarge = () =>
-    new ContentError(`blob ${layer.digest} is larger than the ${layer.size} bytes its descriptor says; refusing it`, HOSTILE);
+async function downloadBlob(repository: Repository, layer: Descriptor, dir: string): Promise<string> {
+  const response = await repository.fetchBlob(layer.digest);
+  const tooLarge = () => hostile(`blob ${layer.digest} is larger than the ${layer.size} bytes its descriptor says; refusing it`, "oversized-blob");
   if (Number(response.headers.get("content-length")) > layer.size) {
     await response.body?.cancel();
     throw tooLarge();
@@ -203,10 +209,7 @@ async function downloadBlob(client: RegistryClient, repository: string, layer: D
     file = await open(partial, "wx");
   } catch (error) {
     await response.body?.cancel();
-    throw new EnvironmentError(
-      `cannot write into ${dir}: ${fileSystemReason(error)}`,
-      "Make the directory writable (chmod u+w) or choose another with --out (OUT_DIR).",
-    );
+    throw new OciError("file-system", `cannot write into ${dir}: ${fileSystemReason(error)}`, { reason: "not-writable" });
   }
   try {
     const hash = createHash("sha256");
@@ -219,10 +222,9 @@ async function downloadBlob(client: RegistryClient, repository: string, layer: D
     }
     const digest = "sha256:" + hash.digest("hex");
     if (size !== layer.size || digest !== layer.digest) {
-      throw new ContentError(
+      throw hostile(
         `blob ${layer.digest} failed verification: got ${size} bytes with digest ${digest}, expected ${layer.size} bytes`,
-        "The registry's storage is damaged or the artifact was tampered with; nothing was written.\n" +
-          "A new push keeps the damaged blob the registry already holds: start over with `make clean registry push`.",
+        "digest-mismatch",
       );
     }
   } catch (error) {
@@ -239,28 +241,37 @@ async function downloadBlob(client: RegistryClient, repository: string, layer: D
  * repositories of one registry blobs are mounted; across registries they are copied.
  */
 export async function copyArtifact(
-  source: RegistryClient,
-  from: Reference,
-  target: RegistryClient,
-  to: Reference,
-): Promise<string> {
-  const fetched = await source.fetchManifest(from.repository, manifestReference(from), formatReference(from));
-  const manifest = parseManifestOf(from, fetched);
+  source: Repository,
+  from: string,
+  target: Repository,
+  to: string,
+  options: { onStatus?: OnStatus } = {},
+): Promise<Descriptor> {
+  const onStatus = options.onStatus ?? (() => {});
+  const fetched = await fetchImageManifest(source, from);
+  const { manifest } = fetched;
   const sameRegistry = source.registry === target.registry;
-  if (!sameRegistry || from.repository !== to.repository) {
-    await mapLimit([manifest.config, ...manifest.layers], BLOB_CONCURRENCY, (blob) =>
-      target.ensureBlob(
-        to.repository,
+  if (!sameRegistry || source.name !== target.name) {
+    await mapLimit([manifest.config, ...manifest.layers], BLOB_CONCURRENCY, async (blob) => {
+      const done = await target.ensureBlob(
         blob.digest,
         async () => {
-          const response = await source.fetchBlob(from.repository, blob.digest);
+          onStatus("Copying", blob);
+          const response = await source.fetchBlob(blob.digest);
           const bytes = new Uint8Array(await response.arrayBuffer());
-          if (sha256Digest(bytes) !== blob.digest) throw new ContentError(`blob ${blob.digest} of ${formatReference(from)} failed verification`);
+          if (sha256Digest(bytes) !== blob.digest) {
+            throw hostile(`blob ${blob.digest} of ${source.reference(from)} failed verification`, "digest-mismatch");
+          }
           return bytes;
         },
-        sameRegistry ? from.repository : undefined,
-      ));
+        sameRegistry ? source.name : undefined,
+      );
+      onStatus(done === "uploaded" ? "Copied" : done === "mounted" ? "Mounted" : "Exists", blob);
+    });
   }
-  const mediaType = manifest.mediaType ?? fetched.mediaType;
-  return await target.putManifest(to.repository, manifestReference(to), fetched.bytes, mediaType, formatReference(to));
+  onStatus("Copying", fetched.descriptor);
+  const mediaType = manifest.mediaType ?? fetched.descriptor.mediaType;
+  const descriptor = await target.pushManifest(to, fetched.bytes, mediaType);
+  onStatus("Copied", descriptor);
+  return descriptor;
 }

@@ -28,7 +28,9 @@ export type ErrorKind =
   /** A reference that breaks the OCI grammar. */
   | "invalid-reference"
   /** Any other refusal by the registry (400, 405, …). */
-  | "rejected";
+  | "rejected"
+  /** A local file or directory that cannot be written (pulls write files). */
+  | "file-system";
 
 export class OciError extends Error {
   constructor(
@@ -43,6 +45,8 @@ export class OciError extends Error {
       subject?: string;
       /** How many attempts were made before giving up. */
       attempts?: number;
+      /** A finer cause within the kind, for advice: "truncated", "digest-mismatch", "path-traversal", … */
+      reason?: string;
     } = {},
   ) {
     super(message);

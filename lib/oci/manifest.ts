@@ -1,4 +1,4 @@
-import { ContentError } from "../errors.ts";
+import { OciError } from "./errors.ts";
 import { DIGEST_PATTERN, sha256Digest } from "./digest.ts";
 
 export const MEDIA_TYPE = {
@@ -22,7 +22,6 @@ export const MANIFEST_ACCEPT = [
 ].join(", ");
 
 export const DEFAULT_ARTIFACT_TYPE = "application/vnd.unknown.artifact.v1";
-export const AGENT_CARD_ARTIFACT_TYPE = "application/a2a-agent-card+json";
 export const TITLE_ANNOTATION = "org.opencontainers.image.title";
 export const CREATED_ANNOTATION = "org.opencontainers.image.created";
 
@@ -130,8 +129,10 @@ export function artifactManifest(
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+const malformed = (why: string) => new OciError("invalid-content", `malformed manifest: ${why}`, { reason: "malformed-manifest" });
+
 function checkDescriptor(value: unknown, where: string): Descriptor {
-  const bad = (why: string) => new ContentError(`malformed manifest: ${where} ${why}`);
+  const bad = (why: string) => malformed(`${where} ${why}`);
   if (!isObject(value)) throw bad("is not an object");
   if (typeof value.mediaType !== "string" || value.mediaType === "") throw bad("has no mediaType");
   if (typeof value.digest !== "string" || !DIGEST_PATTERN.test(value.digest)) {
@@ -158,19 +159,18 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ImageMan
   try {
     value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new ContentError(`malformed manifest: not JSON (${(error as Error).message})`);
+    throw malformed(`not JSON (${(error as Error).message})`);
   }
-  if (!isObject(value)) throw new ContentError("malformed manifest: not a JSON object");
+  if (!isObject(value)) throw malformed("not a JSON object");
   const mediaType = typeof value.mediaType === "string" ? value.mediaType : contentType;
   if (mediaType !== MEDIA_TYPE.ociManifest && mediaType !== MEDIA_TYPE.dockerManifest) {
-    throw new ContentError(
-      `unexpected manifest media type ${JSON.stringify(mediaType ?? null)}`,
-      `Expected ${MEDIA_TYPE.ociManifest}, the form oras push writes; this reference holds something else.`,
-    );
+    throw new OciError("invalid-content", `unexpected manifest media type ${JSON.stringify(mediaType ?? null)}`, {
+      reason: "unexpected-media-type",
+    });
   }
-  if (value.schemaVersion !== 2) throw new ContentError("malformed manifest: schemaVersion is not 2");
+  if (value.schemaVersion !== 2) throw malformed("schemaVersion is not 2");
   checkDescriptor(value.config, "config");
-  if (!Array.isArray(value.layers)) throw new ContentError("malformed manifest: layers is not a list");
+  if (!Array.isArray(value.layers)) throw malformed("layers is not a list");
   value.layers.forEach((layer, i) => checkDescriptor(layer, `layers[${i}]`));
   if (value.subject !== undefined) checkDescriptor(value.subject, "subject");
   return value as unknown as ImageManifest;

@@ -6,18 +6,18 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fleetCard, fleetOriginal, listRepositories, pullAndVerify, pushFleet } from "../../lib/fleet.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
-import { RegistryClient } from "../../lib/oci/remote.ts";
+import { Registry } from "../../lib/oci/registry.ts";
 import { skopeo, withRegistry } from "../helpers.ts";
 
 const COUNT = 20;
 
 describe("a fleet of agent cards", () => {
   const bench = withRegistry();
-  let client: RegistryClient;
+  let client: Registry;
   const expected = Array.from({ length: COUNT }, (_, index) => fleetCard(index).repository);
 
   before(async () => {
-    client = new RegistryClient(bench.registry.address);
+    client = new Registry(bench.registry.address);
     await pushFleet(client, COUNT, { concurrency: 4 });
   });
 
@@ -41,8 +41,7 @@ describe("a fleet of agent cards", () => {
 
   it("names the card that differs from its original and still checks the others", async () => {
     const swapped = fleetCard(COUNT + 1);
-    const ref = { registry: bench.registry.address, repository: expected[3], tag: "v1" };
-    await pushArtifact(new RegistryClient(bench.registry.address), ref, [
+    await pushArtifact(new Registry(bench.registry.address).repository(expected[3]), "v1", [
       { title: fleetCard(3).fileName, mediaType: "application/json", bytes: swapped.bytes },
     ]);
     const check = await pullAndVerify(client, expected, path.join(bench.work, "swapped"), { original: fleetOriginal });

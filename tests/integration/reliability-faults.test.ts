@@ -5,8 +5,9 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { AGENT_CARD_ARTIFACT_TYPE, CREATED_ANNOTATION, createdTimestamp, parseManifest } from "../../lib/oci/manifest.ts";
-import { RegistryClient } from "../../lib/oci/remote.ts";
+import { CREATED_ANNOTATION, createdTimestamp, parseManifest } from "../../lib/oci/manifest.ts";
+import { CARD_TYPE } from "../../lib/options.ts";
+import { Registry } from "../../lib/oci/registry.ts";
 import { parseReference } from "../../lib/oci/reference.ts";
 import type { RegistryProcess } from "../../lib/registry-server.ts";
 import { AGENTS, fixtureCard, killRegistry, restartRegistry, runScript, startFaultProxy, withRegistry } from "../helpers.ts";
@@ -20,11 +21,11 @@ describe("faults and load", () => {
 
   /** Checks what a tag resolves to: a manifest whose every blob is there, of the right size and digest. */
   async function assertConsistent(repository: string, tag: string): Promise<string> {
-    const client = new RegistryClient(bench.registry.address);
-    const { bytes, digest } = await client.fetchManifest(repository, tag, `${repository}:${tag}`);
+    const client = new Registry(bench.registry.address).repository(repository);
+    const { bytes, descriptor: { digest } } = await client.fetchManifest(tag);
     const manifest = parseManifest(bytes);
     for (const descriptor of [manifest.config, ...manifest.layers]) {
-      const blob = new Uint8Array(await (await client.fetchBlob(repository, descriptor.digest)).arrayBuffer());
+      const blob = new Uint8Array(await (await client.fetchBlob(descriptor.digest)).arrayBuffer());
       assert.equal(blob.byteLength, descriptor.size, `${repository}:${tag} ${descriptor.digest}`);
       assert.equal(sha256Digest(blob), descriptor.digest, `${repository}:${tag}`);
     }
@@ -123,10 +124,10 @@ describe("faults and load", () => {
       // 50 clients, as 50 separate processes would be; each push its own manifest (created differs).
       const digests = await Promise.all(Array.from({ length: 50 }, async (_, i) => {
         const created = createdTimestamp(new Date(Date.UTC(2025, 0, 1, 0, 0, i)));
-        const pushed = await pushArtifact(new RegistryClient(bench.registry.address), ref, [
+        const pushed = await pushArtifact(new Registry(bench.registry.address).repository(ref.repository), ref.tag!, [
           { title: "plan_agent_card.json", mediaType: "application/json", bytes: card },
-        ], { artifactType: AGENT_CARD_ARTIFACT_TYPE, annotations: { [CREATED_ANNOTATION]: created } });
-        return pushed.digest;
+        ], { artifactType: CARD_TYPE, annotations: { [CREATED_ANNOTATION]: created } });
+        return pushed.descriptor.digest;
       }));
       assert.equal(new Set(digests).size, 50);
       const winner = await assertConsistent("agents/plan", "contended");

@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from
 import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import {
-  AGENT_CARD_ARTIFACT_TYPE,
   artifactManifest,
   EMPTY_BLOB,
   EMPTY_CONFIG,
@@ -16,7 +15,8 @@ import {
   MAX_MANIFEST_BYTES,
   MEDIA_TYPE,
 } from "../../lib/oci/manifest.ts";
-import { RegistryClient } from "../../lib/oci/remote.ts";
+import { CARD_TYPE } from "../../lib/options.ts";
+import { Registry } from "../../lib/oci/registry.ts";
 import { blobDataPath, filesBelow, fixtureCard, runScript, startFaultProxy, withRegistry } from "../helpers.ts";
 
 const REPOSITORY = "agents/plan";
@@ -32,18 +32,18 @@ describe("hostile or broken registry content", () => {
 
   /** Writes REPOSITORY:tag by hand: an empty config and these layers, each titled unless `title` is null. */
   async function putArtifact(tag: string, layers: { title: string | null; bytes: Uint8Array; size?: number }[]) {
-    const client = new RegistryClient(bench.registry.address);
+    const repository = new Registry(bench.registry.address).repository(REPOSITORY);
     const manifest = artifactManifest(
       layers.map((layer) => ({ title: layer.title ?? "", mediaType: "application/json", bytes: layer.bytes })),
-      { artifactType: AGENT_CARD_ARTIFACT_TYPE },
+      { artifactType: CARD_TYPE },
     );
     manifest.layers.forEach((descriptor, i) => {
       if (layers[i].title === null) delete descriptor.annotations;
       descriptor.size = layers[i].size ?? descriptor.size;
     });
-    await client.ensureBlob(REPOSITORY, EMPTY_CONFIG.digest, () => EMPTY_BLOB);
-    for (const layer of layers) await client.ensureBlob(REPOSITORY, sha256Digest(layer.bytes), () => layer.bytes);
-    await client.putManifest(REPOSITORY, tag, encodeManifest(manifest), MEDIA_TYPE.ociManifest, tag);
+    await repository.ensureBlob(EMPTY_CONFIG.digest, () => EMPTY_BLOB);
+    for (const layer of layers) await repository.ensureBlob(sha256Digest(layer.bytes), () => layer.bytes);
+    await repository.pushManifest(tag, encodeManifest(manifest), MEDIA_TYPE.ociManifest);
   }
 
   /** Runs `work`, then checks that nothing below the work dir changed. */
@@ -110,7 +110,7 @@ describe("hostile or broken registry content", () => {
 
     it("refuses an unexpected manifest media type, in pull and in manifest", async () => {
       const index = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [] }));
-      await new RegistryClient(bench.registry.address).putManifest(REPOSITORY, "index", index, MEDIA_TYPE.ociIndex, "index");
+      await new Registry(bench.registry.address).repository(REPOSITORY).pushManifest("index", index, MEDIA_TYPE.ociIndex);
       await writesNothing(async () => {
         const results = await Promise.all([pull("index"), step("manifest", ["--agents", "plan", "--tag", "index"])]);
         for (const result of results) {

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { AGENT_CARD_ARTIFACT_TYPE, MEDIA_TYPE, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
+import { MEDIA_TYPE, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
+import { CARD_TYPE } from "../../lib/options.ts";
 import { AGENTS, fixtureCard as fixture, runScript, skopeo, withRegistry } from "../helpers.ts";
 
 describe("the Phase 3 walkthrough", () => {
@@ -16,7 +17,7 @@ describe("the Phase 3 walkthrough", () => {
     const expected: Record<string, string> = {
       push: "oras push --plain-http --artifact-type application/a2a-agent-card+json",
       list: `oras repo ls --plain-http ${bench.registry.address}`,
-      manifest: `oras manifest fetch --plain-http ${bench.registry.address}/agents/plan:v1`,
+      manifest: `oras manifest fetch --plain-http --pretty ${bench.registry.address}/agents/plan:v1`,
       pull: `oras pull --plain-http ${bench.registry.address}/agents/plan:v1 -o`,
       verify: "=== All agents verified successfully ===",
       copy: `oras cp --from-plain-http --to-plain-http ${bench.registry.address}/agents/plan:v1 ${bench.registry.address}/agents/plan:v2`,
@@ -33,7 +34,7 @@ describe("the Phase 3 walkthrough", () => {
       const raw = await skopeo(["inspect", "--raw", "--tls-verify=false", docker(`agents/${agent}:v1`)]);
       const manifest = JSON.parse(raw);
       assert.equal(manifest.mediaType, MEDIA_TYPE.ociManifest);
-      assert.equal(manifest.artifactType, AGENT_CARD_ARTIFACT_TYPE);
+      assert.equal(manifest.artifactType, CARD_TYPE);
       assert.equal(manifest.config.mediaType, MEDIA_TYPE.empty);
       assert.equal(manifest.layers.length, 1);
       assert.equal(manifest.layers[0].mediaType, "application/json");
@@ -95,7 +96,7 @@ describe("cards another OCI client wrote in oras's format", () => {
 
   // oras 1.1+ (empty config, artifactType) and oras 1.0 / --image-spec v1.0 (unknown config).
   const configs = {
-    "image spec v1.1": { mediaType: MEDIA_TYPE.empty, artifactType: AGENT_CARD_ARTIFACT_TYPE },
+    "image spec v1.1": { mediaType: MEDIA_TYPE.empty, artifactType: CARD_TYPE },
     "image spec v1.0": { mediaType: MEDIA_TYPE.unknownConfig, artifactType: undefined },
   };
   for (const [form, config] of Object.entries(configs)) {

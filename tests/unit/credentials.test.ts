@@ -2,8 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { EnvironmentError } from "../../lib/errors.ts";
-import { RegistryClient } from "../../lib/oci/remote.ts";
+import { OciError } from "../../lib/oci/errors.ts";
+import { Registry } from "../../lib/oci/registry.ts";
 
 const CREDENTIALS = { Authorization: "Basic dXNlcjpwYXNz" };
 
@@ -23,31 +23,30 @@ describe("credentials and plain HTTP", () => {
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const refused = (error: unknown) => {
-    assert.ok(error instanceof EnvironmentError, `expected an EnvironmentError, got ${error}`);
-    assert.equal(error.exitCode, 2);
+    assert.ok(error instanceof OciError && error.kind === "unauthorized", `expected an unauthorized OciError, got ${error}`);
     assert.match(error.message, /^refusing to send credentials over plain HTTP to registry\.example\.com:5000$/);
     return true;
   };
 
   it("refuses to send an Authorization header over plain HTTP to another host, whatever its case", async () => {
-    const client = new RegistryClient("registry.example.com:5000", { plainHttp: true });
+    const client = new Registry("registry.example.com:5000", { plainHttp: true });
     await assert.rejects(client.request("/v2/", { headers: CREDENTIALS }), refused);
     await assert.rejects(client.request("/v2/", { headers: { authorization: "Bearer t" } }), refused);
   });
 
   it("refuses it when a loopback registry's answer points at another host over plain HTTP", async () => {
-    const client = new RegistryClient(loopback);
+    const client = new Registry(loopback);
     await assert.rejects(client.request("http://registry.example.com:5000/v2/", { headers: CREDENTIALS }), refused);
   });
 
   it("sends it over plain HTTP to loopback, and sends other requests anywhere", async () => {
-    const response = await new RegistryClient(loopback).request("/v2/", { headers: CREDENTIALS });
+    const response = await new Registry(loopback).request("/v2/", { headers: CREDENTIALS });
     await response.body?.cancel();
     assert.deepEqual(seen, [CREDENTIALS.Authorization]);
     // Nothing listens there; what matters is that the guard let it through to the network.
-    const remote = new RegistryClient("registry.example.com:5000", { plainHttp: true, timeoutMs: 500 });
+    const remote = new Registry("registry.example.com:5000", { plainHttp: true, timeoutMs: 500 });
     await assert.rejects(remote.request("/v2/"), (error: unknown) => {
-      assert.ok(error instanceof EnvironmentError);
+      assert.ok(error instanceof OciError && error.kind === "unreachable", `${error}`);
       assert.doesNotMatch(error.message, /refusing/);
       return true;
     });
