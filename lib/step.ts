@@ -4,6 +4,7 @@
 import { createInterface } from "node:readline/promises";
 import { env } from "./env.ts";
 import { CliError } from "./errors.ts";
+import { removeHalfWritten } from "./oci/artifacts.ts";
 import { OciError } from "./oci/errors.ts";
 import { parseReference } from "./oci/reference.ts";
 import { collect } from "./oci/registry.ts";
@@ -62,11 +63,26 @@ async function pause(step: Step) {
 }
 
 /**
+ * Ctrl-C (SIGINT) or SIGTERM: what this process was writing is removed, one line says so, and the
+ * exit code is the shell's for that signal (130, 143).
+ */
+export function exitCleanlyOnInterrupt() {
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    process.once(signal, () => {
+      const removed = removeHalfWritten();
+      say.error(`interrupted by ${signal}${removed ? `; removed ${removed} half-written file${removed === 1 ? "" : "s"}` : ""}`);
+      process.exit(code);
+    });
+  }
+}
+
+/**
  * Runs one step: options, banner, the step itself, its time. Failures become a message, a hint
  * and the exit code of their kind, never a stack trace for a problem the user can fix.
  */
 export async function runStep(step: Step, body: (context: StepContext) => Promise<void>) {
   let options: StepOptions | undefined;
+  exitCleanlyOnInterrupt();
   try {
     const parsed = parseOptions(process.argv.slice(2), step.options);
     options = parsed.options;

@@ -21,31 +21,40 @@ export interface Run {
   stderr: string;
 }
 
-/** Runs a command to completion, collecting its output; never throws for a non-zero exit. */
-export function run(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd ?? PROJECT_ROOT,
-      env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+/** Starts a command, collecting its output; `done` never rejects for a non-zero exit. */
+export function start(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? PROJECT_ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr }));
+  });
+  return { child, done };
 }
 
-/** `scripts/<name>.ts` as a user runs it: a separate process, options as flags and env. */
-export function runScript(name: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
+/** Runs a command to completion, collecting its output; never throws for a non-zero exit. */
+export const run = (command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> =>
+  start(command, args, options).done;
+
+/** `scripts/<name>.ts` as a user starts it: a separate process, options as flags and env. */
+export function startScript(name: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string) {
   const script = `${PROJECT_ROOT}scripts/${name}.ts`;
   return RUNTIME === "deno"
-    ? run(`${PROJECT_ROOT}node_modules/.bin/deno`, ["run", "-A", "--quiet", script, ...args], { env, cwd })
+    ? start(`${PROJECT_ROOT}node_modules/.bin/deno`, ["run", "-A", "--quiet", script, ...args], { env, cwd })
     // tsx by its resolved URL: `--import tsx` would look for it below cwd.
-    : run(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...args], { env, cwd });
+    : start(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...args], { env, cwd });
 }
+
+/** `scripts/<name>.ts` run to completion. */
+export const runScript = (name: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<Run> =>
+  startScript(name, args, env, cwd).done;
 
 /** skopeo, the independent OCI client that checks what our scripts wrote. */
 export async function skopeo(args: string[]): Promise<string> {
@@ -105,13 +114,16 @@ export interface FaultProxy {
   pad(method: string, path: RegExp, bytes: number, declareLength: boolean): void;
   /** Holds the next matching request; resolves, once it arrived, to a function that forwards it. */
   hold(method: string, path: RegExp): Promise<() => void>;
+  /** Forwards matching requests' headers and first `bytes` bytes, then sends nothing more: a transfer in flight. */
+  stall(method: string, path: RegExp, bytes: number): void;
   stop(): Promise<void>;
 }
 
 type Fault =
   | { kind: "fail"; status: number; code?: string }
   | { kind: "pad"; bytes: number; declareLength: boolean }
-  | { kind: "hold"; arrived: (release: () => void) => void };
+  | { kind: "hold"; arrived: (release: () => void) => void }
+  | { kind: "stall"; bytes: number };
 
 /**
  * A fault injector in front of a real registry: forwards every request, except those a rule
@@ -124,10 +136,20 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const requests: string[] = [];
   const sockets = new Set<net.Socket>();
 
-  const forward = (request: http.IncomingMessage, response: http.ServerResponse, pad?: Extract<Fault, { kind: "pad" }>) => {
+  const forward = (
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    pad?: Extract<Fault, { kind: "pad" }>,
+    stall?: Extract<Fault, { kind: "stall" }>,
+  ) => {
     const upstream = http.request(
       { host: targetHost, port: targetPort, method: request.method, path: request.url, headers: request.headers },
       (answer) => {
+        if (stall) {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.once("data", (chunk: Buffer) => response.write(chunk.subarray(0, stall.bytes)));
+          return;
+        }
         if (!pad) {
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(response);
@@ -165,6 +187,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
     } else if (fault.kind === "pad") {
       forward(request, response, fault);
+    } else if (fault.kind === "stall") {
+      forward(request, response, undefined, fault);
     } else {
       fault.arrived(() => forward(request, response));
     }
@@ -183,6 +207,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     fail: (method, path, status, times = Infinity, code) => add(method, path, times, { kind: "fail", status, code }),
     pad: (method, path, bytes, declareLength) => add(method, path, Infinity, { kind: "pad", bytes, declareLength }),
     hold: (method, path) => new Promise((arrived) => add(method, path, 1, { kind: "hold", arrived })),
+    stall: (method, path, bytes) => add(method, path, Infinity, { kind: "stall", bytes }),
     stop: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../concurrency.ts";
 import { sha256Digest } from "./digest.ts";
@@ -145,6 +146,7 @@ export async function pullArtifact(
   const planned = plannedFiles(fetched.manifest, outDir, repository.reference(reference));
   for (const layer of fetched.manifest.layers) if (layerTitle(layer) === undefined) onStatus("Skipped", layer);
   await makeDirectory(outDir);
+  await removeLeftovers(outDir);
   // Settled one by one, so that every hidden file is known, and removed, whatever fails.
   const outcomes = await mapLimit(planned, BLOB_CONCURRENCY, ({ layer }) => {
     onStatus("Downloading", layer);
@@ -161,11 +163,13 @@ export async function pullArtifact(
       await rename(partials[i], target).catch((error) => {
         throw new OciError("file-system", `cannot write ${target}: ${fileSystemReason(error)}`, { reason: "file-in-the-way" });
       });
+      halfWritten.delete(partials[i]);
       renamed++;
       onStatus("Downloaded", layer);
     }
   } finally {
     await Promise.all(partials.slice(renamed).map((partial) => rm(partial, { force: true })));
+    for (const partial of partials.slice(renamed)) halfWritten.delete(partial);
   }
   const files = planned.map(({ layer, title }): PulledFile => ({ title, path: path.join(outDir, title), digest: layer.digest, size: layer.size }));
   return { ...fetched, files };
@@ -195,6 +199,39 @@ async function makeDirectory(dir: string) {
   }
 }
 
+/** Hidden files this process is writing right now: what an interrupt must not leave behind. */
+const halfWritten = new Set<string>();
+
+/** Removes every file a pull of this process is still writing; says how many. Synchronous, for signal handlers. */
+export function removeHalfWritten(): number {
+  for (const file of halfWritten) rmSync(file, { force: true });
+  const count = halfWritten.size;
+  halfWritten.clear();
+  return count;
+}
+
+// `.<digest>.<pid>.<random>.partial`: the pid tells a leftover of a killed process from a file
+// another process is writing right now.
+const PARTIAL = /^\.[a-f0-9]{12}\.(\d+)\.[a-f0-9]{8}\.partial$/;
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/** Removes what pulls killed outright (SIGKILL, a crash) left in `dir`. */
+async function removeLeftovers(dir: string) {
+  const names = await readdir(dir).catch(() => []);
+  await Promise.all(names.map((name) => {
+    const pid = Number(name.match(PARTIAL)?.[1]);
+    return pid && pid !== process.pid && !isRunning(pid) ? rm(path.join(dir, name), { force: true }) : undefined;
+  }));
+}
+
 /** Fetches a blob into a hidden file in `dir`, checking it as it streams; returns that file. */
 async function downloadBlob(repository: Repository, layer: Descriptor, dir: string): Promise<string> {
   const response = await repository.fetchBlob(layer.digest);
@@ -203,10 +240,11 @@ async function downloadBlob(repository: Repository, layer: Descriptor, dir: stri
     await response.body?.cancel();
     throw tooLarge();
   }
-  const partial = path.join(dir, `.${layer.digest.slice(7, 19)}.${randomBytes(4).toString("hex")}.partial`);
+  const partial = path.join(dir, `.${layer.digest.slice(7, 19)}.${process.pid}.${randomBytes(4).toString("hex")}.partial`);
   let file;
   try {
     file = await open(partial, "wx");
+    halfWritten.add(partial);
   } catch (error) {
     await response.body?.cancel();
     throw new OciError("file-system", `cannot write into ${dir}: ${fileSystemReason(error)}`, { reason: "not-writable" });
@@ -230,6 +268,7 @@ async function downloadBlob(repository: Repository, layer: Descriptor, dir: stri
   } catch (error) {
     await file.close();
     await rm(partial, { force: true });
+    halfWritten.delete(partial);
     throw error;
   }
   await file.close();

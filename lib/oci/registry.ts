@@ -166,8 +166,9 @@ export class Registry {
         details,
       );
     }
-    // A body that is not a distribution error (an HTML page, say) is shown only as far as its first line.
-    detail ??= text.trim().split("\n")[0].slice(0, 200);
+    // A body that is not a distribution error is shown only as far as its first line, and an HTML page not at all.
+    const html = /html/i.test(response.headers.get("content-type") ?? "");
+    detail ??= html ? "an HTML page" : text.trim().split("\n")[0].slice(0, 200);
     const kind: ErrorKind = status === 404
       ? "not-found"
       : status === 401
