@@ -1,16 +1,17 @@
-import { readFileSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { lstat, open, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import draft7MetaSchema from "ajv/dist/refs/json-schema-draft-07.json" with { type: "json" };
-// CommonJS: the default import is module.exports, whose typed callable is its `default` member.
-import addFormats from "ajv-formats";
 import { UsageError } from "./errors.ts";
-
-export const CARD_SCHEMA_PATH = fileURLToPath(
-  new URL("../fixtures/schemas/agent-card.schema.json", import.meta.url),
-);
+import {
+  agentCardV03,
+  agentCardV10,
+  metaSchema202012,
+  metaSchemaDraft07,
+  type ValidationError,
+  type Validator,
+} from "./generated/card-validators.js";
+import { isOciError } from "./oci/errors.ts";
+import { parseJson } from "./oci/json.ts";
 
 /** Cards are a few KB; anything this big is a mistake, and reading it would only waste memory. */
 export const MAX_CARD_BYTES = 1024 * 1024;
@@ -25,29 +26,61 @@ export interface AgentCard {
   fileName: string;
   bytes: Uint8Array;
   card: Record<string, unknown>;
+  /** Things that are legal but probably a mistake, for the caller to show. */
+  warnings: string[];
 }
 
-let cardValidator: ValidateFunction | undefined;
+export type A2aVersion = "0.3" | "1.0";
 
-function validateCard(card: unknown): ErrorObject[] {
-  if (!cardValidator) {
-    const ajv = new Ajv2020({ allErrors: true });
-    addFormats.default(ajv);
-    cardValidator = ajv.compile(JSON.parse(readFileSync(CARD_SCHEMA_PATH, "utf8")));
+/** Each card is validated against the schema of its own protocol version. */
+const CARD_VALIDATORS: Record<A2aVersion, Validator> = { "0.3": agentCardV03, "1.0": agentCardV10 };
+
+/** Fields of the 0.3 card that 1.0 replaced with supportedInterfaces. */
+const A2A_03_FIELDS = ["url", "protocolVersion", "preferredTransport", "additionalInterfaces"];
+
+const ACCEPTED_SHAPES = 'accepted are A2A 0.3 cards (a top-level "url" and "protocolVersion": "0.3.x") ' +
+  'and A2A 1.0 cards ("supportedInterfaces": [{"url", "protocolBinding", "protocolVersion": "1.0"}] instead)';
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const interfaceUrls = (interfaces: unknown): string[] =>
+  Array.isArray(interfaces)
+    ? interfaces.flatMap((entry) => (isObject(entry) && typeof entry.url === "string" ? [entry.url] : []))
+    : [];
+
+/**
+ * Which A2A version a card is written for, told by its shape, and the URLs it is served at,
+ * the preferred first; or why it is neither version. 1.0 cards list supportedInterfaces; 0.3
+ * cards have a top-level url and protocolVersion. A 0.3-shaped card whose protocolVersion is
+ * malformed still counts as 0.3, so that its schema says what is wrong with it.
+ */
+export function cardProtocol(
+  card: Record<string, unknown>,
+): { version: A2aVersion; urls: string[] } | { problem: string } {
+  const oldFields = A2A_03_FIELDS.filter((field) => Object.hasOwn(card, field));
+  if (Object.hasOwn(card, "supportedInterfaces")) {
+    if (oldFields.length > 0) {
+      const fields = oldFields.map((field) => JSON.stringify(field)).join(", ");
+      return { problem: `mixes A2A 1.0 "supportedInterfaces" with A2A 0.3 ${fields}; ${ACCEPTED_SHAPES}` };
+    }
+    return { version: "1.0", urls: interfaceUrls(card.supportedInterfaces) };
   }
-  return cardValidator(card) ? [] : (cardValidator.errors ?? []);
+  if (oldFields.length === 0) {
+    return { problem: `has neither "protocolVersion" nor "supportedInterfaces"; ${ACCEPTED_SHAPES}` };
+  }
+  const declared = card.protocolVersion;
+  const semver = typeof declared === "string" && /^(\d+)\.(\d+)\.\d+$/.exec(declared);
+  if (semver && `${semver[1]}.${semver[2]}` !== "0.3") {
+    return { problem: `declares "protocolVersion": ${JSON.stringify(declared)}, not 0.3; ${ACCEPTED_SHAPES}` };
+  }
+  const urls = [card.url, ...interfaceUrls(card.additionalInterfaces)].filter((url) => typeof url === "string");
+  return { version: "0.3", urls: [...new Set(urls as string[])] };
 }
 
-// Skill schemas are third-party JSON Schema: unknown keywords are legal there, the same $id
-// may appear in several skills, so nothing is kept in the instance between compiles, and many
-// tools still write draft-07 ("$schema": "http://json-schema.org/draft-07/schema#").
-const skillSchemaAjv = new Ajv2020({ strict: false, addUsedSchema: false });
-skillSchemaAjv.addMetaSchema(draft7MetaSchema);
-addFormats.default(skillSchemaAjv);
-
-function describeAjvError(error: ErrorObject): string {
+function describeError(error: ValidationError): string {
   const pointer = error.instancePath || "/";
-  const params = error.params as Record<string, unknown>;
+  const params = error.params;
   let message = error.message ?? "is invalid";
   if (error.keyword === "additionalProperties") {
     message += `: '${params.additionalProperty}'`;
@@ -57,154 +90,44 @@ function describeAjvError(error: ErrorObject): string {
   return `${pointer}: ${message}`;
 }
 
-function lineAndColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  const column = offset - before.lastIndexOf("\n");
-  return `line ${line}, column ${column}`;
-}
-
-class JsonStop {
-  constructor(readonly offset: number) {}
-}
+const DEFAULT_DIALECT = "https://json-schema.org/draft/2020-12/schema";
 
 /**
- * Offset of the first character at which `text` stops being JSON. JSON.parse only sometimes
- * says where ("Unexpected token ']', "[1,]" is not valid JSON" has no position), so this walks
- * the grammar itself. Undefined when it finds nothing wrong or the nesting is too deep to walk.
+ * Skill schemas are third-party JSON Schema, checked against the meta-schema of the dialect
+ * their "$schema" names (2020-12 when none, as for our own schemas); many tools still write
+ * draft-07. Ajv ignores a trailing "#" in the URI, and so does this.
  */
-function syntaxErrorOffset(text: string): number | undefined {
-  let i = 0;
-  const stop = (): never => {
-    throw new JsonStop(i);
-  };
-  const skipSpace = () => {
-    while (i < text.length && " \t\n\r".includes(text[i])) i++;
-  };
-  const expect = (char: string) => {
-    if (text[i] !== char) stop();
-    i++;
-  };
-  const digits = () => {
-    const start = i;
-    while (text[i] >= "0" && text[i] <= "9") i++;
-    if (i === start) stop();
-  };
-  const number = () => {
-    if (text[i] === "-") i++;
-    if (text[i] === "0") i++;
-    else digits();
-    if (text[i] === ".") {
-      i++;
-      digits();
-    }
-    if (text[i] === "e" || text[i] === "E") {
-      i++;
-      if (text[i] === "+" || text[i] === "-") i++;
-      digits();
-    }
-  };
-  const string = () => {
-    expect('"');
-    for (;;) {
-      const char = text[i];
-      if (char === undefined || char < " ") stop();
-      i++;
-      if (char === '"') return;
-      if (char !== "\\") continue;
-      if (text[i] === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) i += 5;
-      else if ('"\\/bfnrt'.includes(text[i] ?? "x")) i++;
-      else stop();
-    }
-  };
-  const sequence = (close: string, item: () => void) => {
-    i++;
-    skipSpace();
-    if (text[i] === close) {
-      i++;
-      return;
-    }
-    for (;;) {
-      item();
-      skipSpace();
-      if (text[i] !== ",") return expect(close);
-      i++;
-    }
-  };
-  const value = (): void => {
-    skipSpace();
-    const char = text[i];
-    if (char === "{") {
-      return sequence("}", () => {
-        skipSpace();
-        string();
-        skipSpace();
-        expect(":");
-        value();
-      });
-    }
-    if (char === "[") return sequence("]", value);
-    if (char === '"') return string();
-    if (char === "-" || (char >= "0" && char <= "9")) return number();
-    for (const word of ["true", "false", "null"]) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return;
-      }
-    }
-    stop();
-  };
-  try {
-    value();
-    skipSpace();
-    if (i < text.length) stop();
-    return undefined;
-  } catch (error) {
-    return error instanceof JsonStop ? error.offset : undefined;
+const META_SCHEMAS = new Map<string, Validator>([
+  [DEFAULT_DIALECT, metaSchema202012],
+  ["http://json-schema.org/draft-07/schema", metaSchemaDraft07],
+]);
+
+function skillSchemaProblem(schema: Record<string, unknown>): string | undefined {
+  const dialect = typeof schema.$schema === "string" ? schema.$schema.replace(/#$/, "") : DEFAULT_DIALECT;
+  const validate = META_SCHEMAS.get(dialect);
+  if (!validate) {
+    return `"$schema" ${JSON.stringify(schema.$schema)} is not supported: ` +
+      'use "https://json-schema.org/draft/2020-12/schema" or "http://json-schema.org/draft-07/schema#"';
   }
-}
-
-function syntaxProblem(text: string, error: Error): string {
-  // The engine's wording is kept; its position (only sometimes present, and in a different
-  // format per V8 version) and its quoted excerpt of the input are replaced by line and column.
-  const reason = error.message
-    .replace(/ in JSON at position \d+.*$/s, "")
-    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, "");
-  const offset = syntaxErrorOffset(text);
-  return offset === undefined
-    ? `is not valid JSON: ${reason}`
-    : `is not valid JSON: ${reason} at ${lineAndColumn(text, offset)}`;
-}
-
-// Fleets repeat the same few skill schemas thousands of times: each is compiled once, and
-// dropped from ajv's own cache right away, which would otherwise keep every one (about 60 MB
-// per thousand cards).
-const skillSchemaVerdicts = new Map<string, string | undefined>();
-
-function skillSchemaProblem(schema: object): string | undefined {
-  const key = JSON.stringify(schema);
-  if (!skillSchemaVerdicts.has(key)) {
-    try {
-      skillSchemaAjv.compile(schema);
-      skillSchemaVerdicts.set(key, undefined);
-    } catch (error) {
-      skillSchemaVerdicts.set(key, error instanceof Error ? error.message : String(error));
-    } finally {
-      skillSchemaAjv.removeSchema(schema);
-    }
+  if (validate(schema)) return undefined;
+  // One message per place: a bad "type" would otherwise be reported once per alternative the
+  // meta-schema allows there, and the first says the most.
+  const firstAtEachPlace = new Map<string, ValidationError>();
+  for (const error of validate.errors ?? []) {
+    if (!firstAtEachPlace.has(error.instancePath)) firstAtEachPlace.set(error.instancePath, error);
   }
-  return skillSchemaVerdicts.get(key);
+  return [...firstAtEachPlace.values()].map(describeError).join("; ");
 }
 
 function skillSchemaProblems(card: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const skills = Array.isArray(card.skills) ? card.skills : [];
   skills.forEach((skill: unknown, index) => {
-    if (typeof skill !== "object" || skill === null) return;
+    if (!isObject(skill)) return;
     for (const key of ["input_schema", "output_schema"]) {
-      const schema = (skill as Record<string, unknown>)[key];
+      const schema = skill[key];
       // A missing or non-object schema is already reported by the card schema.
-      if (typeof schema !== "object" || schema === null || Array.isArray(schema)) continue;
+      if (!isObject(schema)) continue;
       const problem = skillSchemaProblem(schema);
       if (problem) problems.push(`/skills/${index}/${key}: not a valid JSON Schema: ${problem}`);
     }
@@ -220,48 +143,97 @@ export function validateCardBytes(
   bytes: Uint8Array,
   label: string,
 ): { card?: Record<string, unknown>; problems: string[] } {
-  if (bytes.length === 0) return { problems: [`${label} is empty`] };
-
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return { problems: [`${label} is not valid UTF-8`] };
-  }
-
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJson(bytes, label);
   } catch (error) {
-    return { problems: [`${label} ${syntaxProblem(text, error as Error)}`] };
+    if (isOciError(error, "invalid-content")) return { problems: [error.message] };
+    throw error;
   }
 
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+  if (!isObject(parsed)) {
     const kind = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed;
     return { problems: [`${label} must hold a JSON object, not ${kind}`] };
   }
 
-  const card = parsed as Record<string, unknown>;
+  const card = parsed;
+  const protocol = cardProtocol(card);
+  if ("problem" in protocol) return { card, problems: [`${label} ${protocol.problem}`] };
+  const validate = CARD_VALIDATORS[protocol.version];
   const problems = [
-    ...validateCard(card).map(describeAjvError),
+    ...(validate(card) ? [] : (validate.errors ?? []).map(describeError)),
     ...skillSchemaProblems(card),
   ].map((problem) => `${label} ${problem}`);
   return { card, problems };
 }
 
-/** Reads one card, or says why it cannot be used. */
+/** What a path that is not a regular file is, in words. */
+function fileKind(info: Stats): string {
+  if (info.isDirectory()) return "a directory";
+  if (info.isFIFO()) return "a named pipe (FIFO)";
+  if (info.isCharacterDevice()) return "a character device";
+  if (info.isBlockDevice()) return "a block device";
+  if (info.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+const formatBytes = (count: number) => count.toLocaleString("en-US");
+
+/**
+ * At most `limit + 1` bytes of a file: one more than allowed is enough to know it is too big,
+ * whatever its size said (files in /proc say 0, and a file can grow after stat). Opened
+ * non-blocking, so a FIFO swapped in after the caller's stat cannot hang the read.
+ */
+async function readAtMost(filePath: string, limit: number): Promise<Uint8Array> {
+  const handle = await open(filePath, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buffer = new Uint8Array(limit + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.slice(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A card is named after its agent: the agent of the file name begins the card's name, before
+ * a dash ("plan" in plan_agent_card.json -> "plan-agent"; an agent "code-review" -> "code-review-agent").
+ * Any other name is legal, but usually a card copied from another agent and not renamed.
+ */
+function nameWarnings(agent: string, fileName: string, card: Record<string, unknown>): string[] {
+  if (typeof card.name !== "string") return [];
+  const name = card.name.toLowerCase();
+  if (name === agent || name.startsWith(`${agent}-`)) return [];
+  return [
+    `${fileName} names the agent ${JSON.stringify(card.name)}; a card's name should start with its file's agent, e.g. "${agent}-agent"`,
+  ];
+}
+
+/** Reads one card, or says why it cannot be used. Only regular files are read, and never whole. */
 async function loadCard(
   cardsDir: string,
   agent: string,
 ): Promise<{ card?: AgentCard; problems: string[] }> {
   const fileName = cardFileName(agent);
   const cardPath = path.join(cardsDir, fileName);
+  const tooBig = (size: string) =>
+    `${fileName} is ${size} bytes; a card may be at most ${formatBytes(MAX_CARD_BYTES)} bytes`;
 
-  let size: number;
+  let bytes: Uint8Array;
   try {
+    // stat follows links: a link to /dev/zero is judged as /dev/zero, before anything opens it.
     const info = await stat(cardPath);
-    if (info.isDirectory()) return { problems: [`${cardPath} is a directory, not a card file`] };
-    size = info.size;
+    if (!info.isFile()) {
+      const linked = (await lstat(cardPath)).isSymbolicLink() ? ` (a link to ${await realpath(cardPath)})` : "";
+      return { problems: [`${cardPath} is ${fileKind(info)}${linked}, not a card file`] };
+    }
+    if (info.size > MAX_CARD_BYTES) return { problems: [tooBig(formatBytes(info.size))] };
+    bytes = await readAtMost(cardPath, MAX_CARD_BYTES);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       return {
@@ -272,18 +244,14 @@ async function loadCard(
     }
     return { problems: [`${cardPath} cannot be read: ${(error as Error).message}`] };
   }
-  if (size > MAX_CARD_BYTES) {
-    return {
-      problems: [
-        `${fileName} is ${size.toLocaleString("en-US")} bytes; a card may be at most ${MAX_CARD_BYTES.toLocaleString("en-US")} bytes`,
-      ],
-    };
-  }
+  if (bytes.length > MAX_CARD_BYTES) return { problems: [tooBig(`more than ${formatBytes(MAX_CARD_BYTES)}`)] };
 
-  const bytes = new Uint8Array(await readFile(cardPath));
   const { card, problems } = validateCardBytes(bytes, fileName);
   if (!card || problems.length > 0) return { problems };
-  return { card: { agent, path: cardPath, fileName, bytes, card }, problems };
+  return {
+    card: { agent, path: cardPath, fileName, bytes, card, warnings: nameWarnings(agent, fileName, card) },
+    problems,
+  };
 }
 
 /**

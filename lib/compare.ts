@@ -1,28 +1,42 @@
-import jsonDiff from "json-diff";
 import { validateCardBytes } from "./cards.ts";
 import { sha256Digest } from "./oci/digest.ts";
-
-// json-diff ships no types; this is the one call used.
-const diffString = (jsonDiff as {
-  diffString(before: unknown, after: unknown, options: { color: boolean }): string;
-}).diffString;
+import { isOciError } from "./oci/errors.ts";
+import { parseJson } from "./oci/json.ts";
 
 /**
  * A parsed JSON value with object keys sorted at every level and no whitespace, like
  * `jq -S -c`: two documents with the same content give the same string however they are
- * formatted or ordered.
+ * formatted or ordered. Built with a stack of its own rather than by recursion, so no depth
+ * of nesting can overflow the call stack.
  */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (typeof value === "object" && value !== null) {
-    const object = value as Record<string, unknown>;
+  const out: string[] = [];
+  // Taken from the end: each value pushes its closing bracket first and its opening one last.
+  const work: ({ text: string } | { value: unknown })[] = [{ value }];
+  for (let item = work.pop(); item !== undefined; item = work.pop()) {
+    if ("text" in item) {
+      out.push(item.text);
+      continue;
+    }
+    const current = item.value;
+    if (typeof current !== "object" || current === null) {
+      out.push(JSON.stringify(current));
+      continue;
+    }
+    const isArray = Array.isArray(current);
+    const object = current as Record<string, unknown>;
     // Built as text rather than as a sorted copy, so a "__proto__" key stays an ordinary key.
-    const members = Object.keys(object)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`);
-    return `{${members.join(",")}}`;
+    const keys = isArray ? [] : Object.keys(object).sort();
+    const count = isArray ? current.length : keys.length;
+    work.push({ text: isArray ? "]" : "}" });
+    for (let i = count - 1; i >= 0; i--) {
+      work.push({ value: isArray ? current[i] : object[keys[i]] });
+      if (!isArray) work.push({ text: `${JSON.stringify(keys[i])}:` });
+      if (i > 0) work.push({ text: "," });
+    }
+    work.push({ text: isArray ? "[" : "{" });
   }
-  return JSON.stringify(value);
+  return out.join("");
 }
 
 export interface Check {
@@ -44,12 +58,22 @@ function formatSize(bytes: number): string {
   return `${bytes.toLocaleString("en-US")} B`;
 }
 
-function parseJson(bytes: Uint8Array): { value?: unknown; error?: string } {
+function parseCard(bytes: Uint8Array, subject: string): { value?: unknown; error?: string } {
   try {
-    return { value: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) };
+    return { value: parseJson(bytes, subject) };
   } catch (error) {
-    return { error: (error as Error).message };
+    if (isOciError(error, "invalid-content")) return { error: error.message };
+    throw error;
   }
+}
+
+/** json-diff is loaded only when two cards differ: most verifications never need it. */
+async function contentDiff(before: unknown, after: unknown): Promise<string> {
+  // It ships no types; this is the one call used.
+  const { default: jsonDiff } = await import("json-diff") as {
+    default: { diffString(before: unknown, after: unknown, options: { color: boolean }): string };
+  };
+  return jsonDiff.diffString(before, after, { color: false });
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -60,11 +84,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * Every way the workshop proves a pulled card is the one that was pushed (diff, sizes, jq,
  * jq -S), plus the schema and, when the manifest is known, the layer digest it promises.
  */
-export function compareCard(
+export async function compareCard(
   original: Uint8Array,
   pulled: Uint8Array,
   layerDigest?: string,
-): CardComparison {
+): Promise<CardComparison> {
   const originalDigest = sha256Digest(original);
   const pulledDigest = sha256Digest(pulled);
   const identical = sameBytes(original, pulled);
@@ -85,8 +109,8 @@ export function compareCard(
     },
   ];
 
-  const before = parseJson(original);
-  const after = parseJson(pulled);
+  const before = parseCard(original, "the original card");
+  const after = parseCard(pulled, "the pulled card");
   checks.push({
     name: "valid JSON",
     ok: after.error === undefined,
@@ -97,7 +121,7 @@ export function compareCard(
   let diff: string | undefined;
   if (before.error === undefined && after.error === undefined) {
     canonicalEqual = canonicalJson(before.value) === canonicalJson(after.value);
-    if (!canonicalEqual) diff = diffString(before.value, after.value, { color: false });
+    if (!canonicalEqual) diff = await contentDiff(before.value, after.value);
     checks.push({
       name: "canonical JSON equal",
       ok: canonicalEqual,

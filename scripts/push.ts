@@ -15,6 +15,7 @@ await runStep({
 }, async ({ options, remote }) => {
   const cards = await loadCards(options.cardsDir, options.agents);
   say.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
+  for (const warning of cards.flatMap((card) => card.warnings)) say.warn(warning);
   // SOURCE_DATE_EPOCH pins the created time the way oras documents, so a push is reproducible.
   const epoch = env.sourceDateEpoch;
   const pinned = epoch === undefined ? [] : ["--annotation", `org.opencontainers.image.created=${new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`];

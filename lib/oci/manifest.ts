@@ -1,4 +1,5 @@
 import { OciError } from "./errors.ts";
+import { parseJson } from "./json.ts";
 import { DIGEST_PATTERN, sha256Digest } from "./digest.ts";
 
 export const MEDIA_TYPE = {
@@ -105,19 +106,21 @@ export interface ArtifactLayer {
 /** The manifest `oras push --artifact-type T REF file:mediaType…` (image spec v1.1) writes. */
 export function artifactManifest(
   layers: ArtifactLayer[],
-  options: { artifactType?: string; created?: string; annotations?: Record<string, string> } = {},
+  options: { artifactType?: string; created?: string; annotations?: Record<string, string>; subject?: Descriptor } = {},
 ): ImageManifest {
   return {
     schemaVersion: 2,
     mediaType: MEDIA_TYPE.ociManifest,
     artifactType: options.artifactType ?? DEFAULT_ARTIFACT_TYPE,
     config: EMPTY_CONFIG,
-    layers: layers.map((layer) => ({
+    // Without files oras-go packs the empty blob as the one layer: a manifest needs a layer.
+    layers: layers.length === 0 ? [EMPTY_CONFIG] : layers.map((layer) => ({
       mediaType: layer.mediaType ?? MEDIA_TYPE.defaultLayer,
       digest: sha256Digest(layer.bytes),
       size: layer.bytes.byteLength,
       annotations: { [TITLE_ANNOTATION]: layer.title },
     })),
+    ...(options.subject && { subject: options.subject }),
     annotations: {
       ...options.annotations,
       [CREATED_ANNOTATION]: options.annotations?.[CREATED_ANNOTATION] ?? options.created ??
@@ -150,18 +153,23 @@ function checkDescriptor(value: unknown, where: string): Descriptor {
   return value as unknown as Descriptor;
 }
 
+function decodeObject(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = parseJson(bytes, "the manifest");
+  } catch (error) {
+    throw malformed(`not JSON (${(error as Error).message})`);
+  }
+  if (!isObject(value)) throw malformed("not a JSON object");
+  return value;
+}
+
 /**
  * Checks that bytes from a registry are an image manifest we can read: the OCI form `oras`
  * writes since 1.1, its older v1.0 form (unknown config), and Docker's schema 2 layout.
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): ImageManifest {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw malformed(`not JSON (${(error as Error).message})`);
-  }
-  if (!isObject(value)) throw malformed("not a JSON object");
+  const value = decodeObject(bytes);
   const mediaType = typeof value.mediaType === "string" ? value.mediaType : contentType;
   if (mediaType !== MEDIA_TYPE.ociManifest && mediaType !== MEDIA_TYPE.dockerManifest) {
     throw new OciError("invalid-content", `unexpected manifest media type ${JSON.stringify(mediaType ?? null)}`, {
@@ -174,6 +182,43 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ImageMan
   value.layers.forEach((layer, i) => checkDescriptor(layer, `layers[${i}]`));
   if (value.subject !== undefined) checkDescriptor(value.subject, "subject");
   return value as unknown as ImageManifest;
+}
+
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** An image index in oras-go's field order, as the referrers tag schema stores it. */
+export function encodeIndex(index: ImageIndex): Uint8Array {
+  const ordered = {
+    schemaVersion: index.schemaVersion,
+    mediaType: index.mediaType,
+    ...(index.artifactType && { artifactType: index.artifactType }),
+    manifests: index.manifests.map(orderedDescriptor),
+    ...(index.subject && { subject: orderedDescriptor(index.subject) }),
+    ...(index.annotations && { annotations: sortedMap(index.annotations) }),
+  };
+  return new TextEncoder().encode(goEscape(JSON.stringify(ordered)));
+}
+
+/** Checks that bytes are an OCI image index: a list of valid descriptors. */
+export function parseIndex(bytes: Uint8Array, contentType?: string): ImageIndex {
+  const value = decodeObject(bytes);
+  const mediaType = typeof value.mediaType === "string" ? value.mediaType : contentType;
+  if (mediaType !== MEDIA_TYPE.ociIndex) {
+    throw new OciError("invalid-content", `unexpected index media type ${JSON.stringify(mediaType ?? null)}`, {
+      reason: "unexpected-media-type",
+    });
+  }
+  if (value.schemaVersion !== 2) throw malformed("schemaVersion is not 2");
+  if (!Array.isArray(value.manifests)) throw malformed("manifests is not a list");
+  value.manifests.forEach((manifest, i) => checkDescriptor(manifest, `manifests[${i}]`));
+  return value as unknown as ImageIndex;
 }
 
 export const layerTitle = (layer: Descriptor): string | undefined => layer.annotations?.[TITLE_ANNOTATION];

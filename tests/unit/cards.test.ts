@@ -4,7 +4,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
-  CARD_SCHEMA_PATH,
   cardFileName,
   loadCards,
   MAX_CARD_BYTES,
@@ -116,9 +115,7 @@ describe("cardFileName and the constants", () => {
     assert.equal(cardFileName("plan"), "plan_agent_card.json");
   });
 
-  it("points at the schema file and caps cards at 1 MiB", () => {
-    assert.ok(path.isAbsolute(CARD_SCHEMA_PATH));
-    assert.ok(fs.existsSync(CARD_SCHEMA_PATH));
+  it("caps cards at 1 MiB", () => {
     assert.equal(MAX_CARD_BYTES, 1024 * 1024);
   });
 });

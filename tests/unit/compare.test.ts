@@ -14,7 +14,7 @@ function encode(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-function check(comparison: ReturnType<typeof compareCard>, name: string) {
+function check(comparison: Awaited<ReturnType<typeof compareCard>>, name: string) {
   const found = comparison.checks.find((c) => c.name === name);
   assert.ok(found, `no check named ${name}`);
   return found;
@@ -50,8 +50,8 @@ describe("canonicalJson", () => {
 });
 
 describe("compareCard", () => {
-  it("passes identical bytes, with the checks in order and no layer digest check", () => {
-    const result = compareCard(ORIGINAL, ORIGINAL.slice());
+  it("passes identical bytes, with the checks in order and no layer digest check", async () => {
+    const result = await compareCard(ORIGINAL, ORIGINAL.slice());
     assert.deepEqual(
       result.checks.map((c) => c.name),
       ["byte-identical", "same size", "valid JSON", "canonical JSON equal", "schema-valid"],
@@ -65,8 +65,8 @@ describe("compareCard", () => {
     assert.match(check(result, "same size").detail, /^\d,\d{3} B$/);
   });
 
-  it("passes the layer digest when the manifest's digest is the pulled bytes' digest", () => {
-    const result = compareCard(ORIGINAL, ORIGINAL, sha256Digest(ORIGINAL));
+  it("passes the layer digest when the manifest's digest is the pulled bytes' digest", async () => {
+    const result = await compareCard(ORIGINAL, ORIGINAL, sha256Digest(ORIGINAL));
     assert.equal(result.ok, true);
     assert.deepEqual(check(result, "layer digest"), {
       name: "layer digest",
@@ -75,9 +75,9 @@ describe("compareCard", () => {
     });
   });
 
-  it("fails a reformatted card but says only the formatting changed", () => {
+  it("fails a reformatted card but says only the formatting changed", async () => {
     const compact = encode(JSON.stringify(CARD));
-    const result = compareCard(ORIGINAL, compact);
+    const result = await compareCard(ORIGINAL, compact);
     assert.equal(result.ok, false);
     assert.equal(result.formattingOnly, true);
     assert.equal(result.diff, undefined);
@@ -94,20 +94,20 @@ describe("compareCard", () => {
     assert.equal(check(result, "schema-valid").ok, true);
   });
 
-  it("treats reordered keys of the same size as formatting only", () => {
+  it("treats reordered keys of the same size as formatting only", async () => {
     const { name, ...rest } = CARD;
     const reordered = encode(JSON.stringify({ ...rest, name }, null, 2) + "\n");
     assert.equal(reordered.length, ORIGINAL.length);
-    const result = compareCard(ORIGINAL, reordered);
+    const result = await compareCard(ORIGINAL, reordered);
     assert.equal(check(result, "same size").ok, true);
     assert.equal(result.formattingOnly, true);
     assert.equal(result.ok, false);
   });
 
-  it("fails changed content and shows the change", () => {
+  it("fails changed content and shows the change", async () => {
     const changed = structuredClone(CARD);
     changed.skills[0].description = "Writes poems";
-    const result = compareCard(ORIGINAL, encode(JSON.stringify(changed, null, 2) + "\n"));
+    const result = await compareCard(ORIGINAL, encode(JSON.stringify(changed, null, 2) + "\n"));
     assert.equal(result.ok, false);
     assert.equal(result.formattingOnly, false);
     assert.equal(check(result, "canonical JSON equal").ok, false);
@@ -118,9 +118,9 @@ describe("compareCard", () => {
     assert.doesNotMatch(result.diff, /\u001b\[/, "no colour codes");
   });
 
-  it("fails a pulled card whose bytes do not match the manifest's layer digest", () => {
+  it("fails a pulled card whose bytes do not match the manifest's layer digest", async () => {
     const wrong = "sha256:" + "0".repeat(64);
-    const result = compareCard(ORIGINAL, ORIGINAL, wrong);
+    const result = await compareCard(ORIGINAL, ORIGINAL, wrong);
     assert.equal(result.ok, false);
     const layer = check(result, "layer digest");
     assert.equal(layer.ok, false);
@@ -132,8 +132,8 @@ describe("compareCard", () => {
     );
   });
 
-  it("fails a pulled file that is not JSON, without a diff", () => {
-    const result = compareCard(ORIGINAL, encode('{"name": "plan-agent",'));
+  it("fails a pulled file that is not JSON, without a diff", async () => {
+    const result = await compareCard(ORIGINAL, encode('{"name": "plan-agent",'));
     assert.deepEqual(
       result.checks.filter((c) => !c.ok).map((c) => c.name),
       ["byte-identical", "same size", "valid JSON", "canonical JSON equal", "schema-valid"],
@@ -144,10 +144,10 @@ describe("compareCard", () => {
     assert.equal(result.diff, undefined);
   });
 
-  it("fails a pulled card that is JSON but breaks the schema", () => {
+  it("fails a pulled card that is JSON but breaks the schema", async () => {
     const withoutSkills = structuredClone(CARD);
     delete withoutSkills.skills;
-    const result = compareCard(ORIGINAL, encode(JSON.stringify(withoutSkills, null, 2) + "\n"));
+    const result = await compareCard(ORIGINAL, encode(JSON.stringify(withoutSkills, null, 2) + "\n"));
     const schema = check(result, "schema-valid");
     assert.equal(schema.ok, false);
     assert.match(schema.detail, /must have required property 'skills'/);
