@@ -7,76 +7,138 @@ TO_TAG    ?= v2
 CARDS_DIR ?= fixtures/agent_cards
 OUT_DIR   ?= tmp/registry-verify
 RUNTIME   ?= deno
-export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR
+
+# A value is text, never code. Make would expand $(…) in a value from the command line (or, for
+# the variables above, from the environment), and a recipe that pasted it into a command would
+# hand `…` and $(…) to the shell. So every such value is taken literally and exported (which
+# an override would otherwise stop), and recipes read values only from their environment
+# ("$$REGISTRY"), which the scripts then validate.
+literal_values := REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME \
+  $(foreach name,$(.VARIABLES),$(if $(filter command,$(firstword $(origin $(name)))),$(name)))
+$(foreach name,$(sort $(literal_values)),$(eval override $(name) := $$(value $(name))))
+export $(literal_values)
 
 DENO := node_modules/.bin/deno
 # V8 lets its young generation grow to tens of MB under a fleet's steady allocation; capped at
 # 2 MB, a 10,000-card run peaks at 150 MB instead of 239 MB for the same CPU per card.
 V8_FLAGS := --max-semi-space-size=2
+TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
+# The programs the tests start, as command:Debian-package; `make test` installs what is missing.
+TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl
+export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS TEST_TOOLS
+
+# $(call step,NAME) runs scripts/NAME.ts. Node runs it bundled into dist/NAME.mjs: through tsx
+# it would compile the TypeScript at every start, which made each step take 4x Deno's time.
 ifeq ($(RUNTIME),deno)
-RUN := $(DENO) run -A --quiet --v8-flags=$(V8_FLAGS)
+step = "$$DENO" run -A --quiet --v8-flags="$$V8_FLAGS" scripts/$(1).ts
+READY := node_modules/.package-lock.json
 else ifeq ($(RUNTIME),node)
-RUN := node $(V8_FLAGS) --import tsx
+step = node $$V8_FLAGS dist/$(1).mjs
+READY := node_modules/.package-lock.json dist/.built
 else
 $(error RUNTIME must be node or deno, not "$(RUNTIME)")
 endif
 
-TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
-
 .PHONY: help setup registry registry-stop registry-status push list manifest pull verify copy \
-        summary walkthrough doctor bench test test-node test-deno clean
+        summary walkthrough doctor oras bench validators test test-node test-deno test-tools clean
 
 help:
 	@echo "make walkthrough   run all of Phase 3: registry, push, list, manifest, pull, verify, copy"
 	@echo "make test          run the test suite under Node, then under Deno"
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
 	@echo "Also:  setup doctor bench clean"
-	@echo "Variables: REGISTRY=$(REGISTRY) AGENTS=$(AGENTS) TAG=$(TAG) TO_TAG=$(TO_TAG)"
-	@echo "           CARDS_DIR=$(CARDS_DIR) OUT_DIR=$(OUT_DIR) RUNTIME=$(RUNTIME) (node|deno)"
+	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
+	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
+
+# Only what is missing is installed, and nothing is asked of the network otherwise.
+setup: $(READY)
 
 # npm ci only when package.json or the lock file changed since the last install.
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# A registry binary is installed only when none is at hand and nothing answers at REGISTRY.
-setup: node_modules/.package-lock.json
-	@curl -sf -o /dev/null "http://$(REGISTRY)/v2/" || command -v docker-registry >/dev/null || \
-	  command -v registry >/dev/null || docker info >/dev/null 2>&1 || \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's docker-registry (the Docker Distribution registry)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null; \
-	  else \
-	    echo "No registry found: sudo apt-get install docker-registry, or run a Docker engine"; \
-	  fi
+# One flat bundle per script: dist/ sits at the depth of lib/ and scripts/, so the scripts'
+# new URL("../fixtures/…", import.meta.url) still resolve; packages load from node_modules.
+# Each file is renamed into place, so a step running meanwhile never reads half a bundle.
+dist/.built: $(wildcard scripts/*.ts lib/*.ts lib/*/*.[jt]s lib/*/*/*.[jt]s) node_modules/.package-lock.json Makefile
+	@out=$$(mktemp -d dist.XXXXXX) && \
+	node_modules/.bin/esbuild scripts/*.ts --bundle --platform=node --format=esm --target=node20 \
+	  --packages=external --outdir="$$out" --out-extension:.js=.mjs --log-level=warning || { rm -rf "$$out"; exit 1; }; \
+	mkdir -p dist && mv -f "$$out"/* dist/ && rmdir "$$out" && touch $@
 
+# Installs, as root with apt-get, the package of every command:package in $$TOOLS whose command
+# is not on PATH; otherwise says what to install and fails.
+define install_missing
+set -f; missing=; \
+for tool in $$TOOLS; do command -v "$${tool%%:*}" >/dev/null || missing="$$missing $${tool#*:}"; done; \
+if [ -z "$$missing" ]; then :; \
+elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "Installing$$missing (apt-get)"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+else \
+  echo "Missing:$$missing. Install with: sudo apt-get install$$missing (or your system's packages), then run again." >&2; \
+  exit 2; \
+fi
+endef
+
+# Debian's docker-registry, only when there is neither a registry binary nor Docker to start one;
+# without it the step still reuses a registry that answers at REGISTRY.
 registry: setup
-	@$(RUN) scripts/registry.ts start
+	@command -v docker-registry >/dev/null || command -v registry >/dev/null || command -v docker >/dev/null || \
+	  (TOOLS=docker-registry:docker-registry; $(install_missing)) || true
+	@$(call step,registry) start
 registry-stop: setup
-	@$(RUN) scripts/registry.ts stop
+	@$(call step,registry) stop
 registry-status: setup
-	@$(RUN) scripts/registry.ts status
+	@$(call step,registry) status
 
-push list manifest pull verify copy summary doctor: setup
-	@$(RUN) scripts/$@.ts
+push list manifest pull verify copy summary doctor walkthrough: setup
+	@$(call step,$@)
 
-walkthrough: setup
-	@start=$$(date +%s%3N); \
-	$(MAKE) --no-print-directory registry push list manifest pull verify copy && \
-	WALKTHROUGH_STARTED=$$start $(RUN) scripts/summary.ts
+# Phase 4 and 5 (README "Discovery and versions"): make discover SKILL=create_plan, make serve,
+# make publish CARD=path TAG=v2, make diff AGENT=plan FROM=v1 TO=v2, make versions AGENT=plan.
+.PHONY: discover serve publish diff versions
+export SKILL AGENT DISCOVER_TAG REFRESH CRAWL INDEX_ONLY SERVE_ADDR CARD FORCE FROM TO DISCOVERY_CACHE
+discover serve publish diff versions: setup
+	@$(call step,$@)
 
-# N=10000 for the large fleet, SCALE=1 for the scale curve; RUNTIME tells it which runtime is the default.
+# Real registries (README "Publishing to a real registry"): make login REGISTRY=host:port
+# REGISTRY_USERNAME=me, the password on stdin or in REGISTRY_PASSWORD; make logout; and
+# make mirror FROM=host:port TO=host:port, each side with its own FROM_…/TO_… settings.
+.PHONY: login logout mirror
+export REGISTRY_USERNAME REGISTRY_CA_FILE REGISTRY_INSECURE PLAIN_HTTP \
+  FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME
+login logout mirror: setup
+	@$(call step,$@)
+
+# make oras ARGS='repo ls localhost:5000': the oras command without oras (scripts/oras.ts). ARGS
+# reaches the script as text in the environment and is split into words there, never by a shell.
+oras: export ORAS_ARGS := $(value ARGS)
+oras: setup
+	@$(call step,oras)
+
+# Steps timed under both runtimes against bench/ baselines; the fleet runs under RUNTIME. N=10000 SCALE=1: the large fleet.
+export N RUNS FLEET_RUNS SCALE
 bench: setup
-	@RUNTIME=$(RUNTIME) V8_FLAGS=$(V8_FLAGS) $(RUN) scripts/bench.ts
+	@$(call step,bench)
+
+# Compiles fixtures/schemas/ into lib/generated/card-validators.js; run after changing a schema, commit both.
+validators: setup
+	@$(call step,build-validators)
 
 test: test-node test-deno
 
-test-node: setup
-	node --import tsx --test $(TESTS)
+test-node: setup test-tools
+	node --import tsx --test $$TESTS
 
-test-deno: setup
-	$(DENO) test -A $(TESTS)
+test-deno: setup test-tools
+	"$$DENO" test -A $$TESTS
 
-clean:
-	-@$(RUN) scripts/registry.ts stop
-	rm -rf tmp
+test-tools:
+	@TOOLS=$$TEST_TOOLS; $(install_missing)
+
+# Stops every registry `make registry` started, at any address, before their state goes.
+clean: setup
+	-@$(call step,registry) stop-all
+	rm -rf tmp dist

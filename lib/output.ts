@@ -5,6 +5,12 @@ import { env } from "./env.ts";
 // chalk alone ignores NO_COLOR (https://no-color.org); honour it.
 if (env.noColor) chalk.level = 0;
 
+// A reader that stops early (`make list | head -1`) is not a failure of the step.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
+
 let humanStream: NodeJS.WriteStream = process.stdout;
 
 /** With --json, stdout carries only the JSON result; everything for people goes to stderr. */

@@ -1,16 +1,20 @@
 /**
  * Local Docker Distribution registries: throwaway ones for tests and benchmarks, and the
- * persistent one behind `make registry` (state in tmp/registry/).
+ * persistent ones behind `make registry`, each address with its own state in
+ * tmp/registry/<host>_<port>/.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import http from "node:http";
 import { type AddressInfo, connect, createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError, UsageError } from "./errors.ts";
 import { findOnPath } from "./executables.ts";
+import { isLoopbackHost } from "./oci/reference.ts";
 
 export interface RegistryProcess {
   /** host:port as clients use it: "127.0.0.1:PORT" or "localhost:5000". */
@@ -27,15 +31,21 @@ export type RegistryStatus =
   | { state: "down" };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL("../fixtures/registry/config.yml", import.meta.url));
-export const DEFAULT_STATE_DIR = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
+export const DEFAULT_STATE_ROOT = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
 
 const STARTUP_TIMEOUT_MS = 10_000;
-const CONTAINER_NAME = "registry";
+/** Pulling the registry:2 image can take a while on a slow line. */
+const DOCKER_RUN_TIMEOUT_MS = 300_000;
+/** No start takes longer: a start lock older than this was left by a run that died. */
+const LONGEST_START_MS = DOCKER_RUN_TIMEOUT_MS + STARTUP_TIMEOUT_MS;
 const INSTALL_HINT = "Get a registry: `sudo apt-get install docker-registry` (Debian/Ubuntu), " +
   "or with a Docker engine `docker run -d -p 5000:5000 --name registry registry:2`.";
 
 /** Debian names the binary docker-registry; upstream builds and Homebrew call it registry. */
 export const findRegistryBinary = () => findOnPath("docker-registry", "registry");
+
+/** zx's `$`, loaded on first use: importing it costs Node about 180 ms, and most runs never start a process. */
+const commands = async () => (await import("zx")).$({ nothrow: true, quiet: true });
 
 /** A loopback port nothing listens on right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -49,15 +59,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** The status of GET /v2/, or undefined when nothing answers HTTP there in time. */
-async function probe(address: string, timeoutMs: number): Promise<number | undefined> {
-  try {
-    const response = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return undefined;
-  }
+/**
+ * The status of GET /v2/, or undefined when nothing answers HTTP there in time. node:http, not
+ * fetch: Node 20 spends about 300 ms loading its fetch before the first request.
+ */
+function probe(address: string, timeoutMs: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const request = http.get(`http://${address}/v2/`, (response) => {
+      response.resume();
+      resolve(response.statusCode);
+    });
+    const timer = setTimeout(() => request.destroy(), timeoutMs);
+    request.once("close", () => clearTimeout(timer));
+    request.once("error", () => resolve(undefined));
+  });
 }
 
 /** 401 counts: a registry with auth is still a registry. */
@@ -81,21 +96,9 @@ function portTaken(address: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Never throws: a missing command or a non-zero exit is just ok: false. */
-function runCommand(
-  command: string,
-  args: string[],
-  timeoutMs: number,
-): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ ok: !error, stdout: String(stdout), stderr: String(stderr || error?.message || "") });
-    });
-  });
-}
-
 export async function dockerEngineAnswers(): Promise<boolean> {
-  return (await runCommand("docker", ["info"], 3000)).ok;
+  const $ = await commands();
+  return (await $`docker info`.timeout(3000)).ok;
 }
 
 function splitAddress(address: string): { host: string; port: number } {
@@ -108,23 +111,21 @@ function joinHostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function logTail(logFile: string, lines = 10): Promise<string> {
   const text = await readFile(logFile, "utf8").catch(() => "");
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
 /** Polls until address answers as a registry; `failure` reports a start that already went wrong. */
-async function waitUntilAnswers(address: string, failure: () => string | undefined): Promise<string | undefined> {
+async function waitUntilAnswers(
+  address: string,
+  failure: () => string | undefined,
+  answers: (address: string) => Promise<boolean> = (address) => registryAnswers(address, 500),
+): Promise<string | undefined> {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (failure()) return failure();
-    if (await registryAnswers(address, 500)) return undefined;
+    if (await answers(address)) return undefined;
     await sleep(25);
   }
   return `no answer from http://${address}/v2/ within ${STARTUP_TIMEOUT_MS / 1000} s`;
@@ -135,14 +136,18 @@ async function waitUntilAnswers(address: string, failure: () => string | undefin
  * reused. A zombie has an empty command line (Linux) or a "(name)" (ps on macOS).
  */
 async function isRegistryProcess(pid: number): Promise<boolean> {
-  const executable = existsSync("/proc/self")
-    ? (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0")[0]
-    : (await runCommand("ps", ["-o", "comm=", "-p", String(pid)], 2000)).stdout.trim();
+  let executable;
+  if (existsSync("/proc/self")) {
+    executable = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0")[0];
+  } else {
+    const $ = await commands();
+    executable = (await $`ps -o comm= -p ${pid}`.timeout(2000)).stdout.trim();
+  }
   return ["docker-registry", "registry"].includes(path.basename(executable));
 }
 
 /** Returns false when the process is already gone. */
-function signal(pid: number, name: NodeJS.Signals): boolean {
+function signal(pid: number, name: NodeJS.Signals | 0): boolean {
   try {
     process.kill(pid, name);
     return true;
@@ -179,6 +184,8 @@ export async function startDistribution(opts: {
   logFile: string;
   configFile?: string;
   detached?: boolean;
+  /** Whether it is up; by default GET http://address/v2/ answering 200 or 401 (a TLS registry needs its own check). */
+  answers?: (address: string) => Promise<boolean>;
 }): Promise<RegistryProcess> {
   const binary = findRegistryBinary();
   if (!binary) throw new EnvironmentError("no docker-registry (or registry) binary on PATH", INSTALL_HINT);
@@ -207,7 +214,7 @@ export async function startDistribution(opts: {
   if (pid === undefined) throw new EnvironmentError(`could not run ${binary}`, "Check that it is executable.");
   if (opts.detached) child.unref();
 
-  const problem = await waitUntilAnswers(address, () => ended);
+  const problem = await waitUntilAnswers(address, () => ended, opts.answers);
   if (problem) {
     await terminate(pid);
     throw new EnvironmentError(
@@ -241,18 +248,26 @@ export async function startTestRegistry(): Promise<RegistryProcess> {
   }
 }
 
-// The persistent registry of `make registry`. Its state directory holds registry.pid (a
-// docker-registry we started), registry.docker (the id of a container we started),
-// registry.log and data/.
+// The persistent registries of `make registry`, one state directory per address. It holds
+// registry.pid (a docker-registry we started) or registry.docker (the id of a container we
+// started), registry.log and the previous start's registry.log.1, data/, and start.lock
+// while a start is under way.
 
-type Started = { how: "docker-registry"; pid: number } | { how: "docker"; container: string };
+type Started = { how: "docker-registry"; pid: number } | { how: "docker"; container: string; name: string };
+
+/** tmp/registry/localhost_5000, tmp/registry/__1_5000 for [::1]:5000. */
+export const registryStateDir = (address: string, root: string = DEFAULT_STATE_ROOT) =>
+  path.join(root, address.replace(/[[\]]/g, "").replace(/[^A-Za-z0-9.-]/g, "_"));
 
 const stateFile = (stateDir: string, name: string) => path.join(stateDir, name);
+
+/** Each address's container has a name of its own: registry-localhost_5000. */
+const containerName = (stateDir: string) => `registry-${path.basename(stateDir)}`;
 
 /** What we started earlier and is still there; forgets a pid file whose process is gone. */
 async function startedEarlier(stateDir: string): Promise<Started | undefined> {
   const container = await readFile(stateFile(stateDir, "registry.docker"), "utf8").catch(() => undefined);
-  if (container) return { how: "docker", container: container.trim() };
+  if (container) return { how: "docker", container: container.trim(), name: containerName(stateDir) };
   const pidText = await readFile(stateFile(stateDir, "registry.pid"), "utf8").catch(() => undefined);
   if (pidText === undefined) return undefined;
   const pid = Number(pidText.trim());
@@ -269,22 +284,57 @@ function shown(file: string): string {
 
 function describeStarted(started: Started): string {
   return started.how === "docker"
-    ? `Docker container ${CONTAINER_NAME} (${started.container.slice(0, 12)})`
+    ? `Docker container ${started.name} (${started.container.slice(0, 12)})`
     : `docker-registry (pid ${started.pid})`;
 }
 
+/** A start lock is left over when its process is gone, or when it is older than any start takes. */
+async function isStaleLock(lock: string): Promise<boolean> {
+  try {
+    const [pidText, { mtimeMs }] = await Promise.all([readFile(lock, "utf8"), stat(lock)]);
+    const pid = Number(pidText);
+    // Empty: its owner is writing its pid right now.
+    return Date.now() - mtimeMs > LONGEST_START_MS || (pid > 0 && !signal(pid, 0));
+  } catch {
+    return false; // released meanwhile
+  }
+}
+
 /**
- * Makes sure a registry answers at address: reuses one that does, else starts one on this
- * machine, in a Docker container if an engine answers, else docker-registry in the background.
+ * Runs `start` holding the address's start lock, a file created only if it does not exist
+ * (O_EXCL): of two `make registry` at once, one starts the registry and the other waits, then
+ * finds it answering. The wait is bounded: a lock turns stale after LONGEST_START_MS.
  */
-export async function ensureRegistry(
-  address: string,
-  stateDir: string = DEFAULT_STATE_DIR,
-): Promise<{ reused: boolean; how: "docker-registry" | "docker" | "external"; detail: string }> {
-  const { host, port } = splitAddress(address);
+async function withStartLock<T>(stateDir: string, start: () => Promise<T>): Promise<T> {
+  const lock = stateFile(stateDir, "start.lock");
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: "wx" });
+      break;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+    }
+    if (await isStaleLock(lock)) await unlink(lock).catch(() => {});
+    else await sleep(50);
+  }
+  try {
+    return await start();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
+}
+
+interface Ensured {
+  reused: boolean;
+  how: "docker-registry" | "docker" | "external";
+  detail: string;
+}
+
+/** A registry answering at address to reuse, undefined when nothing listens there; anything else is refused. */
+async function answering(address: string, stateDir: string): Promise<Ensured | undefined> {
   const status = await probe(address, 1000);
-  const started = await startedEarlier(stateDir);
   if (status === 200 || status === 401) {
+    const started = await startedEarlier(stateDir);
     const detail = started
       ? `registry at ${address} already running: ${describeStarted(started)}, started earlier by us`
       : `a registry already answers at ${address}; using it`;
@@ -297,67 +347,82 @@ export async function ensureRegistry(
       "Stop it, or use another address such as localhost:5001. (On macOS the AirPlay Receiver holds port 5000.)",
     );
   }
-  if (!isLoopback(host)) {
+  return undefined;
+}
+
+/**
+ * Makes sure a registry answers at address: reuses one that does, else starts one on this
+ * machine, in a Docker container if an engine answers, else docker-registry in the background.
+ */
+export async function ensureRegistry(address: string, root: string = DEFAULT_STATE_ROOT): Promise<Ensured> {
+  splitAddress(address); // host:port, or a usage error before anything is tried
+  const stateDir = registryStateDir(address, root);
+  if (!isLoopbackHost(address)) {
+    const found = await answering(address, stateDir);
+    if (found) return found;
     throw new EnvironmentError(
       `no registry answers at ${address}`,
       "Only registries on this machine (localhost, 127.0.0.1, ::1) are started for you; " +
         "start that one yourself, or use localhost:5000.",
     );
   }
+  mkdirSync(stateDir, { recursive: true });
+  return await withStartLock(stateDir, async () => (await answering(address, stateDir)) ?? await start(address, stateDir));
+}
+
+async function start(address: string, stateDir: string): Promise<Ensured> {
+  const { host, port } = splitAddress(address);
+  const started = await startedEarlier(stateDir);
   if (started) {
     throw new EnvironmentError(
       `the ${describeStarted(started)} we started earlier does not answer at ${address}`,
-      "Stop it first (scripts/registry.ts stop), then start again.",
+      `Stop it first (make registry-stop REGISTRY=${address}), then start again.`,
     );
   }
-  mkdirSync(stateDir, { recursive: true });
 
   if (await dockerEngineAnswers()) {
-    // Published on loopback only: the registry has no auth. Pulling the image may take a while.
+    // Published on loopback only: the registry has no auth.
     const published = `${joinHostPort(host === "localhost" ? "127.0.0.1" : host, port)}:5000`;
-    const run = await runCommand("docker", ["run", "-d", "-p", published, "--name", CONTAINER_NAME, "registry:2"], 300_000);
+    const name = containerName(stateDir);
+    const $ = await commands();
+    const run = await $`docker run -d -p ${published} --name ${name} registry:2`.timeout(DOCKER_RUN_TIMEOUT_MS);
     if (!run.ok) {
       throw new EnvironmentError(
         `docker run failed: ${run.stderr.trim()}`,
-        `If a container named ${CONTAINER_NAME} exists already: \`docker start ${CONTAINER_NAME}\`, ` +
-          `or \`docker rm ${CONTAINER_NAME}\` and try again.`,
+        `If a container named ${name} exists already: \`docker start ${name}\`, or \`docker rm ${name}\` and try again.`,
       );
     }
     const container = run.stdout.trim();
     await writeFile(stateFile(stateDir, "registry.docker"), `${container}\n`);
     const problem = await waitUntilAnswers(address, () => undefined);
     if (problem) {
-      throw new EnvironmentError(`the registry container did not come up: ${problem}`, `See \`docker logs ${CONTAINER_NAME}\`.`);
+      throw new EnvironmentError(`the registry container did not come up: ${problem}`, `See \`docker logs ${name}\`.`);
     }
-    const detail = `started ${describeStarted({ how: "docker", container })} at ${address}`;
-    return { reused: false, how: "docker", detail };
+    return { reused: false, how: "docker", detail: `started ${describeStarted({ how: "docker", container, name })} at ${address}` };
   }
 
   if (!findRegistryBinary()) {
     throw new EnvironmentError(`no registry answers at ${address}, and there is no way here to start one`, INSTALL_HINT);
   }
+  const logFile = stateFile(stateDir, "registry.log");
+  await rename(logFile, `${logFile}.1`).catch(() => {}); // the previous start's log, for a look after a crash
   // For "localhost" Go listens on 127.0.0.1 (on ::1 only where localhost has no IPv4 address);
   // clients that try ::1 first (Node 20 fetch, Deno, curl, oras) fall back to 127.0.0.1.
-  const registry = await startDistribution({
-    host,
-    port,
-    storageDir: stateFile(stateDir, "data"),
-    logFile: stateFile(stateDir, "registry.log"),
-    detached: true,
-  });
+  const registry = await startDistribution({ host, port, storageDir: stateFile(stateDir, "data"), logFile, detached: true });
   await writeFile(stateFile(stateDir, "registry.pid"), `${registry.pid}\n`);
   return {
     reused: false,
     how: "docker-registry",
-    detail: `started docker-registry (pid ${registry.pid}) at ${address}; log ${shown(registry.logFile)}, data ${shown(registry.storageDir)}`,
+    detail: `started docker-registry (pid ${registry.pid}) at ${address}; log ${shown(logFile)}, data ${shown(registry.storageDir)}`,
   };
 }
 
-/** Stops only what ensureRegistry started; says what it did. */
-export async function stopRegistry(address: string, stateDir: string = DEFAULT_STATE_DIR): Promise<string> {
+/** Stops what ensureRegistry started with this state directory; undefined when it started nothing that still runs. */
+async function stopStarted(stateDir: string): Promise<string | undefined> {
   const started = await startedEarlier(stateDir);
   if (started?.how === "docker") {
-    const removed = await runCommand("docker", ["rm", "-f", started.container], 30_000);
+    const $ = await commands();
+    const removed = await $`docker rm -f ${started.container}`.timeout(30_000);
     if (!removed.ok) {
       throw new EnvironmentError(`could not remove container ${started.container}: ${removed.stderr.trim()}`);
     }
@@ -369,14 +434,33 @@ export async function stopRegistry(address: string, stateDir: string = DEFAULT_S
     await unlink(stateFile(stateDir, "registry.pid"));
     return `stopped ${describeStarted(started)}; its data stays in ${shown(stateFile(stateDir, "data"))}`;
   }
+  return undefined;
+}
+
+/** Stops only what ensureRegistry started at this address; says what it did. */
+export async function stopRegistry(address: string, root: string = DEFAULT_STATE_ROOT): Promise<string> {
+  const stopped = await stopStarted(registryStateDir(address, root));
+  if (stopped) return stopped;
   return await registryAnswers(address)
     ? `a registry answers at ${address}, but we did not start it; leaving it alone`
     : `no registry runs at ${address}; nothing to stop`;
 }
 
-export async function registryStatus(address: string, stateDir: string = DEFAULT_STATE_DIR): Promise<RegistryStatus> {
+/** Stops every registry ensureRegistry started, at any address (for `make clean`). */
+export async function stopAllRegistries(root: string = DEFAULT_STATE_ROOT): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const stopped = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory()) continue;
+    const done = await stopStarted(path.join(root, entry.name));
+    if (done) stopped.push(done);
+  }
+  return stopped;
+}
+
+export async function registryStatus(address: string, root: string = DEFAULT_STATE_ROOT): Promise<RegistryStatus> {
   if (!(await registryAnswers(address))) return { state: "down" };
-  const started = await startedEarlier(stateDir);
+  const started = await startedEarlier(registryStateDir(address, root));
   return started
     ? { state: "answering", startedByUs: true, how: started.how }
     : { state: "answering", startedByUs: false };

@@ -3,7 +3,7 @@
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -13,9 +13,11 @@ import {
   ensureRegistry,
   freePort,
   registryAnswers,
+  registryStateDir,
   registryStatus,
   startDistribution,
   startTestRegistry,
+  stopAllRegistries,
   stopRegistry,
 } from "../../lib/registry-server.ts";
 
@@ -40,11 +42,11 @@ esac
 
 const cleanups: Array<() => Promise<unknown>> = [];
 
-/** A fresh state dir, as tmp/registry/ is for `make registry`; what a failed test left running is stopped in after(). */
-function stateDir(address: string): string {
-  const state = mkdtempSync(path.join(work, "state-"));
-  cleanups.push(() => stopRegistry(address, state));
-  return state;
+/** A fresh state root, as tmp/registry/ is for `make registry`; what a failed test left running is stopped in after(). */
+function stateRoot(): string {
+  const root = mkdtempSync(path.join(work, "state-"));
+  cleanups.push(() => stopAllRegistries(root));
+  return root;
 }
 
 /** Exited means gone or a zombie: Deno leaves an unref'd child unreaped while it runs. */
@@ -118,39 +120,103 @@ describe("startDistribution", () => {
 describe("ensureRegistry, stopRegistry and registryStatus", () => {
   it("start docker-registry in the background, reuse it, then stop it", async () => {
     const address = `localhost:${await freePort()}`;
-    const state = stateDir(address);
+    const root = stateRoot();
+    const state = registryStateDir(address, root);
+    assert.equal(state, path.join(root, address.replace(":", "_")));
+    mkdirSync(state);
     writeFileSync(path.join(state, "registry.pid"), `${await deadPid()}\n`);
 
-    const started = await ensureRegistry(address, state);
+    const started = await ensureRegistry(address, root);
     assert.equal(started.reused, false);
     assert.equal(started.how, "docker-registry");
     const pid = Number(readFileSync(path.join(state, "registry.pid"), "utf8"));
     assert.equal(isRunning(pid), true);
     assert.ok(existsSync(path.join(state, "data")));
-    assert.deepEqual(await registryStatus(address, state), { state: "answering", startedByUs: true, how: "docker-registry" });
+    assert.deepEqual(await registryStatus(address, root), { state: "answering", startedByUs: true, how: "docker-registry" });
 
-    const again = await ensureRegistry(address, state);
+    const again = await ensureRegistry(address, root);
     assert.equal(again.reused, true);
     assert.match(again.detail, new RegExp(`already running: docker-registry \\(pid ${pid}\\)`));
 
-    assert.match(await stopRegistry(address, state), new RegExp(`stopped docker-registry \\(pid ${pid}\\)`));
+    assert.match(await stopRegistry(address, root), new RegExp(`stopped docker-registry \\(pid ${pid}\\)`));
     assert.equal(isRunning(pid), false);
     assert.equal(existsSync(path.join(state, "registry.pid")), false);
-    assert.deepEqual(await registryStatus(address, state), { state: "down" });
-    assert.match(await stopRegistry(address, state), /nothing to stop/);
+    assert.deepEqual(await registryStatus(address, root), { state: "down" });
+    assert.match(await stopRegistry(address, root), /nothing to stop/);
+  });
+
+  it("keep each address to itself: a second one starts, and stopping one leaves the other running", async () => {
+    const root = stateRoot();
+    const [first, second] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+    assert.equal((await ensureRegistry(first, root)).reused, false);
+    assert.equal((await ensureRegistry(second, root)).reused, false);
+
+    assert.match(await stopRegistry(first, root), /stopped docker-registry/);
+    assert.equal(await registryAnswers(first), false);
+    assert.deepEqual(await registryStatus(second, root), { state: "answering", startedByUs: true, how: "docker-registry" });
+
+    const stopped = await stopAllRegistries(root);
+    assert.equal(stopped.length, 1);
+    assert.equal(await registryAnswers(second), false);
+  });
+
+  it("start one registry for two callers at once at a fresh address; the other waits for it", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const root = stateRoot();
+    const results = await Promise.all([ensureRegistry(address, root), ensureRegistry(address, root)]);
+    assert.deepEqual(results.map((result) => result.reused).sort(), [false, true]);
+    assert.equal(results.find((result) => result.reused)?.how, "docker-registry");
+    assert.equal(existsSync(path.join(registryStateDir(address, root), "start.lock")), false);
+  });
+
+  it("take over a start lock left by a process that died", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const root = stateRoot();
+    const state = registryStateDir(address, root);
+    mkdirSync(state);
+    writeFileSync(path.join(state, "start.lock"), String(await deadPid()));
+    assert.equal((await ensureRegistry(address, root)).reused, false);
+  });
+
+  it("take over a start lock older than any start, whatever process now has its pid", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const root = stateRoot();
+    const state = registryStateDir(address, root);
+    mkdirSync(state);
+    const lock = path.join(state, "start.lock");
+    writeFileSync(lock, String(process.pid));
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, anHourAgo, anHourAgo);
+    assert.equal((await ensureRegistry(address, root)).reused, false);
+  });
+
+  it("keep the previous start's log as registry.log.1", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const root = stateRoot();
+    const log = path.join(registryStateDir(address, root), "registry.log");
+    await ensureRegistry(address, root);
+    await stopRegistry(address, root);
+    const firstLog = readFileSync(log, "utf8");
+    assert.match(firstLog, /listening on/);
+
+    await ensureRegistry(address, root);
+    assert.equal(readFileSync(`${log}.1`, "utf8"), firstLog);
+    assert.notEqual(readFileSync(log, "utf8"), firstLog);
   });
 
   it("run the registry:2 container when a Docker engine answers, and remove it on stop", async () => {
     process.env.FAKE_DOCKER_ENGINE = "up";
     const address = `127.0.0.1:${await freePort()}`;
-    const state = stateDir(address);
+    const root = stateRoot();
+    const state = registryStateDir(address, root);
 
-    const started = await ensureRegistry(address, state);
+    const started = await ensureRegistry(address, root);
     assert.deepEqual([started.reused, started.how], [false, "docker"]);
+    assert.match(started.detail, new RegExp(`started Docker container registry-127\\.0\\.0\\.1_${address.split(":")[1]} `));
     assert.equal(existsSync(path.join(state, "registry.docker")), true);
-    assert.deepEqual(await registryStatus(address, state), { state: "answering", startedByUs: true, how: "docker" });
+    assert.deepEqual(await registryStatus(address, root), { state: "answering", startedByUs: true, how: "docker" });
 
-    assert.match(await stopRegistry(address, state), /removed Docker container registry/);
+    assert.match(await stopRegistry(address, root), /removed Docker container registry-/);
     assert.equal(existsSync(path.join(state, "registry.docker")), false);
     assert.equal(await registryAnswers(address), false);
   });
@@ -158,13 +224,16 @@ describe("ensureRegistry, stopRegistry and registryStatus", () => {
   it("leave a registry they did not start alone", async () => {
     const registry = await startTestRegistry();
     try {
-      const state = stateDir(registry.address);
+      const root = stateRoot();
+      const state = registryStateDir(registry.address, root);
+      mkdirSync(state);
       // A pid file whose number now belongs to another process, here this one.
       writeFileSync(path.join(state, "registry.pid"), `${process.pid}\n`);
-      const reused = await ensureRegistry(registry.address, state);
+      const reused = await ensureRegistry(registry.address, root);
       assert.deepEqual([reused.reused, reused.how], [true, "external"]);
-      assert.deepEqual(await registryStatus(registry.address, state), { state: "answering", startedByUs: false });
-      assert.match(await stopRegistry(registry.address, state), /we did not start it; leaving it alone/);
+      assert.deepEqual(await registryStatus(registry.address, root), { state: "answering", startedByUs: false });
+      assert.match(await stopRegistry(registry.address, root), /we did not start it; leaving it alone/);
+      assert.deepEqual(await stopAllRegistries(root), []);
       assert.equal(await registryAnswers(registry.address), true);
     } finally {
       await registry.stop();
@@ -176,7 +245,7 @@ describe("ensureRegistry, stopRegistry and registryStatus", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as { port: number };
     try {
-      await assert.rejects(ensureRegistry(`127.0.0.1:${port}`, stateDir(`127.0.0.1:${port}`)), (error: unknown) => {
+      await assert.rejects(ensureRegistry(`127.0.0.1:${port}`, stateRoot()), (error: unknown) => {
         assert.ok(error instanceof EnvironmentError);
         assert.match(error.message, /is taken by something that is not a registry \(GET \/v2\/ answered 403\)/);
         return true;
@@ -187,18 +256,19 @@ describe("ensureRegistry, stopRegistry and registryStatus", () => {
   });
 
   it("start nothing for an address on another machine", async () => {
-    const address = "registry.example.invalid:5000";
-    await assert.rejects(ensureRegistry(address, stateDir(address)), (error: unknown) => {
+    const root = stateRoot();
+    await assert.rejects(ensureRegistry("registry.example.invalid:5000", root), (error: unknown) => {
       assert.ok(error instanceof EnvironmentError);
       assert.match(error.hint ?? "", /Only registries on this machine/);
       return true;
     });
+    assert.deepEqual(readdirSync(root), []);
   });
 
   it("say how to get a registry when neither Docker nor docker-registry is there", async () => {
     process.env.PATH = fakeBin;
     const address = `localhost:${await freePort()}`;
-    await assert.rejects(ensureRegistry(address, stateDir(address)), (error: unknown) => {
+    await assert.rejects(ensureRegistry(address, stateRoot()), (error: unknown) => {
       assert.ok(error instanceof EnvironmentError);
       assert.match(error.hint ?? "", /sudo apt-get install docker-registry/);
       assert.match(error.hint ?? "", /docker run -d -p 5000:5000 --name registry registry:2/);

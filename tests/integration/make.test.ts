@@ -1,0 +1,215 @@
+// The Makefile as a user drives it: values that try to run code, a registry that never answers,
+// registries per address, the tools `make test` installs, and the bundles Node runs.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { $ } from "zx";
+import { freePort, registryAnswers } from "../../lib/registry-server.ts";
+import { FIXTURE_CARDS, PROJECT_ROOT, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
+
+/** Generous: a make that runs this long hangs, and the test fails instead of hanging too. */
+const KILL_AFTER_MS = 120_000;
+
+/** make exits 2 for any failed recipe; the recipe's own exit code is in its last line. */
+const STEP_EXIT_2 = /^make(\[\d+\])?: \*\*\* \[Makefile:\d+: \S+\] Error 2$/m;
+
+/** `make ARGS` in the project, as a user types it; killed (and reported) if it outlives KILL_AFTER_MS. */
+async function make(args: string[], env: Record<string, string> = {}): Promise<Run & { killed: boolean }> {
+  // A make running these tests passes its own flags and variables down through MAKEFLAGS.
+  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
+  const output = await $({
+    cwd: PROJECT_ROOT,
+    env: { ...outside, NO_COLOR: "1", RUNTIME, ...env },
+    nothrow: true,
+    quiet: true,
+    timeout: KILL_AFTER_MS,
+    timeoutSignal: "SIGKILL",
+  })`make --no-print-directory ${args}`;
+  return { code: output.exitCode ?? -1, stdout: output.stdout, stderr: output.stderr, killed: output.signal !== null };
+}
+
+const work = mkdtempSync(path.join(os.tmpdir(), "make-test-"));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+describe("make with values that try to run code", () => {
+  const bench = withRegistry();
+  const marker = path.join(work, "pwned");
+  const payloads = [`\`touch ${marker}\``, `$(touch ${marker})`, `$(shell touch ${marker})`];
+  /** Nothing answers here: a step that got past the value would fail for another reason. */
+  let closedPort: string;
+
+  before(async () => {
+    closedPort = `127.0.0.1:${await freePort()}`;
+    const pushed = await runScript("push", [], bench.env);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+
+  /** Runs make, then checks the value was refused as the text it is, and ran nothing. */
+  async function refused(args: string[], payload: string, message: string, env: Record<string, string> = {}) {
+    rmSync(marker, { force: true });
+    const result = await make(args, env);
+    assert.equal(existsSync(marker), false, `${args.join(" ")} ran the value`);
+    assert.equal(result.code, 2, `${args.join(" ")}:\n${result.stdout}\n${result.stderr}`);
+    assert.match(result.stderr, STEP_EXIT_2, "the step itself did not exit 2");
+    assert.ok(result.stderr.includes(payload), `the value did not arrive as typed:\n${result.stderr}`);
+    assert.ok(result.stderr.includes(message), `${args.join(" ")} failed for another reason:\n${result.stderr}`);
+  }
+
+  for (const payload of payloads) {
+    describe(payload.replace(marker, "MARKER"), () => {
+      it("REGISTRY", () => refused(["list", `REGISTRY=${payload}`], payload, "invalid registry"));
+      it("AGENTS", () => refused(["list", `REGISTRY=${closedPort}`, `AGENTS=${payload}`], payload, "invalid agent name"));
+      it("TAG", () => refused(["pull", `REGISTRY=${closedPort}`, `TAG=${payload}`], payload, "invalid tag"));
+      it("CARDS_DIR", () => refused(["push", `REGISTRY=${closedPort}`, `CARDS_DIR=${payload}`], payload, "not found in"));
+      it("OUT_DIR", () => {
+        const file = path.join(work, "a-file");
+        writeFileSync(file, "");
+        return refused(
+          ["pull", `REGISTRY=${bench.registry.address}`, `CARDS_DIR=${FIXTURE_CARDS}`, `OUT_DIR=${file}/${payload}`],
+          payload,
+          "a file stands where a directory should be",
+        );
+      });
+      it("REGISTRY from the environment", () => refused(["list"], payload, "invalid registry", { REGISTRY: payload }));
+      it("RUNTIME", async () => {
+        rmSync(marker, { force: true });
+        const result = await make(["list", `RUNTIME=${payload}`]);
+        assert.equal(existsSync(marker), false);
+        assert.equal(result.code, 2);
+        assert.ok(result.stderr.includes(`RUNTIME must be node or deno, not "${payload}"`), result.stderr);
+      });
+      it("help shows the values as they are", async () => {
+        rmSync(marker, { force: true });
+        const result = await make(["help", `REGISTRY=${payload}`, `OUT_DIR=${payload}`]);
+        assert.equal(existsSync(marker), false);
+        assert.equal(result.code, 0, result.stderr);
+        assert.ok(result.stdout.includes(`REGISTRY=${payload} `), result.stdout);
+        assert.ok(result.stdout.includes(`OUT_DIR=${payload} `), result.stdout);
+      });
+    });
+  }
+});
+
+describe("make against a registry that accepts connections and never answers", () => {
+  it("ends within the time limit, set-up included, with exit 2", async () => {
+    const silent = await silentServer();
+    try {
+      const result = await make(["list", `REGISTRY=${silent.address}`, "REGISTRY_TIMEOUT=1"]);
+      assert.equal(result.killed, false, `make list still ran after ${KILL_AFTER_MS / 1000} s`);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, STEP_EXIT_2);
+      assert.match(result.stderr, /did not answer GET \/v2\/_catalog within 1 s/);
+    } finally {
+      await silent.close();
+    }
+  });
+});
+
+describe("make registry, per address", () => {
+  const addresses: string[] = [];
+  const stateDir = (address: string) => path.join(PROJECT_ROOT, "tmp/registry", address.replace(":", "_"));
+  before(async () => {
+    for (let i = 0; i < 2; i++) addresses.push(`127.0.0.1:${await freePort()}`);
+  });
+  after(async () => {
+    for (const address of addresses) {
+      await make(["registry-stop", `REGISTRY=${address}`]);
+      rmSync(stateDir(address), { recursive: true, force: true });
+    }
+  });
+
+  it("two at once at a fresh address both succeed: one starts the registry, the other uses it", async () => {
+    const [first] = addresses;
+    const results = await Promise.all([make(["registry", `REGISTRY=${first}`]), make(["registry", `REGISTRY=${first}`])]);
+    for (const result of results) assert.equal(result.code, 0, result.stdout + result.stderr);
+    const outputs = results.map((result) => result.stdout).sort();
+    assert.match(outputs[0], new RegExp(`already running: docker-registry \\(pid \\d+\\), started earlier by us`));
+    assert.match(outputs[1], new RegExp(`started docker-registry \\(pid \\d+\\) at ${first}; log tmp/registry/127\\.0\\.0\\.1_\\d+/registry\\.log`));
+    assert.ok(existsSync(path.join(stateDir(first), "registry.pid")));
+  });
+
+  it("a second address starts while the first runs, and registry-stop stops only the one named", async () => {
+    const [first, second] = addresses;
+    const started = await make(["registry", `REGISTRY=${second}`]);
+    assert.equal(started.code, 0, started.stdout + started.stderr);
+    assert.equal(await registryAnswers(first), true);
+    assert.equal(await registryAnswers(second), true);
+
+    const stopped = await make(["registry-stop", `REGISTRY=${first}`]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.match(stopped.stdout, /stopped docker-registry \(pid \d+\)/);
+    assert.equal(await registryAnswers(first), false);
+    assert.equal(await registryAnswers(second), true);
+    const status = await make(["registry-status", `REGISTRY=${second}`]);
+    assert.match(status.stdout, /started by make registry/);
+  });
+});
+
+describe("make test-tools", () => {
+  /** A PATH where apt-get only logs its arguments and `id -u` says `uid`. */
+  function fakeSystem(uid: number): { path: string; log: string } {
+    const bin = mkdtempSync(path.join(work, "bin-"));
+    const log = path.join(bin, "apt-get.log");
+    writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\necho "$*" >> "${log}"\n`);
+    writeFileSync(path.join(bin, "id"), `#!/bin/sh\necho ${uid}\n`);
+    for (const file of ["apt-get", "id"]) chmodSync(path.join(bin, file), 0o755);
+    return { path: `${bin}${path.delimiter}${process.env.PATH}`, log };
+  }
+  const tools = "TEST_TOOLS=sh:dash no-such-command-1:pkg-one no-such-command-2:pkg-two";
+
+  it("installs as root, after one apt-get update, only the packages of missing commands", async () => {
+    const system = fakeSystem(0);
+    const result = await make(["test-tools", tools], { PATH: system.path });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readFileSync(system.log, "utf8").trim().split("\n"), ["update -qq", "install -y -qq pkg-one pkg-two"]);
+  });
+
+  it("installs nothing, and asks the network nothing, when every command is there", async () => {
+    const system = fakeSystem(0);
+    const result = await make(["test-tools", "TEST_TOOLS=sh:dash make:make"], { PATH: system.path });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(system.log), false);
+  });
+
+  it("says what to install, and fails with exit 2, when not root", async () => {
+    const system = fakeSystem(1000);
+    const result = await make(["test-tools", tools], { PATH: system.path });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Missing: pkg-one pkg-two\. Install with: sudo apt-get install pkg-one pkg-two/);
+    assert.equal(existsSync(system.log), false);
+  });
+});
+
+describe("RUNTIME=node runs bundles from dist/", () => {
+  const bench = withRegistry();
+  before(async () => {
+    const pushed = await runScript("push", [], bench.env);
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+
+  it("that depend on every TypeScript and JavaScript source under lib/ and scripts/", async () => {
+    const database = (await make(["-pq", "dist/.built", "RUNTIME=node"])).stdout;
+    const prerequisites = database.split("\n").find((line) => line.startsWith("dist/.built:"))?.split(/\s+/).slice(1) ?? [];
+    const sources = ["lib", "scripts"].flatMap((dir) =>
+      (readdirSync(path.join(PROJECT_ROOT, dir), { recursive: true }) as string[])
+        .filter((file) => /\.[jt]s$/.test(file))
+        .map((file) => path.join(dir, file))
+    );
+    assert.ok(sources.length > 10);
+    assert.deepEqual(sources.filter((source) => !prerequisites.includes(source)), []);
+  });
+
+  it("rebuilt before a step when a source is newer, and run instead of the TypeScript", async () => {
+    const built = path.join(PROJECT_ROOT, "dist/.built");
+    if (existsSync(built)) utimesSync(built, new Date(0), new Date(0));
+    const startedAt = Date.now();
+    const result = await make(["list", `REGISTRY=${bench.registry.address}`, "RUNTIME=node"]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /oras repo ls/);
+    assert.ok(statSync(built).mtimeMs >= startedAt - 1000, "dist/ was not rebuilt");
+    const recipe = await make(["-n", "list", "RUNTIME=node"]);
+    assert.equal(recipe.stdout.trim().split("\n").at(-1), "node $V8_FLAGS dist/list.mjs");
+  });
+});
