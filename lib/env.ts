@@ -1,8 +1,33 @@
 // Every environment variable the project reads, read here and nowhere else. Each is checked
 // when first used, so a bad value is a usage error of the step that needs it.
 import { UsageError } from "./errors.ts";
+import type { Credential } from "./oci/credentials.ts";
 
 const value = (name: string) => process.env[name] || undefined;
+const flag = (name: string) => ["1", "true"].includes(value(name) ?? "");
+
+/** The side of a transfer whose settings are read: the one registry of a step, or a mirror's source or target. */
+export type Side = "" | "FROM" | "TO";
+
+/** The environment variable of a remote setting for a side: REGISTRY_CA_FILE, FROM_CA_FILE, TO_CA_FILE, … */
+export function remoteVariable(side: Side, setting: "CA_FILE" | "INSECURE" | "PLAIN_HTTP" | "USERNAME" | "PASSWORD"): string {
+  if (side) return `${side}_${setting}`;
+  return setting === "PLAIN_HTTP" ? "PLAIN_HTTP" : `REGISTRY_${setting}`;
+}
+
+/** A user name and password given in the environment for a side; one without the other is a usage error. */
+function credential(side: Side): Credential | undefined {
+  const [userVariable, passwordVariable] = [remoteVariable(side, "USERNAME"), remoteVariable(side, "PASSWORD")];
+  const [username, password] = [value(userVariable), value(passwordVariable)];
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    throw new UsageError(
+      `${username === undefined ? passwordVariable : userVariable} is set, but ${username === undefined ? userVariable : passwordVariable} is not`,
+      `Set both, or neither (then the Docker config's credentials are used, e.g. after \`make login\`).`,
+    );
+  }
+  return { username, password, source: `${userVariable} and ${passwordVariable}` };
+}
 
 function seconds(name: string, fallback: number): number {
   const text = value(name);
@@ -34,9 +59,25 @@ export const env = {
     if (!/^\d+$/.test(text)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds, not ${JSON.stringify(text)}`);
     return Number(text);
   },
-  /** PLAIN_HTTP=1: plain HTTP to a registry that is not on this machine. */
-  get plainHttp() {
-    return ["1", "true"].includes(value("PLAIN_HTTP") ?? "");
+  /**
+   * How to reach a side's registry: PLAIN_HTTP=1, REGISTRY_CA_FILE, REGISTRY_INSECURE=1 and the
+   * credentials REGISTRY_USERNAME/REGISTRY_PASSWORD; FROM_… and TO_… for a mirror's two sides.
+   */
+  remote: (side: Side) => ({
+    plainHttp: flag(remoteVariable(side, "PLAIN_HTTP")),
+    caFile: value(remoteVariable(side, "CA_FILE")),
+    insecure: flag(remoteVariable(side, "INSECURE")),
+    get credential() {
+      return credential(side);
+    },
+  }),
+  /** REGISTRY_PASSWORD alone: what `make login` stores, when it is not given on stdin. */
+  get registryPassword() {
+    return value("REGISTRY_PASSWORD");
+  },
+  /** REGISTRY_USERNAME and REGISTRY_PASSWORD, which the built-in oras commands use before the Docker config. */
+  get registryCredential(): Credential | undefined {
+    return credential("");
   },
   /** NO_COLOR (https://no-color.org). */
   get noColor() {
@@ -60,6 +101,18 @@ export const env = {
     } catch {
       throw new UsageError(`STEP_TIMES must be JSON such as {"push": 0.21}, not ${JSON.stringify(text)}`);
     }
+  },
+  /** SERVE_ADDR: where `make serve` listens, host:port (port 0: any free one). */
+  get serveAddr(): string {
+    return value("SERVE_ADDR") ?? "127.0.0.1:8080";
+  },
+  /** DISCOVERY_CACHE: the directory discovery keeps what it learnt in, or "off"; lib/discovery/cache.ts has the default. */
+  get discoveryCache(): string | undefined {
+    return value("DISCOVERY_CACHE");
+  },
+  /** ORAS_ARGS: the command line `make oras ARGS='…'` hands scripts/oras.ts, split there without a shell. */
+  get orasArgs(): string | undefined {
+    return value("ORAS_ARGS");
   },
   /** The step options' environment twins (REGISTRY, AGENTS, …), by name. */
   option: (name: string) => value(name),

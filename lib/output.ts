@@ -33,7 +33,8 @@ export const say = {
   text: (text: string) => humanStream.write(text),
   ok: (text: string) => write(chalk.green("✓ ") + text),
   fail: (text: string) => write(chalk.red("✗ ") + text),
-  warn: (text: string) => write(chalk.yellow("! ") + text),
+  /** Warnings go to stderr, like errors, so they never mix into a command's output. */
+  warn: (text: string) => process.stderr.write(chalk.yellow("! ") + text + "\n"),
   note: (text: string) => write(chalk.dim(text)),
   /** Problems always go to stderr, even without --json. */
   error: (text: string) => process.stderr.write(chalk.red("✗ " + text) + "\n"),

@@ -1,15 +1,35 @@
 // 3.2 Steps 3-4: the Registry Verification Report. Pulls each card again and proves it is the
-// file that was pushed; any difference is shown (sizes, hashes, json-diff) and exits 1.
-import { readFile } from "node:fs/promises";
+// file that was pushed; any difference is shown (sizes, hashes, json-diff) and exits 1. A card
+// that passes gets a verification record attached to its manifest, as `oras attach` attaches one.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { loadCards } from "../lib/cards.ts";
 import { compareCard } from "../lib/compare.ts";
 import { ContentError } from "../lib/errors.ts";
 import { OciError } from "../lib/oci/errors.ts";
-import { agentReference } from "../lib/options.ts";
-import { oras } from "../lib/oras.ts";
+import type { Check } from "../lib/compare.ts";
+import { agentReference, agentRepository } from "../lib/options.ts";
+import { oras, orasIn } from "../lib/oras.ts";
 import { printJson, say, shellLine } from "../lib/output.ts";
 import { advice, isContentFailure, runStep } from "../lib/step.ts";
+import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
+
+/**
+ * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
+ * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
+ */
+async function attachVerification(tagged: string, repository: string, digest: string, checks: Check[], remote: string[]) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "pallet-verification-"));
+  try {
+    const record = await verificationRecord({ reference: tagged, digest }, checks);
+    await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
+    const subject = `${repository}@${digest}`;
+    return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 await runStep({
   name: "verify",
@@ -34,8 +54,10 @@ await runStep({
       });
       const comparison = await compareCard(original.bytes, pulled);
       for (const check of comparison.checks) (check.ok ? say.ok : say.fail)(`${check.name}: ${check.detail}`);
+      let verification: string | undefined;
       if (comparison.ok) {
         say.ok(`${original.agent} agent: Content verified`);
+        verification = await attachVerification(ref, agentRepository(options, original.agent), digest, comparison.checks, remote);
       } else {
         say.fail(
           `${original.agent} agent: ${
@@ -44,7 +66,7 @@ await runStep({
         );
         if (comparison.diff) say.line(comparison.diff);
       }
-      report.push({ agent: original.agent, reference: ref, digest, ...comparison });
+      report.push({ agent: original.agent, reference: ref, digest, ...comparison, verification });
     } catch (error) {
       // A missing or hostile artifact fails this agent; the others are still checked.
       if (!isContentFailure(error)) throw error;

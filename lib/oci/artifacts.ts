@@ -32,12 +32,15 @@ export interface Fetched {
   manifest: ImageManifest;
 }
 
-/** `oras push`: blobs first (each only if missing), then the manifest under the tag. */
+/**
+ * `oras push`: blobs first (each only if missing), then the manifest under the tag, or by its
+ * digest alone when there is no tag (`oras attach` pushes a referrer so).
+ */
 export async function pushArtifact(
   repository: Repository,
-  tag: string,
+  tag: string | undefined,
   layers: ArtifactLayer[],
-  options: { artifactType?: string; annotations?: Record<string, string>; onStatus?: OnStatus } = {},
+  options: { artifactType?: string; annotations?: Record<string, string>; subject?: Descriptor; onStatus?: OnStatus } = {},
 ): Promise<Fetched> {
   const onStatus = options.onStatus ?? (() => {});
   const manifest = artifactManifest(layers, options);
@@ -60,7 +63,7 @@ export async function pushArtifact(
     });
     onStatus("Uploading", descriptor);
   }
-  await repository.pushManifest(tag, bytes, MEDIA_TYPE.ociManifest);
+  await repository.pushManifest(tag ?? descriptor.digest, bytes, MEDIA_TYPE.ociManifest);
   if (!existed) onStatus("Uploaded", descriptor);
   return { descriptor, bytes, manifest };
 }

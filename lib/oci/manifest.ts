@@ -59,7 +59,7 @@ export const EMPTY_CONFIG: Descriptor = {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 // Go's encoding/json escapes these, and byte-identical manifests need the same escapes.
-const goEscape = (json: string) =>
+export const goEscape = (json: string) =>
   json.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 
 const sortedMap = (map: Record<string, string>) =>

@@ -1,118 +1,366 @@
-// What every oras command shares: its flags, the registries it talks to, how it prints.
-import { parseArgs } from "node:util";
+// What every oras command shares: its flags (parsed as oras's flag library does), its help, the
+// registries it talks to, and how it prints.
 import { UsageError } from "../errors.ts";
 import { env } from "../env.ts";
 import type { OnStatus, TransferStatus } from "../oci/artifacts.ts";
-import type { Descriptor } from "../oci/manifest.ts";
-import { layerTitle } from "../oci/manifest.ts";
+import { type Descriptor, goEscape, layerTitle } from "../oci/manifest.ts";
 import { parseReference, type Reference } from "../oci/reference.ts";
 import { Registry } from "../oci/registry.ts";
+import { Authenticator } from "../oci/auth.ts";
+import { type Credential, credentialLookup } from "../oci/credentials.ts";
+import { createTransport } from "../oci/transport.ts";
+import { say } from "../output.ts";
 
 /** Where a command reads its files and writes its output. */
 export interface OrasIO {
   cwd: string;
   /** Receives output text exactly as oras writes it to stdout. */
   out(text: string): void;
+  /** Receives what oras writes to stderr besides errors (warnings); dropped when absent. */
+  err?(text: string): void;
+  /** Standard input, read whole: what --password-stdin reads. */
+  stdin?(): Promise<string>;
 }
 
-type FlagType = { type: "boolean" | "string"; short?: string; multiple?: boolean };
-export type FlagSpec = Record<string, FlagType>;
+export interface Flag {
+  type: "boolean" | "string";
+  short?: string;
+  /** A string flag that may be given more than once, collecting every value. */
+  multiple?: boolean;
+  /** The value's name in help, as oras shows it: `--output path`. */
+  value?: string;
+  help: string;
+}
+export type FlagSpec = Record<string, Flag>;
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
-/** Flags of oras's remote options that this client takes, for one side ("" or "from-"/"to-"). */
-export const remoteFlags = (prefix = ""): FlagSpec => ({
-  [`${prefix}plain-http`]: { type: "boolean" },
-});
-
-/** oras flags that exist but that the built-in client does not implement: refused by name, never ignored. */
-const KNOWN_UNSUPPORTED = [
-  "insecure", "ca-file", "cert-file", "key-file", "username", "password", "password-stdin", "identity-token",
-  "registry-config", "header", "resolve", "oci-layout", "oci-layout-path", "debug", "verbose", "no-tty",
-  "platform", "concurrency", "template", "output", "config", "export-manifest", "annotation-file",
-  "include-subject", "keep-old-files", "allow-path-traversal", "distribution-spec", "recursive",
-];
+/** One oras command: its usage line, help and flags, as `oras <command> --help` shows them. */
+export interface Command {
+  /** `push [flags] <name>[:<tag>…] <file>[:<type>] [...]`: the command's name, then its arguments. */
+  use: string;
+  summary: string;
+  /** Pairs of what an example does and its command line. */
+  examples: [string, string][];
+  flags: FlagSpec;
+  /** The --format types it prints, the default first: the flag is checked before `run` sees it. */
+  formats?: readonly string[];
+  /** Flags that cannot be given together, as oras refuses them. */
+  exclusive?: [string, string][];
+  /** Positionals: how many at least, and at most (Infinity for any number). */
+  args: [number, number];
+  /** What the arguments are, for the error when their number is wrong. */
+  argsHelp: string;
+  run(flags: FlagValues, args: string[], io: OrasIO): Promise<void>;
+}
 
 /**
- * Parses argv like oras's flag library: flags anywhere, `--name value` or `--name=value`. A flag
- * oras has but this client lacks is named as such, and an unknown one as unknown.
+ * The flags of oras's remote options that this client takes, for one side ("" or "from-"/"to-").
+ * As in oras, only the unprefixed side reads a password from stdin, and has -u.
  */
-export function parseFlags(command: string, argv: string[], spec: FlagSpec) {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | string[] | undefined>, positionals };
-  } catch (error) {
-    const flag = (error as Error).message.match(/Unknown option '(-{1,2})([^']+)'/);
-    if (flag && KNOWN_UNSUPPORTED.some((name) => flag[2] === name || flag[2].endsWith(`-${name}`))) {
-      throw new UsageError(
-        `oras ${command}: ${flag[1]}${flag[2]} is not supported by the built-in client`,
-        "Drop the flag, or install the oras CLI (1.2 or later) to use it.",
-      );
-    }
-    if (flag) throw new UsageError(`oras ${command}: unknown flag: ${flag[1]}${flag[2]}`, `Run \`oras ${command} --help\` for its flags.`);
-    throw new UsageError(`oras ${command}: ${(error as Error).message}`);
-  }
-}
+export const remoteFlags = (prefix = "", side = ""): FlagSpec => ({
+  [`${prefix}plain-http`]: { type: "boolean", help: `allow insecure connections to ${side}registry without SSL check` },
+  [`${prefix}ca-file`]: { type: "string", help: `server certificate authority file for the remote ${side}registry` },
+  [`${prefix}insecure`]: { type: "boolean", help: `allow connections to ${side}SSL registry without certs` },
+  [`${prefix}username`]: { type: "string", ...(!prefix && { short: "u" }), help: `${side}registry username` },
+  ...(!prefix && { "password-stdin": { type: "boolean", help: "read password from stdin" } as Flag }),
+});
 
-/** The positionals a command takes, exactly. */
-export function expectArgs(command: string, positionals: string[], names: string[]): string[] {
-  if (positionals.length !== names.length) {
-    throw new UsageError(
-      `oras ${command}: expected ${names.length} argument${names.length === 1 ? "" : "s"} (${names.join(" ")}), got ${positionals.length}`,
-      `Usage: oras ${command} ${names.join(" ")}`,
+export const formatFlag = (types: readonly string[]): Flag => ({ type: "string", value: "string", help: `format output: ${types.join(", ")} (default "${types[0]}")` });
+
+/** A command's flags as its help lists them and its argv is read: --format from its formats. */
+export const flagsOf = (command: Command): FlagSpec => ({ ...command.flags, ...(command.formats && { format: formatFlag(command.formats) }) });
+
+export const NO_TTY_FLAG: FlagSpec = {
+  "no-tty": { type: "boolean", help: "[Preview] do not show progress output (this client never does)" },
+};
+
+/**
+ * oras 1.3 flags this client does not implement: refused by name, never ignored. Each side's
+ * prefixed twin (`--from-insecure`) is refused too. Short forms map to their long names.
+ */
+const UNSUPPORTED = [
+  "cert-file", "key-file", "password", "identity-token",
+  "identity-token-stdin", "registry-config", "header", "resolve", "oci-layout", "oci-layout-path", "debug", "verbose",
+  "platform", "artifact-platform", "concurrency", "template", "config", "export-manifest", "annotation-file",
+  "include-subject", "keep-old-files", "allow-path-traversal", "distribution-spec", "recursive", "image-spec",
+  "media-type", "force",
+];
+const UNSUPPORTED_SHORT: Record<string, string> = { p: "password", H: "header", d: "debug", v: "verbose", r: "recursive", f: "force" };
+
+function unknownFlag(command: string, name: string, shown: string): UsageError {
+  if (UNSUPPORTED.some((known) => name === known || name === `from-${known}` || name === `to-${known}`)) {
+    return new UsageError(
+      `${shown} is an oras flag this client does not support`,
+      `Drop it, or use the oras CLI (1.2 or later) for it. Run "oras ${command} -h" for the flags this client takes.`,
     );
   }
-  return positionals;
+  return new UsageError(`unknown flag: ${shown}`, `Run "oras ${command} -h" for its flags.`);
+}
+
+/** strconv.ParseBool's spellings, which oras's `--flag=value` takes for a boolean. */
+function parseBool(text: string, shown: string): boolean {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
+  throw new UsageError(`invalid argument ${JSON.stringify(text)} for "${shown}" flag: use true or false`);
+}
+
+/**
+ * Reads argv the way oras's flag library (pflag) does: flags anywhere among the arguments,
+ * `--name value`, `--name=value`, `-o value`, `-ovalue`, boolean shorts grouped (`-lh`), and
+ * `--` ending the flags.
+ */
+export function parseFlags(command: string, argv: string[], spec: FlagSpec): { flags: FlagValues; args: string[] } {
+  const flags: FlagValues = {};
+  const args: string[] = [];
+  const byShort = new Map(Object.entries(spec).flatMap(([name, flag]) => (flag.short ? [[flag.short, name]] : [])));
+  const set = (name: string, value: string | boolean) => {
+    const flag = spec[name];
+    if (flag.multiple) flags[name] = [...((flags[name] as string[] | undefined) ?? []), value as string];
+    else flags[name] = value;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const [name, inline] = arg.includes("=") ? [arg.slice(2, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg.slice(2), undefined];
+      const flag = spec[name];
+      if (!flag) throw unknownFlag(command, name, `--${name}`);
+      if (flag.type === "boolean") set(name, inline === undefined ? true : parseBool(inline, `--${name}`));
+      else if (inline !== undefined) set(name, inline);
+      else if (i + 1 < argv.length) set(name, argv[++i]);
+      else throw new UsageError(`flag needs an argument: --${name}`);
+    } else if (arg.startsWith("-") && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const short = arg[j];
+        const name = byShort.get(short);
+        if (!name) {
+          const long = UNSUPPORTED_SHORT[short];
+          throw long ? unknownFlag(command, long, `-${short} (--${long})`) : new UsageError(`unknown shorthand flag: '${short}' in ${arg}`, `Run "oras ${command} -h" for its flags.`);
+        }
+        if (spec[name].type === "boolean") {
+          set(name, true);
+          continue;
+        }
+        const rest = arg.slice(j + 1);
+        if (rest) set(name, rest.startsWith("=") ? rest.slice(1) : rest);
+        else if (i + 1 < argv.length) set(name, argv[++i]);
+        else throw new UsageError(`flag needs an argument: '${short}' in ${arg}`);
+        break;
+      }
+    } else {
+      args.push(arg);
+    }
+  }
+  return { flags, args };
+}
+
+/** `repo ls`, `push`: the words before the flags in the usage line. */
+const commandName = (command: Command) => command.use.split(" [")[0];
+
+/** `oras <command> --help`: what it does, examples, usage and flags, laid out as cobra does. */
+export function helpText(command: Command): string {
+  const examples = command.examples.map(([what, line]) => `Example - ${what}:\n  ${line}\n`).join("\n");
+  const name = commandName(command);
+  const rows = Object.entries({ ...flagsOf(command), help: { type: "boolean", short: "h", help: `help for ${name.split(" ").at(-1)}` } as Flag })
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, flag]) => {
+      const value = flag.type === "string" ? ` ${flag.value ?? (flag.multiple ? "stringArray" : "string")}` : "";
+      return [`  ${flag.short ? `-${flag.short}, ` : "    "}--${name}${value}`, flag.help];
+    });
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [
+    `${command.summary}\n`,
+    examples,
+    "Usage:",
+    `  oras ${command.use}\n`,
+    "Flags:",
+    ...rows.map(([left, text]) => `${left.padEnd(width)}   ${text}`),
+    "",
+  ].join("\n");
+}
+
+/** Parses argv for `command` and runs it, or prints its help for -h/--help. */
+export async function runCommand(command: Command, argv: string[], io: OrasIO): Promise<void> {
+  const name = commandName(command);
+  const { flags, args } = parseFlags(name, argv, { ...flagsOf(command), help: { type: "boolean", short: "h", help: "" } });
+  if (flags.help) {
+    io.out(helpText(command));
+    return;
+  }
+  for (const pair of command.exclusive ?? []) {
+    if (pair.every((flag) => flags[flag] !== undefined)) throw new UsageError(`--${pair.join(", --")} cannot be used at the same time`);
+  }
+  if (command.formats) flags.format = outputFormat(flags.format as string | undefined, command.formats);
+  if (flags["password-stdin"]) flags.password = await readPassword(io);
+  const [least, most] = command.args;
+  if (args.length < least || args.length > most) {
+    const wanted = least === most ? `exactly ${least}` : most === Infinity ? `at least ${least}` : `${least} to ${most}`;
+    throw new UsageError(
+      `"oras ${name}" requires ${wanted} argument${least === 1 && most === 1 ? "" : "s"} but got ${args.length}`,
+      `Usage: oras ${command.use}\nPlease specify ${command.argsHelp}. Run "oras ${name} -h" for more options and examples`,
+    );
+  }
+  await command.run(flags, args, io);
+}
+
+/** As oras reads --password-stdin: all of stdin, less one trailing line break. */
+async function readPassword(io: OrasIO): Promise<string> {
+  if (!io.stdin) throw new UsageError("--password-stdin, but there is no standard input to read");
+  const password = (await io.stdin()).replace(/\r?\n$/, "");
+  if (password === "") throw new UsageError("password required: standard input was empty");
+  return password;
+}
+
+/** How to reach one registry and as whom. */
+export interface RemoteOptions {
+  /** true or false as asked (--plain-http, --plain-http=false); unset: oras's rule, plain HTTP for localhost only. */
+  plainHttp?: boolean;
+  /** A PEM file of CAs to trust besides the system's. */
+  caFile?: string;
+  /** No certificate verification. */
+  insecure?: boolean;
+  /** Given explicitly; else the Docker config's is used. */
+  credential?: Credential;
+}
+
+/**
+ * The remote options of one side of a command. Credentials: --username with the password
+ * --password-stdin read, else REGISTRY_USERNAME and REGISTRY_PASSWORD, else none given.
+ */
+export function remoteOptionsOf(flags: FlagValues, prefix = ""): RemoteOptions {
+  const username = flags[`${prefix}username`] as string | undefined;
+  const password = prefix ? undefined : flags.password as string | undefined;
+  if ((username === undefined) !== (password === undefined)) {
+    throw new UsageError(
+      username === undefined ? "--password-stdin needs --username" : `--${prefix}username needs ${prefix ? "a password, which only oras login reads" : "--password-stdin"}`,
+      "Or log in once with `oras login -u USER --password-stdin HOST`: later commands find the credentials there.",
+    );
+  }
+  return {
+    plainHttp: flags[`${prefix}plain-http`] as boolean | undefined,
+    caFile: flags[`${prefix}ca-file`] as string | undefined,
+    insecure: Boolean(flags[`${prefix}insecure`]),
+    credential: username !== undefined ? { username, password, source: "--username and --password-stdin" } : env.registryCredential,
+  };
 }
 
 const registries = new Map<string, Registry>();
 
 /**
- * One Registry per host and transport for the whole process, so that the commands of one step
- * share connections and what they learnt about blobs. Plain HTTP as oras decides: asked for,
- * or the host is `localhost`.
+ * One Registry per host, transport and credential for the whole process, so that the commands
+ * of one step share connections, tokens and what they learnt about blobs. Plain HTTP as oras
+ * decides: as asked, else for `localhost` only. Credentials: the given one, else the Docker config's.
  */
-export function registryFor(host: string, plainHttp: boolean): Registry {
-  const plain = plainHttp || host.replace(/:\d+$/, "") === "localhost";
-  const key = `${plain ? "http" : "https"}://${host}`;
+export function registryFor(host: string, remote: RemoteOptions = {}): Registry {
+  const { plainHttp, caFile, insecure, credential } = remote;
+  const key = JSON.stringify([host, plainHttp, caFile, insecure, credential?.username, credential?.password]);
   let registry = registries.get(key);
   if (!registry) {
-    registry = new Registry(host, { plainHttp: plain, timeoutMs: env.registryTimeoutMs });
+    const transport = createTransport({ plainHttp, caFile, insecure, timeoutMs: env.registryTimeoutMs });
+    if (insecure) say.warn(`--insecure: the TLS certificate of ${host} is not verified; anyone on the network path can read and change this traffic`);
+    const credentials = credentialLookup({ explicit: credential && { [host]: credential } });
+    registry = new Registry(host, { transport, authorizer: new Authenticator({ fetch: transport.fetch, credentials }) });
     registries.set(key, registry);
   }
   return registry;
 }
 
-/** A reference with a tag or digest, as push, pull, fetch, resolve and cp need. */
-export function targetReference(text: string): Reference & { reference: string } {
-  const ref = parseReference(text);
-  const reference = ref.digest ?? ref.tag;
-  if (!reference) {
-    throw new UsageError(`${text}: no tag or digest specified`, "Add one, e.g. :v1 (there is no implicit latest).");
+export interface Target extends Reference {
+  /** The reference as typed, which oras repeats in its output. */
+  raw: string;
+  /** `registry/repository`, oras's "path" of a remote target. */
+  path: string;
+  /** The tag or digest, if any. */
+  reference?: string;
+}
+
+export function parseTarget(raw: string): Target {
+  const ref = parseReference(refuseUserinfo(raw));
+  return { ...ref, raw, path: `${ref.registry}/${ref.repository}`, reference: ref.digest ?? ref.tag };
+}
+
+/** A target that must name a tag or digest, as pull, fetch, resolve, tag, attach and discover need. */
+export function requireReference(command: string, target: Target): string {
+  if (!target.reference) {
+    throw new UsageError(
+      `"${target.raw}": no tag or digest specified`,
+      `Please specify a reference in the form of "<name>:<tag>" or "<name>@<digest>". Run "oras ${command} -h" for more options and examples`,
+    );
   }
-  return { ...ref, reference };
+  return target.reference;
+}
+
+export const repositoryOf = (target: Target, flags: FlagValues, prefix = "") =>
+  registryFor(target.registry, remoteOptionsOf(flags, prefix)).repository(target.repository);
+
+/**
+ * A registry written `user:password@host` would put a secret in shell history and in every
+ * message that names it: refused without repeating it.
+ */
+export function refuseUserinfo(text: string): string {
+  if (/^[^/@=\s]+:[^/@\s]*@[^/@\s]+(\/|$)/.test(text)) {
+    throw new UsageError(
+      "a registry written user:password@host was refused (not shown here, not used)",
+      "Give the registry as host[:port] and log in with `oras login -u USER --password-stdin HOST`.",
+    );
+  }
+  return text;
 }
 
 /** oras's 12-hex-digit short digest. */
 export const shortDigest = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
 
 /**
- * Prints status lines the way oras does without a terminal: one line per titled blob, padded
- * prompts from `prompts`; config and manifests (no title) only in verbose mode, which we lack.
+ * Prints transfer status the way oras 1.3 does without a terminal: `<prompt> <short digest>
+ * <title>`, and for nodes without a title (config, manifests) their media type, since oras's
+ * deprecated --verbose is on by default.
  */
+export function statusLine(io: OrasIO, prompt: string, descriptor: Descriptor) {
+  io.out(`${prompt} ${shortDigest(descriptor.digest)} ${layerTitle(descriptor) ?? descriptor.mediaType}\n`);
+}
+
 export function statusLines(io: OrasIO, prompts: Partial<Record<TransferStatus, string>>): OnStatus {
-  return (status: TransferStatus, descriptor: Descriptor) => {
-    const title = layerTitle(descriptor);
+  return (status, descriptor) => {
     const prompt = prompts[status];
-    if (title !== undefined && prompt) io.out(`${prompt} ${shortDigest(descriptor.digest)} ${title}\n`);
+    if (prompt) statusLine(io, prompt, descriptor);
   };
 }
 
-/** `--format text|json`, as oras 1.2+ takes it. */
-export function outputFormat(command: string, value: unknown): "text" | "json" {
-  const format = (value as string | undefined) ?? "text";
-  if (format !== "text" && format !== "json") {
-    throw new UsageError(`oras ${command}: --format ${format} is not supported by the built-in client`, "Use --format text or --format json.");
+/** `--format`, checked against the types the command offers (the first is the default). */
+export function outputFormat(format: string | undefined, types: readonly string[]): string {
+  const chosen = format ?? types[0];
+  if (chosen === "go-template" || chosen.startsWith("go-template=") || chosen === "table") {
+    throw new UsageError(`--format ${chosen} is an oras format this client does not support`, `Use one of: ${types.join(", ")}.`);
   }
-  return format;
+  if (!types.includes(chosen)) throw new UsageError(`invalid format type: ${JSON.stringify(chosen)}`, `supported types: ${types.join(", ")}`);
+  return chosen;
 }
 
-export const printJson = (io: OrasIO, value: unknown) => io.out(JSON.stringify(value, null, 2) + "\n");
+/** Sorts object keys at every level, as Go does when it encodes a map. */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
+}
+
+/** Prints JSON as oras's --format json does: Go's encoder, two-space indent, a final newline. */
+export const printJson = (io: OrasIO, value: unknown) => io.out(goEscape(JSON.stringify(value, null, 2)) + "\n");
+
+/**
+ * A descriptor as oras's JSON output models it: the digest reference first, then the
+ * descriptor's own fields (without urls, data and platform); empty annotations are left out.
+ */
+export function describe(path: string, descriptor: Descriptor) {
+  const annotations = descriptor.annotations && Object.keys(descriptor.annotations).length > 0 ? sortKeys(descriptor.annotations) : undefined;
+  return {
+    reference: `${path}@${descriptor.digest}`,
+    mediaType: descriptor.mediaType,
+    digest: descriptor.digest,
+    size: descriptor.size,
+    ...(annotations !== undefined && { annotations }),
+    ...(descriptor.artifactType && { artifactType: descriptor.artifactType }),
+  };
+}

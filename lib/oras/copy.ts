@@ -1,21 +1,38 @@
-// oras cp [flags] <from>{:<tag>|@<digest>} <to>[:<tag>]
+// oras cp [flags] <from>{:<tag>|@<digest>} <to>[:<tag>[,<tag>][...]]
 import { copyArtifact } from "../oci/artifacts.ts";
-import { parseReference } from "../oci/reference.ts";
-import { expectArgs, type OrasIO, parseFlags, registryFor, remoteFlags, statusLines, targetReference } from "./command.ts";
+import { type Command, NO_TTY_FLAG, parseTarget, remoteFlags, repositoryOf, requireReference, statusLines } from "./command.ts";
+import { checkTags, tagAll } from "./push.ts";
 
-const FLAGS = { ...remoteFlags("from-"), ...remoteFlags("to-") } as const;
-
-export async function copy(argv: string[], io: OrasIO) {
-  const { values, positionals } = parseFlags("cp", argv, FLAGS);
-  const [fromText, toText] = expectArgs("cp", positionals, ["<from>:<tag>", "<to>:<tag>"]);
-  const from = targetReference(fromText);
-  const parsedTo = parseReference(toText);
-  // Without a tag or digest on the target, oras keeps the source's.
-  const to = { ...parsedTo, reference: parsedTo.digest ?? parsedTo.tag ?? from.reference };
-  const source = registryFor(from.registry, Boolean(values["from-plain-http"])).repository(from.repository);
-  const target = registryFor(to.registry, Boolean(values["to-plain-http"])).repository(to.repository);
-  const copied = await copyArtifact(source, from.reference, target, to.reference, {
-    onStatus: statusLines(io, { Copying: "Copying", Copied: "Copied ", Exists: "Exists ", Mounted: "Mounted" }),
-  });
-  io.out(`Copied [registry] ${fromText} => [registry] ${toText}\nDigest: ${copied.digest}\n`);
-}
+export const copy: Command = {
+  use: "cp [flags] <from>{:<tag>|@<digest>} <to>[:<tag>[,<tag>][...]]",
+  summary: "Copy artifacts from one target to another",
+  examples: [
+    ["Copy an artifact between registries", "oras cp localhost:5000/net-monitor:v1 localhost:6000/net-monitor-copy:v1"],
+    ["Copy an artifact to a new tag in the same repository", "oras cp localhost:5000/net-monitor:v1 localhost:5000/net-monitor:v2"],
+    ["Copy an artifact with multiple tags", "oras cp localhost:5000/net-monitor:v1 localhost:6000/net-monitor-copy:tag1,tag2,tag3"],
+  ],
+  flags: { ...remoteFlags("from-", "source "), ...remoteFlags("to-", "destination "), ...NO_TTY_FLAG },
+  args: [2, 2],
+  argsHelp: "the source and destination for copying",
+  async run(flags, [fromRaw, toRaws], io) {
+    const [toRaw, ...extraTags] = toRaws.split(",");
+    checkTags(extraTags);
+    const from = parseTarget(fromRaw);
+    const to = parseTarget(toRaw);
+    const source = repositoryOf(from, flags, "from-");
+    const target = repositoryOf(to, flags, "to-");
+    const reference = requireReference("cp", from);
+    // Within one repository oras finds the manifest already there and prints no node at all.
+    const sameRepository = source.registry === target.registry && source.name === target.name;
+    // Without a tag or digest on the target, oras keeps the source's.
+    const copied = await copyArtifact(source, reference, target, to.reference ?? reference, {
+      onStatus: sameRepository ? undefined : statusLines(io, { Copying: "Copying", Copied: "Copied ", Exists: "Exists ", Mounted: "Mounted" }),
+    });
+    io.out(`Copied [registry] ${fromRaw} => [registry] ${toRaw}\n`);
+    if (extraTags.length > 0) {
+      const { bytes } = await target.fetchManifest(copied.digest);
+      await tagAll(target, bytes, copied.mediaType, extraTags, (tag) => io.out(`Tagged ${tag}\n`));
+    }
+    io.out(`Digest: ${copied.digest}\n`);
+  },
+};

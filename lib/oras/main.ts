@@ -1,30 +1,101 @@
 // The oras CLI's commands, done by the built-in OCI client: the same argv, the same output.
-import { UsageError } from "../errors.ts";
-import type { OrasIO } from "./command.ts";
+import { CliError, UsageError } from "../errors.ts";
+import { OciError } from "../oci/errors.ts";
+import { attach } from "./attach.ts";
+import { type Command, helpText, type OrasIO, runCommand } from "./command.ts";
 import { copy } from "./copy.ts";
-import { manifest } from "./manifest.ts";
+import { discover } from "./discover.ts";
+import { loginCommand, logoutCommand } from "./login.ts";
+import { manifestFetch } from "./manifest.ts";
 import { pull } from "./pull.ts";
 import { push } from "./push.ts";
-import { repo } from "./repo.ts";
+import { repoLs, repoTags } from "./repo.ts";
 import { resolve } from "./resolve.ts";
+import { tag } from "./tag.ts";
 
-const COMMANDS: Record<string, (argv: string[], io: OrasIO) => Promise<void>> = {
+/** Commands by name, with oras's aliases; a group (repo, manifest) maps its subcommands. */
+export const COMMANDS: Record<string, Command | Record<string, Command>> = {
   push,
   pull,
-  repo,
-  manifest,
+  attach,
+  discover,
   resolve,
+  digest: resolve,
   cp: copy,
   copy,
+  tag,
+  login: loginCommand,
+  logout: logoutCommand,
+  repo: { ls: repoLs, list: repoLs, tags: repoTags, "show-tags": repoTags },
+  manifest: { fetch: manifestFetch, get: manifestFetch, show: manifestFetch },
 };
 
-export async function runOras([command, ...argv]: string[], io: OrasIO): Promise<void> {
-  const run = COMMANDS[command ?? ""];
-  if (!run) {
-    throw new UsageError(
-      `oras: unknown command ${JSON.stringify(command ?? "")} for the built-in client`,
-      `It runs: ${Object.keys(COMMANDS).join(", ")}.`,
-    );
+const isCommand = (entry: Command | Record<string, Command>): entry is Command => "run" in entry;
+
+const OVERVIEW = [
+  ["push", "Push files to a registry"],
+  ["pull", "Pull files from a registry"],
+  ["attach", "Attach files to an existing artifact"],
+  ["discover", "[Preview] Discover referrers of a manifest in a registry"],
+  ["resolve", "[Preview] Resolves digest of the target artifact"],
+  ["cp", "Copy artifacts from one target to another"],
+  ["tag", "Tag a manifest in a registry"],
+  ["repo ls", "List the repositories under the registry"],
+  ["repo tags", "Show tags of the target repository"],
+  ["manifest fetch", "Fetch manifest of the target artifact"],
+  ["login", "Log in to a remote registry"],
+  ["logout", "Log out from a remote registry"],
+];
+
+const USAGE = [
+  "The oras commands of this project's built-in OCI client: the argv of oras 1.3, its output,",
+  "and byte-identical manifests, for machines without the oras CLI.",
+  "",
+  "Usage:",
+  "  oras [command]",
+  "",
+  "Available Commands:",
+  ...OVERVIEW.map(([name, what]) => `  ${name.padEnd(16)}${what}`),
+  "",
+  "Example - Push a file, then list the tags it is under:",
+  "  oras push --artifact-type application/vnd.example+type localhost:5000/hello:v1 hi.txt",
+  "  oras repo tags localhost:5000/hello",
+  "",
+  'Use "oras [command] --help" for more information about a command.',
+  "Run it as: make oras ARGS='repo ls localhost:5000', or scripts/oras.ts repo ls localhost:5000",
+  "(deno run -A scripts/oras.ts, or node --import tsx scripts/oras.ts).",
+  "",
+].join("\n");
+
+export async function runOras(argv: string[], io: OrasIO): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" && rest.length === 0 || name === "--help" || name === "-h") {
+    io.out(USAGE);
+    return;
   }
-  await run(argv, io);
+  if (name === "help") return await runOras([...rest, "--help"], io);
+  const entry = COMMANDS[name];
+  if (!entry) throw new UsageError(`unknown command ${JSON.stringify(name)} for "oras"`, "Run 'oras --help' for usage.");
+  if (isCommand(entry)) return await runCommand(entry, rest, io);
+  const [subname, ...args] = rest;
+  const subcommand = entry[subname ?? ""];
+  if (subcommand) return await runCommand(subcommand, args, io);
+  if (subname === undefined || subname === "--help" || subname === "-h") {
+    io.out(Object.values(entry).filter((command, i, all) => all.indexOf(command) === i).map(helpText).join("\n"));
+    return;
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(subname)} for "oras ${name}"`, `Run 'oras ${name} --help' for usage.`);
+}
+
+const REGISTRY_PREFIX = "Error response from registry:";
+
+/**
+ * A failure as oras prints it on stderr: `Error: …`, or `Error response from registry: …` for
+ * the registry's own refusals, then what to do about it, when known.
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof OciError || error instanceof CliError)) return `Error: ${(error as Error)?.stack ?? error}\n`;
+  const message = error.message.startsWith(REGISTRY_PREFIX) ? error.message : `Error: ${error.message}`;
+  const hint = error instanceof CliError ? error.hint : undefined;
+  return `${message}\n${hint ? `${hint}\n` : ""}`;
 }

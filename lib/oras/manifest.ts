@@ -1,25 +1,63 @@
-// oras manifest fetch [--pretty | --descriptor] <name>{:<tag>|@<digest>}
+// oras manifest fetch [flags] <name>{:<tag>|@<digest>}
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
 import { UsageError } from "../errors.ts";
-import { expectArgs, type OrasIO, parseFlags, registryFor, remoteFlags, targetReference } from "./command.ts";
+import { type Descriptor, goEscape } from "../oci/manifest.ts";
+import { type Command, describe, parseTarget, printJson, remoteFlags, repositoryOf, requireReference, sortKeys } from "./command.ts";
 import { indentJson } from "./json.ts";
 
-const FLAGS = { ...remoteFlags(), pretty: { type: "boolean" }, descriptor: { type: "boolean" } } as const;
-
-export async function manifest([subcommand, ...argv]: string[], io: OrasIO) {
-  if (subcommand !== "fetch" && subcommand !== "get") {
-    throw new UsageError(`oras manifest: ${JSON.stringify(subcommand ?? "")} is not supported by the built-in client`, "Use `oras manifest fetch <name>:<tag>`.");
-  }
-  const { values, positionals } = parseFlags("manifest fetch", argv, FLAGS);
-  const [text] = expectArgs("manifest fetch", positionals, ["<name>:<tag>"]);
-  const target = targetReference(text);
-  const repository = registryFor(target.registry, Boolean(values["plain-http"])).repository(target.repository);
-  if (values.descriptor) {
-    const { descriptor } = await repository.fetchManifest(target.reference);
-    io.out(values.pretty ? indentJson(JSON.stringify(descriptor)) + "\n" : JSON.stringify(descriptor));
-    return;
-  }
-  const { bytes } = await repository.fetchManifest(target.reference);
-  // oras prints the stored bytes as they are; --pretty only re-indents them.
-  const stored = new TextDecoder().decode(bytes);
-  io.out(values.pretty ? indentJson(stored) + "\n" : stored);
-}
+export const manifestFetch: Command = {
+  use: "manifest fetch [flags] <name>{:<tag>|@<digest>}",
+  summary: "Fetch manifest of the target artifact",
+  examples: [
+    ["Fetch raw manifest from a registry", "oras manifest fetch localhost:5000/hello:v1"],
+    ["Fetch the descriptor of a manifest from a registry", "oras manifest fetch --descriptor localhost:5000/hello:v1"],
+    ["Fetch manifest from a registry with prettified json result", "oras manifest fetch --pretty localhost:5000/hello:v1"],
+    ["Fetch manifest and output metadata encoded in JSON", "oras manifest fetch localhost:5000/hello:v1 --format json"],
+    ['Fetch manifest into the file "manifest.json"', "oras manifest fetch localhost:5000/hello:v1 -o manifest.json"],
+  ],
+  flags: {
+    ...remoteFlags(),
+    descriptor: { type: "boolean", help: "output the descriptor" },
+    pretty: { type: "boolean", help: "prettify JSON objects printed to stdout" },
+    output: { type: "string", short: "o", value: "path", help: "file `path` to write the fetched manifest to, use - for stdout" },
+  },
+  formats: ["text", "json"],
+  exclusive: [["format", "pretty"], ["format", "descriptor"]],
+  args: [1, 1],
+  argsHelp: "the manifest to fetch",
+  async run(flags, [raw], io) {
+    const output = flags.output as string | undefined;
+    if (output === "-" && flags.descriptor) throw new UsageError("`--descriptor` cannot be used with `--output -` at the same time");
+    if (output === "-" && flags.format !== "text") throw new UsageError("`--output -` cannot be used with `--format json` at the same time");
+    const target = parseTarget(raw);
+    const reference = requireReference("manifest fetch", target);
+    const repository = repositoryOf(target, flags);
+    const pretty = (json: string) => (flags.pretty ? indentJson(json) + "\n" : json);
+    const printDescriptor = ({ mediaType, digest, size }: Descriptor) => io.out(pretty(goEscape(JSON.stringify({ mediaType, digest, size }))));
+    const toFile = output !== undefined && output !== "-";
+    // For the descriptor alone oras only resolves: what a HEAD answers.
+    if (flags.descriptor && !toFile) return printDescriptor(await repository.resolve(reference));
+    const { descriptor, bytes } = await repository.fetchManifest(reference);
+    // The stored bytes as they are: --pretty only re-indents them, and a file gets them untouched.
+    const stored = new TextDecoder().decode(bytes);
+    if (toFile) {
+      await writeFile(path.resolve(io.cwd, output), bytes).catch((error: Error) => {
+        throw new UsageError(`failed to open ${JSON.stringify(output)}: ${error.message}`);
+      });
+    }
+    if (flags.format === "json") {
+      let content: unknown = null;
+      try {
+        content = sortKeys(JSON.parse(stored));
+      } catch {
+        // oras prints null content for bytes that are not JSON.
+      }
+      printJson(io, { ...describe(target.path, descriptor), content });
+    } else if (flags.descriptor) {
+      printDescriptor(descriptor);
+    } else if (!toFile) {
+      io.out(pretty(stored));
+    }
+  },
+};

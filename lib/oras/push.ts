@@ -1,82 +1,94 @@
-// oras push [flags] <name>[:<tag>[,<tag>…]] <file>[:<type>] [...]
-import { readFile, stat } from "node:fs/promises";
-import path from "node:path";
+// oras push [flags] <name>[:<tag>[,<tag>][...]] <file>[:<type>] [...]
+import { type OnStatus, pushArtifact } from "../oci/artifacts.ts";
+import { DEFAULT_ARTIFACT_TYPE, MEDIA_TYPE } from "../oci/manifest.ts";
+import type { Repository } from "../oci/registry.ts";
+import { TAG_PATTERN } from "../oci/reference.ts";
 import { UsageError } from "../errors.ts";
-import { pushArtifact } from "../oci/artifacts.ts";
-import { CREATED_ANNOTATION, DEFAULT_ARTIFACT_TYPE } from "../oci/manifest.ts";
-import { outputFormat, type OrasIO, parseFlags, printJson, registryFor, remoteFlags, statusLines, targetReference } from "./command.ts";
+import {
+  type Command,
+  describe,
+  NO_TTY_FLAG,
+  type OrasIO,
+  parseTarget,
+  printJson,
+  remoteFlags,
+  repositoryOf,
+  statusLines,
+} from "./command.ts";
+import { loadLayers, PACKER_FLAGS, parseAnnotations } from "./files.ts";
 
-const FLAGS = {
-  ...remoteFlags(),
-  "artifact-type": { type: "string" },
-  annotation: { type: "string", short: "a", multiple: true },
-  "disable-path-validation": { type: "boolean" },
-  format: { type: "string" },
-} as const;
-
-/** `key=value` pairs of --annotation; the value may itself hold "=". */
-export function parseAnnotations(pairs: string[] = []): Record<string, string> {
-  const annotations: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new UsageError(`oras push: invalid annotation ${JSON.stringify(pair)}: expected key=value`);
-    const key = pair.slice(0, at);
-    if (key in annotations) throw new UsageError(`oras push: duplicate annotation key ${key}`);
-    annotations[key] = pair.slice(at + 1);
+/** Checked before anything is sent, so a bad tag leaves nothing half-done. */
+export function checkTags(tags: string[]): string[] {
+  for (const tag of tags) {
+    if (!TAG_PATTERN.test(tag)) throw new UsageError(`invalid reference: invalid tag ${JSON.stringify(tag)}`, "Tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.");
   }
-  const created = annotations[CREATED_ANNOTATION];
-  // oras keeps a supplied created time only when it is RFC 3339.
-  if (created !== undefined && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(created)) {
-    throw new UsageError(`oras push: ${CREATED_ANNOTATION} must be an RFC 3339 time such as 2025-06-05T04:26:57Z, not ${JSON.stringify(created)}`);
-  }
-  return annotations;
+  return tags;
 }
 
-/** `file[:type]`, split at the last colon; the title is the path as given, cleaned. */
-function fileArgument(text: string, allowAbsolute: boolean) {
-  const colon = text.lastIndexOf(":");
-  const [file, mediaType] = colon > 0 ? [text.slice(0, colon), text.slice(colon + 1)] : [text, undefined];
-  if (path.isAbsolute(file) && !allowAbsolute) {
-    throw new UsageError(
-      `oras push: absolute file path detected: ${file}`,
-      "Push files by relative path (cd to their directory first), or add --disable-path-validation.",
-    );
+/** Puts an existing manifest under more tags, one by one, so `Tagged <tag>` lines come in order. */
+export async function tagAll(repository: Repository, bytes: Uint8Array, mediaType: string, tags: string[], onTagged: (tag: string) => void) {
+  for (const tag of tags) {
+    await repository.pushManifest(tag, bytes, mediaType);
+    onTagged(tag);
   }
-  return { file, mediaType: mediaType || undefined, title: path.posix.normalize(file.replaceAll(path.sep, "/")) };
 }
 
-export async function push(argv: string[], io: OrasIO) {
-  const { values, positionals } = parseFlags("push", argv, FLAGS);
-  const format = outputFormat("push", values.format);
-  if (positionals.length < 1) throw new UsageError("oras push: expected a reference and files", "Usage: oras push <name>:<tag> <file>[:<type>] [...]");
-  const target = targetReference(positionals[0]);
-  const files = positionals.slice(1).map((text) => fileArgument(text, Boolean(values["disable-path-validation"])));
-  const layers = await Promise.all(files.map(async ({ file, mediaType, title }) => {
-    const full = path.resolve(io.cwd, file);
-    const info = await stat(full).catch(() => undefined);
-    if (!info?.isFile()) throw new UsageError(`oras push: ${file} is not a file in ${io.cwd}`);
-    return { title, mediaType, bytes: new Uint8Array(await readFile(full)) };
-  }));
-  if (layers.length === 0) throw new UsageError("oras push: no files to push", "Name at least one file after the reference.");
-  const repository = registryFor(target.registry, Boolean(values["plain-http"])).repository(target.repository);
-  const artifactType = (values["artifact-type"] as string | undefined) ?? DEFAULT_ARTIFACT_TYPE;
-  const pushed = await pushArtifact(repository, target.reference, layers, {
-    artifactType,
-    annotations: parseAnnotations(values.annotation as string[] | undefined),
-    onStatus: format === "text" ? statusLines(io, { Uploading: "Uploading", Uploaded: "Uploaded ", Exists: "Exists   ", Mounted: "Exists   " }) : undefined,
-  });
-  const name = `${target.registry}/${target.repository}`;
-  if (format === "json") {
-    printJson(io, {
-      reference: `${name}@${pushed.descriptor.digest}`,
-      mediaType: pushed.descriptor.mediaType,
-      digest: pushed.descriptor.digest,
-      size: pushed.descriptor.size,
-      annotations: pushed.manifest.annotations,
-      artifactType,
-      referenceAsTags: target.tag ? [`${name}:${target.tag}`] : [],
+/** Push and attach print the same status lines; a manifest the registry already had gets none. */
+export const pushStatus = (io: OrasIO): OnStatus => {
+  const lines = statusLines(io, { Uploading: "Uploading", Uploaded: "Uploaded ", Exists: "Exists   ", Mounted: "Exists   " });
+  return (status, descriptor) => {
+    if (!(status === "Exists" && descriptor.mediaType === MEDIA_TYPE.ociManifest)) lines(status, descriptor);
+  };
+};
+
+export const push: Command = {
+  use: "push [flags] <name>[:<tag>[,<tag>][...]] <file>[:<type>] [...]",
+  summary: "Push files to a registry",
+  examples: [
+    ['Push file "hi.txt" with media type "application/vnd.oci.image.layer.v1.tar" (default)', "oras push localhost:5000/hello:v1 hi.txt"],
+    ['Push file "hi.txt" with the custom media type "application/vnd.me.hi"', "oras push localhost:5000/hello:v1 hi.txt:application/vnd.me.hi"],
+    ['Push file "hi.txt" with artifact type "application/vnd.example+type"', "oras push --artifact-type application/vnd.example+type localhost:5000/hello:v1 hi.txt"],
+    ["Push with a fixed creation time, for a reproducible digest", "oras push --annotation org.opencontainers.image.created=2025-06-05T04:26:57Z localhost:5000/hello:v1 hi.txt"],
+    ['Push file "hi.txt" with multiple tags', "oras push localhost:5000/hello:tag1,tag2,tag3 hi.txt"],
+    ['Push file "hi.txt" and format output in JSON', "oras push localhost:5000/hello:v1 hi.txt --format json"],
+  ],
+  flags: {
+    ...remoteFlags(),
+    ...NO_TTY_FLAG,
+    ...PACKER_FLAGS,
+    "artifact-type": { type: "string", value: "string", help: "artifact type" },
+  },
+  formats: ["text", "json"],
+  args: [1, Infinity],
+  argsHelp: "the destination for pushing as <name>[:<tag>[,<tag>][...]]",
+  async run(flags, [references, ...files], io) {
+    const [raw, ...extraTags] = references.split(",");
+    const target = parseTarget(raw);
+    checkTags(extraTags);
+    const annotations = parseAnnotations(flags.annotation as string[] | undefined);
+    const text = flags.format === "text";
+    const layers = await loadLayers(files, flags, io);
+    const repository = repositoryOf(target, flags);
+    const pushed = await pushArtifact(repository, target.reference, layers, {
+      artifactType: (flags["artifact-type"] as string | undefined) ?? DEFAULT_ARTIFACT_TYPE,
+      annotations,
+      onStatus: text ? pushStatus(io) : undefined,
     });
-    return;
-  }
-  io.out(`Pushed [registry] ${positionals[0]}\nArtifactType: ${artifactType}\nDigest: ${pushed.descriptor.digest}\n`);
-}
+    const { manifest } = pushed;
+    if (text) io.out(`Pushed [registry] ${raw}\n`);
+    const tagged: string[] = target.tag ? [target.tag] : [];
+    await tagAll(repository, pushed.bytes, pushed.descriptor.mediaType, extraTags, (tag) => {
+      tagged.push(tag);
+      if (text) io.out(`Tagged ${tag}\n`);
+    });
+    if (text) {
+      io.out(`ArtifactType: ${manifest.artifactType}\nDigest: ${pushed.descriptor.digest}\n`);
+      return;
+    }
+    printJson(io, {
+      ...describe(target.path, { ...pushed.descriptor, annotations: manifest.annotations, artifactType: manifest.artifactType }),
+      // Go encodes oras's empty list of tags as null.
+      referenceAsTags: tagged.length > 0 ? tagged.map((tag) => `${target.path}:${tag}`) : null,
+    });
+  },
+};

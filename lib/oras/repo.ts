@@ -1,37 +1,98 @@
-// oras repo ls <registry> | oras repo tags <name>
+// oras repo ls [flags] <registry>[/<namespace>]   and   oras repo tags [flags] <name>[{:<tag>|@<digest>}]
 import { UsageError } from "../errors.ts";
-import { parseReference } from "../oci/reference.ts";
-import { expectArgs, outputFormat, type OrasIO, parseFlags, printJson, registryFor, remoteFlags } from "./command.ts";
+import { DIGEST_PATTERN } from "../oci/digest.ts";
+import { isValidRegistry, parseReference } from "../oci/reference.ts";
+import { type Command, type Flag, type OrasIO, parseTarget, printJson, registryFor, remoteFlags, remoteOptionsOf, repositoryOf } from "./command.ts";
 
-const FLAGS = { ...remoteFlags(), format: { type: "string" } } as const;
+const lastFlag = (what: string): Flag => ({ type: "string", value: "string", help: `start after the ${what} specified by \`last\`` });
 
-export async function repo([subcommand, ...argv]: string[], io: OrasIO) {
-  if (subcommand === "ls" || subcommand === "list") return await list(argv, io);
-  if (subcommand === "tags" || subcommand === "show-tags") return await tags(argv, io);
-  throw new UsageError(`oras repo: unknown command ${JSON.stringify(subcommand ?? "")}`, "Use `oras repo ls <registry>` or `oras repo tags <name>`.");
-}
-
-async function list(argv: string[], io: OrasIO) {
-  const { values, positionals } = parseFlags("repo ls", argv, FLAGS);
-  const format = outputFormat("repo ls", values.format);
-  const [host] = expectArgs("repo ls", positionals, ["<registry>"]);
-  const repositories: string[] = [];
-  for await (const page of registryFor(host, Boolean(values["plain-http"])).catalog()) {
-    if (format === "text") for (const repository of page) io.out(`${repository}\n`);
-    repositories.push(...page);
+/** Prints names one per line as the pages come, or collects them for JSON. */
+async function list(pages: AsyncIterable<string[]>, keep: (name: string) => boolean | Promise<boolean>, text: boolean, io: OrasIO, shown = (name: string) => name) {
+  const names: string[] = [];
+  for await (const page of pages) {
+    for (const name of page) {
+      if (!(await keep(name))) continue;
+      if (text) io.out(`${shown(name)}\n`);
+      names.push(name);
+    }
   }
-  if (format === "json") printJson(io, { registry: host, repositories });
+  return names;
 }
 
-async function tags(argv: string[], io: OrasIO) {
-  const { values, positionals } = parseFlags("repo tags", argv, FLAGS);
-  const format = outputFormat("repo tags", values.format);
-  const [text] = expectArgs("repo tags", positionals, ["<name>"]);
-  const ref = parseReference(text);
-  const found: string[] = [];
-  for await (const page of registryFor(ref.registry, Boolean(values["plain-http"])).repository(ref.repository).tags()) {
-    if (format === "text") for (const tag of page) io.out(`${tag}\n`);
-    found.push(...page);
-  }
-  if (format === "json") printJson(io, { tags: found });
-}
+export const repoLs: Command = {
+  use: "repo ls [flags] <registry>",
+  summary: "List the repositories under the registry",
+  examples: [
+    ["List the repositories under the registry", "oras repo ls localhost:5000"],
+    ["List the repositories under a namespace in the registry", "oras repo ls localhost:5000/agents"],
+    ["List the repositories under the registry in JSON format", "oras repo ls localhost:5000 --format json"],
+  ],
+  flags: { ...remoteFlags(), last: lastFlag("repository") },
+  formats: ["text", "json"],
+  args: [1, 1],
+  argsHelp: "the target registry to list repositories from",
+  async run(flags, [raw], io) {
+    const format = flags.format;
+    const trimmed = raw.replace(/\/$/, "");
+    let host = trimmed;
+    let namespace = "";
+    if (trimmed.includes("/")) {
+      const ref = parseReference(trimmed);
+      if (ref.tag || ref.digest) throw new UsageError("could not parse repository path: tags or digests should not be provided");
+      host = ref.registry;
+      namespace = `${ref.repository}/`;
+    } else if (!isValidRegistry(host)) {
+      throw new UsageError(`could not parse repository path: invalid registry ${JSON.stringify(host)}`);
+    }
+    const last = flags.last as string | undefined;
+    // The catalog is sorted, so `--last` keeps what sorts after it, as the registry would.
+    const repositories = await list(
+      registryFor(host, remoteOptionsOf(flags)).catalog(),
+      (name) => name.startsWith(namespace) && (last === undefined || name > last),
+      format === "text",
+      io,
+      (name) => name.slice(namespace.length),
+    );
+    if (format === "json") printJson(io, { registry: host, repositories });
+  },
+};
+
+/** oras's test for tags such as `sha256-<hex>`: a digest with its colon replaced. */
+const isDigestTag = (tag: string) => DIGEST_PATTERN.test(tag.replace("-", ":"));
+
+export const repoTags: Command = {
+  use: "repo tags [flags] <name>",
+  summary: "Show tags of the target repository",
+  examples: [
+    ["Show tags of the target repository", "oras repo tags localhost:5000/hello"],
+    ["Show tags in the target repository with digest-like tags hidden", "oras repo tags --exclude-digest-tags localhost:5000/hello"],
+    ["Show tags associated with a particular tagged resource", "oras repo tags localhost:5000/hello:latest"],
+    ["Show tags of the target repository in JSON format", "oras repo tags localhost:5000/hello --format json"],
+  ],
+  flags: {
+    ...remoteFlags(),
+    last: lastFlag("tag"),
+    "exclude-digest-tags": { type: "boolean", help: "[Preview] exclude all digest-like tags such as 'sha256-aaaa...'" },
+  },
+  formats: ["text", "json"],
+  args: [1, 1],
+  argsHelp: "the target repository to list tags from",
+  async run(flags, [raw], io) {
+    const format = flags.format;
+    const target = parseTarget(raw);
+    const repository = repositoryOf(target, flags);
+    let digest: string | undefined;
+    if (target.reference) {
+      digest = target.digest ?? (await repository.resolve(target.reference)).digest;
+      io.err?.(`[Experimental] querying tags associated to ${digest}, it may take a while...\n`);
+    }
+    const last = flags.last as string | undefined;
+    const tags = await list(repository.tags(), async (tag) => {
+      if (last !== undefined && tag <= last) return false;
+      if (flags["exclude-digest-tags"] && isDigestTag(tag)) return false;
+      if (!digest || tag === target.reference) return true;
+      return (await repository.resolve(tag)).digest === digest;
+    }, format === "text", io);
+    if (format === "json") printJson(io, { tags });
+  },
+};

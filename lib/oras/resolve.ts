@@ -1,10 +1,19 @@
-// oras resolve <name>:<tag>
-import { expectArgs, type OrasIO, parseFlags, registryFor, remoteFlags, targetReference } from "./command.ts";
+// oras resolve [flags] <name>{:<tag>|@<digest>}
+import { type Command, parseTarget, remoteFlags, repositoryOf, requireReference } from "./command.ts";
 
-export async function resolve(argv: string[], io: OrasIO) {
-  const { values, positionals } = parseFlags("resolve", argv, { ...remoteFlags(), "full-reference": { type: "boolean", short: "l" } });
-  const [text] = expectArgs("resolve", positionals, ["<name>:<tag>"]);
-  const target = targetReference(text);
-  const { digest } = await registryFor(target.registry, Boolean(values["plain-http"])).repository(target.repository).resolve(target.reference);
-  io.out(values["full-reference"] ? `${target.registry}/${target.repository}@${digest}\n` : `${digest}\n`);
-}
+export const resolve: Command = {
+  use: "resolve [flags] <name>{:<tag>|@<digest>}",
+  summary: "[Preview] Resolves digest of the target artifact",
+  examples: [
+    ["Resolve digest of the target artifact", "oras resolve localhost:5000/hello-world:v1"],
+    ["Resolve the full reference with digest of the target artifact", "oras resolve -l localhost:5000/hello-world:v1"],
+  ],
+  flags: { ...remoteFlags(), "full-reference": { type: "boolean", short: "l", help: "print the full artifact reference with digest" } },
+  args: [1, 1],
+  argsHelp: "the target artifact reference to resolve",
+  async run(flags, [raw], io) {
+    const target = parseTarget(raw);
+    const { digest } = await repositoryOf(target, flags).resolve(requireReference("resolve", target));
+    io.out(flags["full-reference"] ? `${target.path}@${digest}\n` : `${digest}\n`);
+  },
+};

@@ -1,0 +1,69 @@
+// Verified status kept in the registry itself: after `verify` proves a card's manifest intact, a
+// small JSON record of what was checked is attached to that manifest as a referrer (its
+// `subject`), the way `oras attach` attaches signatures and SBOMs. A card counts as verified only
+// for the exact digest such a record names.
+import { readFile } from "node:fs/promises";
+import { fetchImageManifest } from "./oci/artifacts.ts";
+import { sha256Digest } from "./oci/digest.ts";
+import { OciError } from "./oci/errors.ts";
+import { listReferrers } from "./oci/referrers.ts";
+import { readLimited, type Repository } from "./oci/registry.ts";
+
+/** The artifact type of a verification record, so that `oras discover --artifact-type` finds them. */
+export const VERIFICATION_TYPE = "application/vnd.pallet.verification.v1+json";
+
+/** Records are a few hundred bytes; anything far larger is not one of ours. */
+const MAX_RECORD_BYTES = 64 * 1024;
+
+export interface VerificationRecord {
+  /** The manifest verified: its reference as verified, and its digest. */
+  subject: { reference: string; digest: string };
+  checks: { name: string; ok: boolean; detail: string }[];
+  result: "passed" | "failed";
+  /** When, as RFC 3339 UTC. */
+  verifiedAt: string;
+  tool: { name: string; version: string };
+}
+
+export async function verificationRecord(
+  subject: VerificationRecord["subject"],
+  checks: VerificationRecord["checks"],
+  now = new Date(),
+): Promise<VerificationRecord> {
+  const { name, version } = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+  return {
+    subject,
+    checks,
+    result: checks.every((check) => check.ok) ? "passed" : "failed",
+    verifiedAt: now.toISOString().replace(/\.\d{3}Z$/, "Z"),
+    tool: { name, version },
+  };
+}
+
+/** The record a referrer holds, if it is a well-formed one about `digest`; undefined otherwise. */
+async function recordAbout(repository: Repository, referrer: string, digest: string): Promise<VerificationRecord | undefined> {
+  try {
+    const { manifest } = await fetchImageManifest(repository, referrer);
+    const layer = manifest.layers.find((candidate) => candidate.mediaType === "application/json");
+    if (manifest.subject?.digest !== digest || manifest.artifactType !== VERIFICATION_TYPE || !layer) return undefined;
+    const bytes = await readLimited(await repository.fetchBlob(layer.digest), MAX_RECORD_BYTES, `the verification record ${layer.digest}`);
+    if (sha256Digest(bytes) !== layer.digest) return undefined;
+    const record = JSON.parse(new TextDecoder().decode(bytes)) as VerificationRecord;
+    return record?.subject?.digest === digest ? record : undefined;
+  } catch (error) {
+    // A referrer that is broken or lies about itself proves nothing; a registry that fails does not mean "unverified".
+    if (error instanceof SyntaxError || error instanceof OciError && ["invalid-content", "too-large", "not-found"].includes(error.kind)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Whether the manifest `digest` of this repository has a verification record whose result is
+ * "passed": a referrer of ours whose subject is that very digest, and whose JSON says so.
+ */
+export async function isVerified(repository: Repository, digest: string): Promise<boolean> {
+  for (const referrer of await listReferrers(repository, digest, VERIFICATION_TYPE)) {
+    if ((await recordAbout(repository, referrer.digest, digest))?.result === "passed") return true;
+  }
+  return false;
+}
