@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
-import { env } from "./env.ts";
+import { env, remoteVariable, type Side } from "./env.ts";
 import { UsageError } from "./errors.ts";
 import { isLoopbackHost, isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN } from "./oci/reference.ts";
+import type { RemoteOptions } from "./oras/command.ts";
 
 export interface StepOptions {
   registry: string;
@@ -11,7 +12,15 @@ export interface StepOptions {
   cardsDir: string;
   outDir: string;
   json: boolean;
-  plainHttp: boolean;
+  /** How to reach REGISTRY, exactly as the oras commands of the step are told (remoteFlags). */
+  remote: RemoteOptions;
+  /** Who logs in (make login). */
+  username?: string;
+  /** A mirror's source and target, with their own transports and credentials. */
+  from?: string;
+  to?: string;
+  fromRemote?: RemoteOptions;
+  toRemote?: RemoteOptions;
 }
 
 /** Every valued option, its environment twin (what the Makefile passes) and its default. */
@@ -22,17 +31,35 @@ export const OPTIONS = {
   "to-tag": { env: "TO_TAG", default: "v2", help: "tag that copy writes" },
   cards: { env: "CARDS_DIR", default: "fixtures/agent_cards", help: "directory of <agent>_agent_card.json files" },
   out: { env: "OUT_DIR", default: "tmp/registry-verify", help: "directory pulled cards are written to" },
+  username: { env: "REGISTRY_USERNAME", default: "", help: "the user name to log in as" },
+  from: { env: "FROM", default: "", help: "the registry a mirror copies from, host[:port]" },
+  to: { env: "TO", default: "", help: "the registry a mirror copies to, host[:port]" },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
 
-export function optionsHelp(names: readonly OptionName[]): string[] {
+/** A flag that only one command takes, beyond the shared options; `env` names its environment twin. */
+export interface CommandFlag {
+  type: "string" | "boolean";
+  help: string;
+  env?: string;
+}
+export type CommandFlags = Record<string, CommandFlag>;
+export type CommandFlagValues = Record<string, string | boolean | undefined>;
+
+export function optionsHelp(names: readonly OptionName[], flags: CommandFlags = {}): string[] {
   return [
     ...names.map((name) => {
       const option = OPTIONS[name];
-      return `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, default ${option.default})`;
+      return `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, ${option.default ? `default ${option.default}` : "required"})`;
     }),
-    "  --plain-http       plain HTTP to a registry on another machine (env PLAIN_HTTP=1; loopback always uses it)",
+    ...Object.entries(flags).map(([name, flag]) =>
+      `  --${(flag.type === "string" ? `${name} VALUE` : name).padEnd(16)} ${flag.help}${flag.env ? ` (env ${flag.env}${flag.type === "boolean" ? "=1" : ""})` : ""}`
+    ),
+    "  --plain-http       plain HTTP to a registry on another machine (env PLAIN_HTTP=1; loopback uses it unless TLS is asked for)",
+    "  --ca-file PATH     trust this PEM CA for the registry's TLS certificate (env REGISTRY_CA_FILE)",
+    "  --insecure         TLS without verifying the certificate: for test registries only (env REGISTRY_INSECURE=1)",
+    "  Credentials: REGISTRY_USERNAME and REGISTRY_PASSWORD, else the Docker config (make login stores them there).",
     "  --json             print the result as JSON on stdout (people's output goes to stderr)",
     "  --help             show this help",
   ];
@@ -48,7 +75,11 @@ function checked(value: string, pattern: RegExp, what: string, rule: string, hin
  * OCI grammar before anything is sent, so nothing odd ever reaches a request or a shell. Only
  * the options the step declares are taken; any other flag is refused.
  */
-export function parseOptions(argv: string[], names: readonly OptionName[]): { options: StepOptions; help: boolean; positionals: string[] } {
+export function parseOptions(
+  argv: string[],
+  names: readonly OptionName[],
+  commandFlags: CommandFlags = {},
+): { options: StepOptions; flags: CommandFlagValues; help: boolean; positionals: string[] } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -56,8 +87,11 @@ export function parseOptions(argv: string[], names: readonly OptionName[]): { op
       allowPositionals: true,
       options: {
         ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
+        ...Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => [name, { type: flag.type }])),
         json: { type: "boolean" },
         "plain-http": { type: "boolean" },
+        "ca-file": { type: "string" },
+        insecure: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -70,13 +104,7 @@ export function parseOptions(argv: string[], names: readonly OptionName[]): { op
   const pick = (name: OptionName) =>
     (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
 
-  const registry = pick("registry");
-  if (!isValidRegistry(registry)) {
-    throw new UsageError(
-      `invalid registry ${JSON.stringify(registry)}: expected host[:port], e.g. localhost:5000`,
-      "Set --registry (env REGISTRY) to the registry's address only, without http:// or a path.",
-    );
-  }
+  const registry = registryOption(pick("registry"), "--registry (env REGISTRY)");
   const agents = pick("agents").split(",").map((agent) => agent.trim());
   for (const agent of agents) {
     checked(
@@ -96,6 +124,13 @@ export function parseOptions(argv: string[], names: readonly OptionName[]): { op
       "tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
       `Set --${name} (env ${OPTIONS[name].env}) to a tag such as ${OPTIONS[name].default}.`,
     );
+  // Logging in takes the user name as an option and the password by itself: no credential to use here.
+  const logsIn = names.includes("username");
+  const remote = remoteSettings(registry, "", {
+    plainHttp: Boolean(values["plain-http"]) || undefined,
+    caFile: values["ca-file"] as string | undefined,
+    insecure: Boolean(values.insecure) || undefined,
+  }, !logsIn);
   return {
     options: {
       registry,
@@ -105,21 +140,89 @@ export function parseOptions(argv: string[], names: readonly OptionName[]): { op
       cardsDir: pick("cards"),
       outDir: pick("out"),
       json: Boolean(values.json),
-      plainHttp: Boolean(values["plain-http"]) || env.plainHttp,
+      remote,
+      ...(logsIn && { username: pick("username") || undefined }),
+      ...(names.includes("from") && mirrorSides(pick("from"), pick("to"))),
     },
+    flags: Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => {
+      const fromEnv = flag.env === undefined ? undefined : env.option(flag.env);
+      return [name, values[name] ?? (flag.type === "boolean" ? ["1", "true"].includes(fromEnv ?? "") : fromEnv)];
+    })),
     help: Boolean(values.help),
     positionals: parsed.positionals,
   };
 }
 
 /**
- * The transport flags an oras command needs for this registry: oras speaks plain HTTP unasked
- * only to `localhost`, so every other loopback address, and PLAIN_HTTP, need `--plain-http`.
+ * A registry value, checked. One written user:password@host is refused without repeating it:
+ * the message would carry the password into terminals and logs.
  */
-export function remoteFlags(options: StepOptions, prefix = ""): string[] {
-  const host = options.registry.replace(/:\d+$/, "");
-  const plain = host !== "localhost" && (options.plainHttp || isLoopbackHost(options.registry));
-  return plain ? [`--${prefix}plain-http`] : [];
+function registryOption(registry: string, where: string): string {
+  if (registry.includes("@")) {
+    throw new UsageError(
+      `the registry given with ${where} holds credentials (user:password@host); refused, and not shown here`,
+      "Give only host[:port]; put the credentials in REGISTRY_USERNAME and REGISTRY_PASSWORD, or store them with `make login`.",
+    );
+  }
+  if (!isValidRegistry(registry)) {
+    throw new UsageError(
+      `invalid registry ${JSON.stringify(registry)}: expected host[:port], e.g. localhost:5000`,
+      `Set ${where} to the registry's address only, without http:// or a path.`,
+    );
+  }
+  return registry;
+}
+
+/**
+ * How to reach a side's registry: flags first, then that side's environment. Plain HTTP is
+ * spoken when asked for, and to every loopback address unless TLS is asked for (a CA file or
+ * --insecure); elsewhere, and whenever TLS is asked for, HTTPS.
+ */
+function remoteSettings(
+  registry: string,
+  side: Side,
+  flags: { plainHttp?: boolean; caFile?: string; insecure?: boolean } = {},
+  withCredential = true,
+): RemoteOptions {
+  const fromEnv = env.remote(side);
+  const caFile = flags.caFile ?? fromEnv.caFile;
+  const insecure = flags.insecure ?? fromEnv.insecure;
+  const askedPlain = flags.plainHttp ?? fromEnv.plainHttp;
+  const tls = caFile !== undefined || insecure;
+  if (askedPlain && tls) {
+    throw new UsageError(
+      `plain HTTP (--plain-http, ${remoteVariable(side, "PLAIN_HTTP")}) and TLS settings (--ca-file, --insecure, ${remoteVariable(side, "CA_FILE")}, ${remoteVariable(side, "INSECURE")}) were both given for ${registry}`,
+      "Keep the one the registry speaks: plain HTTP, or HTTPS with its CA.",
+    );
+  }
+  const plainHttp = askedPlain || (!tls && isLoopbackHost(registry)) ? true : tls && hostName(registry) === "localhost" ? false : undefined;
+  return { plainHttp, caFile, insecure, credential: withCredential ? fromEnv.credential : undefined };
+}
+
+const hostName = (registry: string) => registry.replace(/:\d+$/, "");
+
+function mirrorSides(from: string, to: string) {
+  if (!from || !to) {
+    throw new UsageError(`a mirror needs both sides: ${!from ? "FROM" : "TO"} is not set`, "e.g. make mirror FROM=registry-a:5000 TO=registry-b:5000");
+  }
+  const sides = { from: registryOption(from, "--from (env FROM)"), to: registryOption(to, "--to (env TO)") };
+  if (sides.from === sides.to) throw new UsageError(`FROM and TO are the same registry, ${from}`, "A mirror copies between two registries.");
+  return { ...sides, fromRemote: remoteSettings(sides.from, "FROM"), toRemote: remoteSettings(sides.to, "TO") };
+}
+
+/**
+ * The remote flags an oras command needs to reach this registry as `remote` says, for one side
+ * ("" or "from-"/"to-"). oras speaks plain HTTP unasked only to `localhost`: every other
+ * loopback address needs --plain-http, and localhost needs --plain-http=false for TLS. Never a secret.
+ */
+export function remoteFlags(options: StepOptions, prefix = "", remote = options.remote, registry = options.registry): string[] {
+  const flags: string[] = [];
+  const byDefault = hostName(registry) === "localhost";
+  if (remote.plainHttp === true && !byDefault) flags.push(`--${prefix}plain-http`);
+  if (remote.plainHttp === false && byDefault) flags.push(`--${prefix}plain-http=false`);
+  if (remote.caFile !== undefined) flags.push(`--${prefix}ca-file`, remote.caFile);
+  if (remote.insecure) flags.push(`--${prefix}insecure`);
+  return flags;
 }
 
 /** Where the workshop keeps its cards: `REGISTRY/agents/<agent>:<tag>`. */

@@ -67,8 +67,16 @@ function argv(strings: TemplateStringsArray, values: unknown[]): string[] {
   return args;
 }
 
-async function run(args: string[], cwd: string | undefined): Promise<OrasOutput> {
+async function run(args: string[], cwd: string | undefined, stdin?: string): Promise<OrasOutput> {
   const cli = orasCli();
+  const credential = cli && !args.includes("--password-stdin") ? env.registryCredential : undefined;
+  if (credential) {
+    throw new CliError(
+      `${credential.source} are read by the built-in client only; the oras CLI on PATH takes credentials from its login`,
+      2,
+      "Store them where oras finds them with `make login` (then unset both), or use the built-in client: ORAS_BACKEND=builtin.",
+    );
+  }
   if (!cli && noteDue) say.note(BUILTIN_NOTE);
   noteDue = false;
   const line = shellLine(["oras", ...args]);
@@ -77,13 +85,14 @@ async function run(args: string[], cwd: string | undefined): Promise<OrasOutput>
   if (cli) {
     // Loaded only here: every step would otherwise pay zx's start-up, though only this runs a program.
     const { $ } = await import("zx");
-    const result = await $({ cwd, quiet: true, nothrow: true })`${cli} ${args}`;
+    const result = await $({ cwd, quiet: true, nothrow: true, input: stdin })`${cli} ${args}`;
     if (result.exitCode !== 0) throw new CliError(result.stderr.trim() || `oras exited with ${result.exitCode}`, 1);
     stdout = result.stdout;
     say.text(stdout);
   } else {
     await runOras(args, {
       cwd: cwd ?? process.cwd(),
+      stdin: stdin === undefined ? undefined : () => Promise.resolve(stdin),
       out: (text) => {
         stdout += text;
         say.text(text);
@@ -103,7 +112,10 @@ async function run(args: string[], cwd: string | undefined): Promise<OrasOutput>
 
 type Oras = (strings: TemplateStringsArray, ...values: unknown[]) => Promise<OrasOutput>;
 
-/** `oras` run in a directory, printed as `(cd DIR && oras …)`: push names files relative to it. */
-export const orasIn = (cwd?: string): Oras => (strings, ...values) => run(argv(strings, values), cwd);
+/**
+ * `oras` run in a directory, printed as `(cd DIR && oras …)`: push names files relative to it.
+ * `stdin` is what the command reads on standard input (a --password-stdin password), never printed.
+ */
+export const orasIn = (cwd?: string, stdin?: string): Oras => (strings, ...values) => run(argv(strings, values), cwd, stdin);
 
 export const oras: Oras = orasIn();

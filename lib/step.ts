@@ -9,7 +9,7 @@ import { OciError } from "./oci/errors.ts";
 import { parseReference } from "./oci/reference.ts";
 import { collect } from "./oci/registry.ts";
 import { registryFor } from "./oras/command.ts";
-import { type OptionName, optionsHelp, parseOptions, remoteFlags, type StepOptions } from "./options.ts";
+import { type CommandFlags, type CommandFlagValues, type OptionName, optionsHelp, parseOptions, remoteFlags, type StepOptions } from "./options.ts";
 import { reserveStdoutForJson, say } from "./output.ts";
 
 export interface Step {
@@ -21,6 +21,8 @@ export interface Step {
   runs: string;
   /** The options it takes; every step also takes --json, --plain-http and --help. */
   options: readonly OptionName[];
+  /** Flags of this command alone (discover's --skill, say), each with its environment twin. */
+  flags?: CommandFlags;
   example: string;
   usage?: string;
 }
@@ -29,6 +31,7 @@ export interface StepContext {
   options: StepOptions;
   /** `--plain-http` where oras needs it for this registry, else nothing. */
   remote: string[];
+  flags: CommandFlagValues;
   positionals: string[];
 }
 
@@ -41,7 +44,7 @@ function helpText(step: Step): string {
     `Usage: make ${step.name}   or   deno run -A scripts/${step.name}.ts ${step.usage ?? ""}[options]`,
     "",
     "Options:",
-    ...optionsHelp(step.options),
+    ...optionsHelp(step.options, step.flags),
     "",
     `Example: ${step.example}`,
     "",
@@ -84,7 +87,7 @@ export async function runStep(step: Step, body: (context: StepContext) => Promis
   let options: StepOptions | undefined;
   exitCleanlyOnInterrupt();
   try {
-    const parsed = parseOptions(process.argv.slice(2), step.options);
+    const parsed = parseOptions(process.argv.slice(2), step.options, step.flags);
     options = parsed.options;
     if (parsed.help) {
       console.log(helpText(step));
@@ -95,7 +98,7 @@ export async function runStep(step: Step, body: (context: StepContext) => Promis
     say.banner(step.section);
     if (env.pause) await pause(step);
     const started = performance.now();
-    await body({ options, remote: remoteFlags(options), positionals: parsed.positionals });
+    await body({ options, remote: remoteFlags(options), flags: parsed.flags, positionals: parsed.positionals });
     say.note(`(${((performance.now() - started) / 1000).toFixed(2)} s)`);
   } catch (error) {
     await reportFailure(error, options);
@@ -128,10 +131,16 @@ export async function advice(error: OciError, options?: StepOptions): Promise<st
     case "unavailable":
       return `It answered ${status} ${attempts} times in a row: check it with \`make registry-status\` and its log, then run again.`;
     case "unauthorized":
+      return credentialAdvice(reason, subject ?? options?.registry ?? "REGISTRY");
     case "denied":
-      return "The registry wants credentials this client did not send; log in with `docker login` or `oras login`.";
+      return "The credentials were accepted, but do not allow this: ask the registry's administrator for pull and push\n" +
+        "access to the repository, or log in as a user who has it (make login).";
     case "tls":
-      return "Use the registry's scheme: --plain-http for a plain HTTP registry, TLS (the default) for one that speaks HTTPS.";
+      return tlsAdvice(reason);
+    case "unsupported":
+      return reason === "no-catalog"
+        ? "Name the agent repositories instead: make list AGENTS=plan,build,test (list then asks for those directly)."
+        : undefined;
     case "not-a-registry":
       return "Point REGISTRY at an OCI registry's host:port (check what answers with `make doctor`), or start one with `make registry`.";
     case "too-large":
@@ -168,12 +177,59 @@ export async function advice(error: OciError, options?: StepOptions): Promise<st
   }
 }
 
+/** What to do when credentials are missing, wrong or refused; `registry` is the host they are for. */
+function credentialAdvice(reason: string | undefined, registry: string): string {
+  const login = `make login REGISTRY=${registry} REGISTRY_USERNAME=<user> (the password is read from stdin or REGISTRY_PASSWORD)`;
+  switch (reason) {
+    case "no-credentials":
+    case "anonymous-refused":
+      return `Log in once: ${login};\nor set REGISTRY_USERNAME and REGISTRY_PASSWORD for this run.`;
+    case "rejected-credentials":
+      return `Check the user name and password (or token), then log in again: ${login}.`;
+    case "invalid-token":
+      return "Run again: a new token is fetched each run. If it keeps failing, the token service and the registry disagree\n" +
+        "(clocks, or the key the registry trusts): check them.";
+    case "token-service":
+      return `The token service refused or failed: check the credentials (${login}),\nand that the token service named in the error is up.`;
+    case "docker-config":
+      return "Fix that file (it must be JSON, as docker and oras write it) or point DOCKER_CONFIG at another directory.";
+    case "credential-helper":
+      return "Install the credential helper the Docker config names (docker-credential-<name> on PATH), or remove it from the config.";
+    case "cleartext":
+      return "Credentials only go over TLS to another machine: drop --plain-http (PLAIN_HTTP) and reach the registry over HTTPS.";
+    default:
+      return `The registry wants credentials: ${login}.`;
+  }
+}
+
+/** What to do about a TLS failure, by its reason (lib/oci/transport.ts). */
+function tlsAdvice(reason: string | undefined): string {
+  switch (reason) {
+    case "untrusted-certificate":
+      return "Trust the CA that signed it: --ca-file ca.pem (env REGISTRY_CA_FILE=ca.pem). For a throwaway test registry only,\n" +
+        "--insecure (REGISTRY_INSECURE=1) skips the check.";
+    case "https-server":
+      return "Reach it over TLS: give its CA with --ca-file (REGISTRY_CA_FILE), which also turns TLS on for loopback\n" +
+        "addresses, and drop --plain-http (PLAIN_HTTP) if set.";
+    case "plain-http-server":
+      return "It speaks plain HTTP: add --plain-http (PLAIN_HTTP=1) and drop --ca-file/--insecure (REGISTRY_CA_FILE, REGISTRY_INSECURE).";
+    case "name-mismatch":
+      return "Use the host name the certificate was issued for in REGISTRY, or have the certificate reissued for this name.";
+    case "expired":
+      return "The registry's certificate must be renewed (or this machine's clock is wrong).";
+    case "ca-file":
+      return "Point --ca-file (REGISTRY_CA_FILE) at the PEM file of the CA that signed the registry's certificate.";
+    default:
+      return "Check the registry's TLS set-up with `make doctor`; --ca-file (REGISTRY_CA_FILE) trusts a private CA.";
+  }
+}
+
 /** A missing artifact is named together with what does exist, so the fix is obvious. */
 async function missingAdvice(subject: string, options: StepOptions): Promise<string | undefined> {
   let repository;
   try {
     const ref = parseReference(subject);
-    repository = registryFor(ref.registry, remoteFlags(options).length > 0).repository(ref.repository);
+    repository = registryFor(ref.registry, options.remote).repository(ref.repository);
   } catch {
     return undefined;
   }

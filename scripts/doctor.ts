@@ -2,6 +2,7 @@
 // Exits 0 when everything required is there, 2 otherwise; optional tools never fail it.
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { findOnPath } from "../lib/executables.ts";
@@ -9,7 +10,13 @@ import { ORAS_INSTALL_HINT } from "../lib/oras.ts";
 import { runStep } from "../lib/step.ts";
 import { env } from "../lib/env.ts";
 import { say } from "../lib/output.ts";
-import { findRegistryBinary, registryAnswers } from "../lib/registry-server.ts";
+import { findRegistryBinary } from "../lib/registry-server.ts";
+import { parseChallenge } from "../lib/oci/auth.ts";
+import { dockerCredential } from "../lib/oci/credentials.ts";
+import { isOciError, OciError } from "../lib/oci/errors.ts";
+import { registryFor } from "../lib/oras/command.ts";
+import type { StepOptions } from "../lib/options.ts";
+import { advice } from "../lib/step.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = `${ROOT}node_modules/.bin/deno`;
@@ -62,15 +69,130 @@ function checkDependencies(pkg: { dependencies?: object; devDependencies?: objec
     : { ok: false, text: `npm dependencies missing: ${missing.join(", ")}`, fix: "npm ci, or make setup" };
 }
 
-async function checkRegistry(registry: string): Promise<Check> {
-  if (await registryAnswers(registry, 2000)) return { ok: true, text: `a registry answers at http://${registry}/v2/` };
+/** The certificate a TLS server shows, read without judging it: its subject, issuer and end of validity. */
+function peerCertificate(registry: string): Promise<tls.PeerCertificate | undefined> {
+  const url = new URL(`https://${registry}`);
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || 443), rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.destroy();
+    });
+    socket.setTimeout(2000, () => socket.destroy());
+    socket.once("error", () => resolve(undefined));
+    socket.once("close", () => resolve(undefined));
+  });
+}
+
+const commonName = (name: tls.Certificate | undefined) => name?.CN ?? Object.values(name ?? {}).join(", ");
+
+/** What GET /v2/ says about the registry: who answers, and how it wants to be logged in to. */
+function describeAnswer(response: Response): { registry: boolean; wants?: string } {
+  const header = response.headers.get("www-authenticate");
+  const apiVersion = response.headers.get("docker-distribution-api-version");
+  if (response.status === 200) return { registry: apiVersion !== null || response.headers.get("content-type")?.includes("json") === true };
+  if (response.status !== 401 || !header) return { registry: false };
+  const { scheme, params } = parseChallenge(header);
   return {
-    ok: false,
-    text: `no registry answers at http://${registry}/v2/`,
-    fix: findRegistryBinary()
-      ? "make registry (or point REGISTRY at a running one, e.g. REGISTRY=localhost:5000)"
-      : "sudo apt-get install docker-registry, then make registry (or point REGISTRY at a running one)",
+    registry: true,
+    wants: scheme === "bearer" ? `a token from ${params.realm ?? "its token service"}` : `${scheme === "basic" ? "Basic" : scheme} credentials${params.realm ? ` (realm "${params.realm}")` : ""}`,
   };
+}
+
+/**
+ * The largest catalog page the registry serves: pages of 1,000 when it takes them, else the
+ * largest `n` it accepts, found by halving (Distribution refuses an n above catalog.maxentries).
+ */
+async function catalogPageLimit(registry: ReturnType<typeof registryFor>): Promise<number> {
+  const accepts = async (n: number) => {
+    const response = await registry.request(`/v2/_catalog?n=${n}`, { scope: "registry:catalog:*", accept: [400] });
+    await response.body?.cancel();
+    return response.status !== 400;
+  };
+  if (await accepts(1000)) return 1000;
+  let [low, high] = [0, 1000];
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2);
+    if (await accepts(middle)) low = middle;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * What really answers at REGISTRY, and what a user needs to reach it: a registry (wanting
+ * credentials or not), over which TLS and whose CA; the credentials found and whether they are
+ * accepted; whether the catalog is offered, and its page limit. Or what answers instead: nothing,
+ * something silent, something that is not a registry, TLS spoken the other way.
+ */
+async function checkRegistry(options: StepOptions): Promise<Check[]> {
+  const host = options.registry;
+  const registry = registryFor(host, options.remote);
+  const url = `${registry.baseUrl}/v2/`;
+  const failed = async (error: unknown, text: string): Promise<Check[]> => {
+    if (!(error instanceof OciError)) throw error;
+    return [{ ok: false, text, fix: await advice(error, options) }];
+  };
+  let answer;
+  try {
+    const response = await registry.transport.fetch(url);
+    await response.body?.cancel();
+    answer = describeAnswer(response);
+    if (!answer.registry) {
+      const type = response.headers.get("content-type")?.split(";")[0];
+      return [{
+        ok: false,
+        text: `${url} answers HTTP ${response.status}${type ? ` ${type}` : ""}, but not as an OCI registry does`,
+        fix: "point REGISTRY at an OCI registry's host:port, or start one with make registry",
+      }];
+    }
+  } catch (error) {
+    if (isOciError(error, "unreachable")) {
+      return [{
+        ok: false,
+        text: `no registry answers at ${url}`,
+        fix: findRegistryBinary()
+          ? "make registry (or point REGISTRY at a running one, e.g. REGISTRY=localhost:5000)"
+          : "sudo apt-get install docker-registry, then make registry (or point REGISTRY at a running one)",
+      }];
+    }
+    if (isOciError(error, "timeout")) return await failed(error, `something at ${host} accepts connections but is silent: ${error.message}`);
+    return await failed(error, `TLS: ${(error as Error).message}`);
+  }
+  const checks: Check[] = [{ ok: true, text: `a registry answers at ${url}${answer.wants ? ` and wants ${answer.wants}` : ""}` }];
+  if (url.startsWith("https:")) {
+    const certificate = await peerCertificate(host);
+    checks.push({
+      ok: true,
+      text: `TLS: the certificate of ${host} (${commonName(certificate?.subject)}, valid until ${certificate?.valid_to}) is issued by ` +
+        `${commonName(certificate?.issuer)}, trusted through ${registry.transport.trust}`,
+    });
+  } else {
+    checks.push({ ok: true, optional: true, text: `plain HTTP, no TLS (fine on this machine; another machine's registry is reached over HTTPS)` });
+  }
+  try {
+    const credential = options.remote.credential ?? await dockerCredential(host);
+    if (credential) {
+      await registry.ping();
+      checks.push({ ok: true, text: `credentials for ${host} from ${credential.source}${credential.username ? ` (user ${credential.username})` : ""}, accepted` });
+    } else if (answer.wants) {
+      const missing = new OciError("unauthorized", "", { reason: "no-credentials", subject: host });
+      checks.push({ ok: false, text: `no credentials for ${host} (REGISTRY_USERNAME/REGISTRY_PASSWORD, or the Docker config)`, fix: await advice(missing, options) });
+      return checks;
+    } else {
+      checks.push({ ok: true, text: `no credentials for ${host}, and it needs none` });
+    }
+  } catch (error) {
+    return [...checks, ...await failed(error, (error as Error).message)];
+  }
+  try {
+    const limit = await catalogPageLimit(registry);
+    checks.push({ ok: true, text: `the catalog is offered, in pages of up to ${limit.toLocaleString("en-US")} repositories` });
+  } catch (error) {
+    // Many public registries refuse the catalog while everything else works.
+    if (!(isOciError(error, "unauthorized") || isOciError(error, "denied") || isOciError(error, "not-found"))) throw error;
+    checks.push({ ok: false, optional: true, text: `the catalog is not offered: ${error.message}`, fix: "make list lists the agents named by AGENTS instead" });
+  }
+  return checks;
 }
 
 async function checkOciClient(wanted: string): Promise<Check> {
@@ -116,17 +238,17 @@ await runStep({
     checkNode(Number(pkg.engines.node.match(/\d+/)[0])),
     checkDeno(),
     checkDependencies(pkg),
-    checkRegistry(options.registry),
+    checkRegistry(options),
     checkOciClient(env.orasBackend),
     checkOptional("skopeo", "checks what was pushed with an independent client"),
     checkOptional("jq", "the spec's jq commands"),
     checkRegistryBinary(),
   ]);
-  for (const check of checks) {
+  for (const check of checks.flat()) {
     (check.ok ? say.ok : say.fail)(check.text);
     if (!check.ok && check.fix) say.note(`  fix: ${check.fix.replaceAll("\n", "\n       ")}`);
   }
-  const failed = checks.filter((check) => !check.ok && !check.optional).length;
+  const failed = checks.flat().filter((check) => !check.ok && !check.optional).length;
   say.line();
   say.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
   process.exitCode = failed === 0 ? 0 : 2;

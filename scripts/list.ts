@@ -1,7 +1,9 @@
-// 3.2 Step 1: list the registry's repositories, then the tags of each agent repository.
+// 3.2 Step 1: list the registry's repositories, then the tags of each agent repository. A
+// registry that offers no catalog (many public ones) is said to, and the agents named are listed.
+import { isOciError } from "../lib/oci/errors.ts";
 import { agentRepository } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
-import { printJson } from "../lib/output.ts";
+import { printJson, say } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
@@ -13,10 +15,17 @@ await runStep({
   options: ["registry", "agents"],
   example: "make list REGISTRY=localhost:5001",
 }, async ({ options, remote }) => {
-  const repositories = lines((await oras`repo ls ${remote} ${options.registry}`).stdout);
+  let repositories: string[] | undefined;
+  try {
+    repositories = lines((await oras`repo ls ${remote} ${options.registry}`).stdout);
+  } catch (error) {
+    if (!isOciError(error, "unsupported")) throw error;
+    say.warn(error.message);
+    say.note(`So listing the agent repositories named by AGENTS instead: ${options.agents.map((agent) => `agents/${agent}`).join(", ")}`);
+  }
   const tags: Record<string, string[]> = {};
   for (const agent of options.agents) {
     tags[`agents/${agent}`] = lines((await oras`repo tags ${remote} ${agentRepository(options, agent)}`).stdout);
   }
-  if (options.json) printJson({ repositories, tags });
+  if (options.json) printJson({ repositories: repositories ?? null, catalog: repositories !== undefined, tags });
 });

@@ -2,7 +2,7 @@
 // back from the registry (each manifest fetched and checked against its digest).
 import { env } from "../lib/env.ts";
 import { isOciError } from "../lib/oci/errors.ts";
-import { agentReference, remoteFlags } from "../lib/options.ts";
+import { agentReference } from "../lib/options.ts";
 import { registryFor } from "../lib/oras/command.ts";
 import { printJson, say, table } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
@@ -17,7 +17,7 @@ await runStep({
   options: ["registry", "agents", "tag", "to-tag"],
   example: "make summary",
 }, async ({ options }) => {
-  const registry = registryFor(options.registry, remoteFlags(options).length > 0);
+  const registry = registryFor(options.registry, options.remote);
   const rows = [];
   for (const agent of options.agents) {
     const repository = registry.repository(`agents/${agent}`);

@@ -3,26 +3,30 @@ import { sha256Digest } from "./digest.ts";
 import { type ErrorKind, OciError } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost } from "./reference.ts";
+import { createTransport, type Transport } from "./transport.ts";
+import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
 
-/** Answers 401 challenges; the registry asks it for a header before each request and after a 401. */
+/**
+ * Answers 401 challenges (lib/oci/auth.ts's Authenticator is one): sends a request with what it
+ * knows for the host and scope, answers a challenge once, and throws an `OciError`
+ * "unauthorized" when the registry refuses it again.
+ */
 export interface Authorizer {
-  /** A cached Authorization header for this host and scope, if there is one. */
-  header(host: string, scope: string): string | undefined;
-  /** Works out the Authorization header a 401 asks for (Basic, or a Bearer token from the realm). */
-  onChallenge(host: string, scope: string, response: Response): Promise<string>;
+  authorized(host: string, scope: string, send: (authorization?: string) => Promise<Response>): Promise<Response>;
 }
 
-export type Fetch = (url: string, init: RequestInit) => Promise<Response>;
-
 export interface RegistryOptions {
-  /** Plain HTTP instead of TLS. Defaults to true for loopback hosts only. */
+  /**
+   * How to reach it: TLS settings, the time limit, and whether plain HTTP is spoken. By default
+   * plain HTTP for loopback hosts (or as `plainHttp` says), HTTPS elsewhere, `timeoutMs` per request.
+   */
+  transport?: Transport;
+  /** Without a transport: plain HTTP instead of TLS. Defaults to true for loopback hosts only. */
   plainHttp?: boolean;
-  /** Whole-request time limit in milliseconds. */
+  /** Without a transport: the time limit of each request in milliseconds. */
   timeoutMs?: number;
   /** Extra attempts for 5xx, 408 and 429 answers. */
   retries?: number;
-  /** The fetch to use (one that trusts a private CA, say); the runtime's own by default. */
-  fetch?: Fetch;
   authorizer?: Authorizer;
 }
 
@@ -43,19 +47,8 @@ interface RequestOptions {
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_BACKOFF_MS = 4000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
-
-/** Why fetch failed, from Node's `cause.code` or Deno's message text. */
-function networkFailure(error: unknown): { kind: ErrorKind; reason: string } {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const text = `${cause?.code ?? ""} ${cause?.message ?? ""} ${(error as Error).message}`;
-  if (/ECONNREFUSED|refused/i.test(text)) return { kind: "unreachable", reason: "connection refused" };
-  if (/ENOTFOUND|EAI_AGAIN|dns|lookup|resolve/i.test(text)) return { kind: "unreachable", reason: "host not found" };
-  if (/certificate|TLS|SSL|handshake|wrong version number/i.test(text)) {
-    return { kind: "tls", reason: `TLS failed (${cause?.message ?? text.trim()})` };
-  }
-  if (/ECONNRESET|reset|closed|socket|EPIPE/i.test(text)) return { kind: "unreachable", reason: "connection closed by the registry" };
-  return { kind: "unreachable", reason: cause?.message ?? (error as Error).message };
-}
+/** Repositories asked for per catalog page: Distribution's default cap (catalog.maxentries). */
+const CATALOG_PAGE = 1000;
 
 /**
  * One registry host, over `fetch`, which keeps connections alive between requests: retries,
@@ -63,9 +56,8 @@ function networkFailure(error: unknown): { kind: ErrorKind; reason: string } {
  */
 export class Registry {
   readonly baseUrl: string;
-  private readonly timeoutMs: number;
+  readonly transport: Transport;
   private readonly retries: number;
-  private readonly fetch: Fetch;
   private readonly knownBlobs = new Map<string, Set<string>>();
   /** For each known digest, the first repository seen holding it: where to mount it from. */
   private readonly holders = new Map<string, string>();
@@ -74,11 +66,10 @@ export class Registry {
     readonly host: string,
     private readonly options: RegistryOptions = {},
   ) {
-    const plainHttp = options.plainHttp ?? isLoopbackHost(host);
-    this.baseUrl = `${plainHttp ? "http" : "https"}://${host}`;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.transport = options.transport ??
+      createTransport({ plainHttp: options.plainHttp ?? isLoopbackHost(host), timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+    this.baseUrl = this.transport.baseUrl(host);
     this.retries = options.retries ?? 4;
-    this.fetch = options.fetch ?? ((url, init) => fetch(url, init));
   }
 
   repository(name: string): Repository {
@@ -88,15 +79,11 @@ export class Registry {
   /** Sends a request, answering one auth challenge and retrying transient answers with backoff. */
   async request(path: string, options: RequestOptions = {}): Promise<Response> {
     const url = new URL(path, this.baseUrl).href;
-    const scope = options.scope ?? "";
-    const authorizer = this.options.authorizer;
+    const authorizer = options.accept?.includes(401) ? undefined : this.options.authorizer;
     for (let attempt = 0; ; attempt++) {
-      let response = await this.send(url, options, authorizer?.header(this.host, scope));
-      if (response.status === 401 && authorizer && !options.accept?.includes(401)) {
-        const header = await authorizer.onChallenge(this.host, scope, response);
-        await response.body?.cancel();
-        response = await this.send(url, options, header);
-      }
+      const response = authorizer
+        ? await authorizer.authorized(this.host, options.scope ?? "", (authorization) => this.send(url, options, authorization))
+        : await this.send(url, options);
       if (response.ok || options.accept?.includes(response.status)) return response;
       const error = await this.responseError(response, options, attempt + 1);
       const transient = RETRYABLE.has(response.status) || options.transientCodes?.includes(error.details.code ?? "");
@@ -113,29 +100,14 @@ export class Registry {
   private async send(url: string, options: RequestOptions, authorization?: string): Promise<Response> {
     const headers = { ...options.headers, ...(authorization && { Authorization: authorization }) };
     refuseCleartextCredentials(url, headers);
-    const method = options.method ?? "GET";
-    try {
-      return await this.fetch(url, {
-        method,
-        headers,
-        // TypeScript's BodyInit omits Uint8Array<ArrayBufferLike>; fetch takes any Uint8Array.
-        body: options.body as BodyInit | undefined,
-        redirect: "follow",
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name === "TimeoutError" || name === "AbortError") {
-        throw new OciError(
-          "timeout",
-          `the registry at ${this.baseUrl} did not answer ${method} ${new URL(url).pathname} within ${this.timeoutMs / 1000} s`,
-          { subject: this.host },
-        );
-      }
-      if (error instanceof OciError) throw error;
-      const { kind, reason } = networkFailure(error);
-      throw new OciError(kind, `cannot reach the registry at ${this.baseUrl}: ${reason}`, { subject: this.host });
-    }
+    // The transport throws OciErrors: unreachable, timeout, and TLS problems by name.
+    return await this.transport.fetch(url, {
+      method: options.method ?? "GET",
+      headers,
+      // TypeScript's BodyInit omits Uint8Array<ArrayBufferLike>; fetch takes any Uint8Array.
+      body: options.body as BodyInit | undefined,
+      redirect: "follow",
+    });
   }
 
   private async responseError(response: Response, options: RequestOptions, attempts: number): Promise<OciError> {
@@ -154,9 +126,6 @@ export class Registry {
     const status = response.status;
     const subject = options.subject ?? new URL(response.url || this.baseUrl).pathname;
     const details = { status, code, subject, attempts };
-    if (status === 400 && /HTTP request to an HTTPS server/i.test(text)) {
-      return new OciError("tls", `${this.host} speaks TLS (HTTPS), but this client sent plain HTTP`, details);
-    }
     if (code === undefined && !(await this.isRegistry())) {
       const type = response.headers.get("content-type")?.split(";")[0];
       return new OciError(
@@ -195,8 +164,18 @@ export class Registry {
         await response.body?.cancel();
         return response.status === 200 || response.status === 401;
       })
-      .catch(() => false);
+      // A TLS mix-up says more than "not a registry": a HEAD answered 400 has no body to tell it by.
+      .catch((error) => {
+        if (error instanceof OciError && error.kind === "tls") throw error;
+        return false;
+      });
     return this.registryCheck;
+  }
+
+  /** `GET /v2/` with credentials: proves the registry answers and accepts them (what `oras login` checks). */
+  async ping(): Promise<void> {
+    const response = await this.request("/v2/", { subject: this.host });
+    await response.body?.cancel();
   }
 
   /** GETs every page of a list, following `Link: <…>; rel="next"`. */
@@ -212,15 +191,41 @@ export class Registry {
     }
   }
 
-  /** `GET /v2/_catalog`, page by page. */
-  catalog(): AsyncGenerator<string[]> {
-    // Distribution walks its whole storage for every page, so listing takes pages x repositories:
-    // 1,000 a page (its cap since CVE-2023-2253; default 100) makes that 10 times less.
-    return this.pages(
-      "/v2/_catalog?n=1000",
-      { subject: this.host, scope: "registry:catalog:*" },
-      (body) => (body as { repositories?: string[] }).repositories ?? [],
-    );
+  /**
+   * `GET /v2/_catalog`, page by page. Pages of 1,000 are asked for first: Distribution walks its
+   * whole storage for every page, so listing takes pages x repositories. A registry with a lower
+   * cap refuses that (400 PAGINATION_NUMBER_INVALID), and is then asked for its own page size.
+   * A registry that does not offer a catalog (401, 403 or 404, as many public ones answer) is
+   * an OciError "unsupported".
+   */
+  async *catalog(): AsyncGenerator<string[]> {
+    const read = (body: unknown) => (body as { repositories?: string[] }).repositories ?? [];
+    const options = { subject: this.host, scope: CATALOG_SCOPE };
+    let first = true;
+    try {
+      for await (const page of this.pages(`/v2/_catalog?n=${CATALOG_PAGE}`, options, read)) {
+        first = false;
+        yield page;
+      }
+    } catch (error) {
+      if (!first || !(error instanceof OciError)) throw error;
+      if (error.details.code === "PAGINATION_NUMBER_INVALID") {
+        yield* this.pages("/v2/_catalog", options, read);
+        return;
+      }
+      // Refused to credentials that work elsewhere, or to anonymous clients that may pull: a
+      // registry that keeps its catalog to itself. Missing or wrong credentials are what they are.
+      const refused = error.kind === "denied" || error.kind === "not-found" ||
+        (error.kind === "unauthorized" && [undefined, "anonymous-refused", "unsupported-challenge"].includes(error.details.reason));
+      if (refused) {
+        throw new OciError("unsupported", `${this.host} does not let this client list its repositories (GET /v2/_catalog: ${error.message})`, {
+          ...error.details,
+          reason: "no-catalog",
+          subject: this.host,
+        });
+      }
+      throw error;
+    }
   }
 
   /** Remembers that a repository holds a blob, so neither is asked about again. */
@@ -256,7 +261,7 @@ export class Repository {
   }
 
   private scope(push = false) {
-    return `repository:${this.name}:${push ? "pull,push" : "pull"}`;
+    return push ? pushScope(this.name) : pullScope(this.name);
   }
 
   /** `GET tags/list`, page by page, in the registry's order. */
@@ -287,6 +292,16 @@ export class Repository {
       digest,
       size: Number(response.headers.get("content-length") ?? 0),
     };
+  }
+
+  /** The digest a tag (or digest) resolves to, or undefined when the repository has no such manifest. */
+  async digestOf(reference: string): Promise<string | undefined> {
+    try {
+      return (await this.resolve(reference)).digest;
+    } catch (error) {
+      if (error instanceof OciError && error.kind === "not-found") return undefined;
+      throw error;
+    }
   }
 
   /** Whether a manifest with this digest is there; nothing else (404 is an answer here). */
@@ -378,7 +393,7 @@ export class Repository {
     }
     const source = mountFrom ?? seenIn;
     const mount = source ? `?mount=${digest}&from=${source}` : "";
-    const mountScope = source ? `${scope} repository:${source}:pull` : scope;
+    const mountScope = source ? `${scope} ${pullScope(source)}` : scope;
     const started = await registry.request(`/v2/${this.name}/blobs/uploads/${mount}`, { method: "POST", accept: [201, 202], scope: mountScope });
     await started.body?.cancel();
     if (started.status === 201) {
@@ -420,7 +435,7 @@ function refuseCleartextCredentials(url: string, headers: Record<string, string>
   const { protocol, host } = new URL(url);
   if (protocol !== "http:" || isLoopbackHost(host)) return;
   if (Object.keys(headers).some((name) => name.toLowerCase() === "authorization")) {
-    throw new OciError("unauthorized", `refusing to send credentials over plain HTTP to ${host}`, { subject: host });
+    throw new OciError("unauthorized", `refusing to send credentials over plain HTTP to ${host}`, { subject: host, reason: "cleartext" });
   }
 }
 

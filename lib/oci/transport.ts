@@ -1,0 +1,214 @@
+/**
+ * How to reach a registry, as oras does: HTTPS unless told otherwise, plain HTTP unasked only
+ * for the host name `localhost`, and never a fallback from HTTPS to HTTP. A private CA can be
+ * trusted (besides the system's) or verification skipped, under Node and Deno alike; and a
+ * failed request becomes an `OciError` that says what went wrong: unreachable, timeout, or TLS,
+ * including the two mix-ups of a TLS server asked in plain HTTP and a plain one asked over TLS.
+ *
+ *   const transport = createTransport({ caFile: "ca.pem" });
+ *   const response = await transport.fetch(`${transport.baseUrl("registry.example:5000")}/v2/`);
+ */
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { OciError } from "./errors.ts";
+
+export interface TransportOptions {
+  /** true: plain HTTP to every host; false: HTTPS to every host, localhost too; unset: oras's rule. */
+  plainHttp?: boolean;
+  /** A PEM file of CA certificates to trust, besides the system's. */
+  caFile?: string;
+  /** Skip certificate verification (still TLS): for a registry with a certificate nobody signed. */
+  insecure?: boolean;
+  /** Time limit for each request, reading its body included, in milliseconds. */
+  timeoutMs?: number;
+}
+
+export interface Transport {
+  /** `https://host:port` or, where plain HTTP applies, `http://host:port`. */
+  baseUrl(registry: string): string;
+  /** `fetch`, with the TLS settings applied and failures thrown as `OciError`s. */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
+  /** Which certificates are accepted, for reports: never a secret. */
+  readonly trust: string;
+  /** Releases pooled connections. */
+  close(): Promise<void>;
+}
+
+type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** oras's rule: only `localhost` gets plain HTTP by default, not 127.0.0.1 or ::1. */
+export function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
+  if (plainHttp !== undefined) return plainHttp;
+  return hostOf(registry) === "localhost";
+}
+
+/** "host:port", "[::1]:port" or "host" without the port and brackets. */
+function hostOf(registry: string): string {
+  return registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
+}
+
+export function createTransport(options: TransportOptions = {}): Transport {
+  const caCerts = options.caFile === undefined ? undefined : readCaFile(options.caFile);
+  const tuned = tunedFetch(caCerts, options.insecure ?? false);
+  const trust = options.insecure
+    ? "no certificate verification (insecure)"
+    : caCerts
+    ? `the system's CAs and ${options.caFile} (${caCerts.map((pem) => new X509Certificate(pem).subject.replace(/\n/g, ", ")).join("; ")})`
+    : "the system's CAs";
+
+  return {
+    baseUrl: (registry) => `${usesPlainHttp(registry, options.plainHttp) ? "http" : "https"}://${registry}`,
+    trust,
+    close: tuned.close,
+    async fetch(url, init = {}) {
+      const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+      const signal = timeout && init.signal ? AbortSignal.any([timeout, init.signal]) : timeout ?? init.signal;
+      let response: Response;
+      try {
+        response = await tuned.fetch(url, { ...init, signal });
+      } catch (error) {
+        // The caller's own abort is not a failure of the registry.
+        if (init.signal?.aborted) throw error;
+        throw connectionError(error, url, options.timeoutMs, init.method);
+      }
+      if (response.status === 400 && url.startsWith("http:")) await refuseHttpToHttpsServer(response, url);
+      return response;
+    },
+  };
+}
+
+/** The certificates in a PEM file, each checked, or an error naming the file. */
+function readCaFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new OciError("tls", `cannot read CA file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      reason: "ca-file",
+    });
+  }
+  const certificates = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (certificates.length === 0) {
+    throw new OciError("tls", `CA file ${file} holds no PEM certificate ("-----BEGIN CERTIFICATE-----" block)`, { reason: "ca-file" });
+  }
+  for (const [index, pem] of certificates.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new OciError("tls", `CA file ${file}: certificate ${index + 1} is not a valid X.509 certificate`, { reason: "ca-file" });
+    }
+  }
+  return certificates;
+}
+
+/**
+ * The runtime's fetch, trusting `caCerts` or nothing. Deno's own fetch takes extra CAs through a
+ * client, but cannot skip verification; Node's global fetch takes neither, so undici (the fetch
+ * Node itself ships) is used there, with an agent of its own.
+ */
+function tunedFetch(caCerts: string[] | undefined, insecure: boolean): { fetch: Fetch; close(): Promise<void> } {
+  if (!caCerts && !insecure) return { fetch: (url, init) => fetch(url, init), close: async () => {} };
+  if (!insecure && "Deno" in globalThis) {
+    const client = Deno.createHttpClient({ caCerts });
+    return { fetch: (url, init) => fetch(url, { ...init, client }), close: async () => client.close() };
+  }
+  const undici = import("undici").then(({ Agent, fetch }) => ({
+    // Node's `ca` replaces the system's roots; keep them, as Deno's caCerts does.
+    agent: new Agent({ connect: insecure ? { rejectUnauthorized: false } : { ca: [...rootCertificates, ...caCerts!] } }),
+    fetch,
+  }));
+  return {
+    async fetch(url, init) {
+      const { agent, fetch } = await undici;
+      // undici's own Request and Response types are structurally the web ones.
+      return await fetch(url, { ...init, dispatcher: agent } as Parameters<typeof fetch>[1]) as unknown as Response;
+    },
+    close: async () => (await undici).agent.close(),
+  };
+}
+
+/** Go's net/http (Distribution) and nginx answer a plain request on a TLS port with a 400 that says so. */
+async function refuseHttpToHttpsServer(response: Response, url: string): Promise<void> {
+  const text = await response.clone().text().catch(() => "");
+  if (/HTTP request (was sent )?to (an )?HTTPS (server|port)/i.test(text)) {
+    const { host } = new URL(url);
+    throw new OciError(
+      "tls",
+      `${host} speaks HTTPS, but the request went over plain HTTP (it answered 400: "${text.trim().slice(0, 100)}")`,
+      { reason: "https-server", subject: host, status: 400 },
+    );
+  }
+}
+
+/** The words of a failed fetch: Node puts a code and message in `cause`, Deno a message. */
+function failureText(error: unknown): { code: string; message: string } {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return { code: cause?.code ?? "", message: cause?.message ?? (error as Error).message ?? String(error) };
+}
+
+/** Just the reason: without Deno's "error sending request for url (…): client error (Connect): " and OpenSSL's file and line. */
+function cleanDetail(message: string): string {
+  const openssl = /:SSL routines:[^:]*:([^:]+):/.exec(message);
+  if (openssl) return openssl[1];
+  return message.replace(/^.*client error \([^)]*\): /, "").replace(/^invalid peer certificate: /, "").trim();
+}
+
+const TLS_PROBLEMS: { pattern: RegExp; reason: string; says: (host: string, detail: string) => string }[] = [
+  {
+    pattern: /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|HTTP_REQUEST|InvalidContentType|corrupt message/i,
+    reason: "plain-http-server",
+    says: (host) => `${host} speaks plain HTTP, but the request went over HTTPS (the TLS handshake got a non-TLS answer)`,
+  },
+  {
+    pattern: /ALTNAME|NotValidForName|not valid for name/i,
+    reason: "name-mismatch",
+    says: (host, detail) => `the TLS certificate of ${host} is not valid for that name (${detail})`,
+  },
+  {
+    pattern: /EXPIRED|NOT_YET_VALID|NotValidYet/i,
+    reason: "expired",
+    says: (host, detail) => `the TLS certificate of ${host} is outside its validity period (${detail})`,
+  },
+  {
+    // BadSignature, CERT_SIGNATURE_FAILURE: a trusted CA of the same name, but not the key that signed it.
+    pattern: /UnknownIssuer|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED|self-signed|CaUsedAsEndEntity|unable to verify|BadSignature|SIGNATURE_FAILURE|signature failure/i,
+    reason: "untrusted-certificate",
+    says: (host, detail) => `the TLS certificate of ${host} is not signed by a trusted CA (${detail})`,
+  },
+  {
+    pattern: /ERR_SSL|ERR_TLS|certificate|TLS|SSL|handshake/i,
+    reason: "handshake",
+    says: (host, detail) => `TLS with ${host} failed (${detail})`,
+  },
+];
+
+/**
+ * What a fetch exception means, as an `OciError`: "timeout" when `timeoutMs` ran out, "tls" for
+ * certificate and handshake failures, else "unreachable". Works on exceptions thrown while
+ * reading a body too. An `OciError` passes through unchanged. Every registry API path starts
+ * with /v2, so such a peer is called the registry; any other (a token service) is named by its address.
+ */
+export function connectionError(error: unknown, url: string, timeoutMs?: number, method = "GET"): OciError {
+  if (error instanceof OciError) return error;
+  const { host, origin, pathname } = new URL(url);
+  const peer = /^\/v2(\/|$)/.test(pathname) ? `the registry at ${origin}` : origin;
+  const name = (error as Error).name;
+  if (name === "TimeoutError" || name === "AbortError") {
+    const limit = timeoutMs === undefined ? "" : ` within ${timeoutMs / 1000} s`;
+    return new OciError("timeout", `${peer} did not answer ${method} ${pathname}${limit}`, { subject: host });
+  }
+  const { code, message } = failureText(error);
+  const text = `${code} ${message}`;
+  const detail = cleanDetail(message);
+  const tls = TLS_PROBLEMS.find((problem) => problem.pattern.test(text));
+  if (tls) return new OciError("tls", tls.says(host, detail), { reason: tls.reason, subject: host });
+  const why = /ECONNREFUSED|refused/i.test(text)
+    ? "connection refused"
+    : /ENOTFOUND|EAI_AGAIN|dns error|lookup/i.test(text)
+    ? "host not found"
+    : /ECONNRESET|EPIPE|UND_ERR_SOCKET|reset|closed/i.test(text)
+    ? `connection closed by ${peer.startsWith("the registry") ? "the registry" : "the server"}`
+    : detail;
+  return new OciError("unreachable", `cannot reach ${peer}: ${why}`, { subject: host });
+}
