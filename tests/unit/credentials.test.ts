@@ -43,12 +43,20 @@ describe("credentials and plain HTTP", () => {
     const response = await new Registry(loopback).request("/v2/", { headers: CREDENTIALS });
     await response.body?.cancel();
     assert.deepEqual(seen, [CREDENTIALS.Authorization]);
-    // Nothing listens there; what matters is that the guard let it through to the network.
-    const remote = new Registry("registry.example.com:5000", { plainHttp: true, timeoutMs: 500 });
-    await assert.rejects(remote.request("/v2/"), (error: unknown) => {
-      assert.ok(error instanceof OciError && error.kind === "unreachable", `${error}`);
-      assert.doesNotMatch(error.message, /refusing/);
-      return true;
-    });
+    // What matters is that the guard lets it through: a transport that records, rather than a
+    // request to a host off this machine.
+    const sent: string[] = [];
+    const recording = {
+      baseUrl: (host: string) => `http://${host}`,
+      fetch: (url: string) => {
+        sent.push(url);
+        return Promise.resolve(new Response("{}"));
+      },
+      trust: "none",
+      close: () => Promise.resolve(),
+    };
+    const remote = new Registry("registry.example.com:5000", { transport: recording });
+    await (await remote.request("/v2/")).body?.cancel();
+    assert.deepEqual(sent, ["http://registry.example.com:5000/v2/"]);
   });
 });
