@@ -61,7 +61,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 # One flat bundle per script: dist/ sits at the depth of lib/ and scripts/, so the scripts'
 # new URL("../fixtures/…", import.meta.url) still resolve; packages load from node_modules.
 # Each file is renamed into place, so a step running meanwhile never reads half a bundle.
-dist/.built: $(wildcard scripts/*.ts lib/*.ts lib/*/*.[jt]s lib/*/*/*.[jt]s) node_modules/.package-lock.json Makefile
+dist/.built: $(wildcard scripts/*.ts lib/*.ts lib/*/*.[jt]s lib/*/*/*.[jt]s bench/*.ts) node_modules/.package-lock.json Makefile
 	@out=$$(mktemp -d dist.XXXXXX) && \
 	node_modules/.bin/esbuild scripts/*.ts --bundle --platform=node --format=esm --target=node20 \
 	  --packages=external --outdir="$$out" --out-extension:.js=.mjs --log-level=warning || { rm -rf "$$out"; exit 1; }; \
@@ -119,7 +119,6 @@ oras: setup
 	@$(call step,oras)
 
 # Steps timed under both runtimes against bench/ baselines; the fleet runs under RUNTIME. N=10000 SCALE=1: the large fleet.
-export N RUNS FLEET_RUNS SCALE
 bench: setup
 	@$(call step,bench)
 

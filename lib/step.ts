@@ -1,6 +1,10 @@
 // The command layer of every step script: options, help, timing, presenter pauses, and what a
 // failure means for the person running it (exit code and advice). lib/oci/ says what went wrong;
 // only this file says what to do about it.
+import { rmSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { env } from "./env.ts";
 import { CliError } from "./errors.ts";
@@ -65,6 +69,21 @@ async function pause(step: Step) {
   prompt.close();
 }
 
+/** Directories a step works in for a moment: an interrupt removes them too. */
+const scratchDirs = new Set<string>();
+
+/** Runs `work` in a new temporary directory, removed afterwards whatever happens, interrupts included. */
+export async function withScratchDir<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  scratchDirs.add(dir);
+  try {
+    return await work(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    scratchDirs.delete(dir);
+  }
+}
+
 /**
  * Ctrl-C (SIGINT) or SIGTERM: what this process was writing is removed, one line says so, and the
  * exit code is the shell's for that signal (130, 143).
@@ -72,6 +91,7 @@ async function pause(step: Step) {
 export function exitCleanlyOnInterrupt() {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
+      for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
       const removed = removeHalfWritten();
       say.error(`interrupted by ${signal}${removed ? `; removed ${removed} half-written file${removed === 1 ? "" : "s"}` : ""}`);
       process.exit(code);

@@ -1,8 +1,7 @@
 // 3.2 Steps 3-4: the Registry Verification Report. Pulls each card again and proves it is the
 // file that was pushed; any difference is shown (sizes, hashes, json-diff) and exits 1. A card
 // that passes gets a verification record attached to its manifest, as `oras attach` attaches one.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadCards } from "../lib/cards.ts";
 import { compareCard } from "../lib/compare.ts";
@@ -12,7 +11,7 @@ import type { Check } from "../lib/compare.ts";
 import { agentReference, agentRepository } from "../lib/options.ts";
 import { oras, orasIn } from "../lib/oras.ts";
 import { printJson, say, shellLine } from "../lib/output.ts";
-import { advice, isContentFailure, runStep } from "../lib/step.ts";
+import { advice, isContentFailure, runStep, withScratchDir } from "../lib/step.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**
@@ -20,15 +19,12 @@ import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
  * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
  */
 async function attachVerification(tagged: string, repository: string, digest: string, checks: Check[], remote: string[]) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "pallet-verification-"));
-  try {
+  return await withScratchDir("pallet-verification-", async (dir) => {
     const record = await verificationRecord({ reference: tagged, digest }, checks);
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
     const subject = `${repository}@${digest}`;
     return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 await runStep({

@@ -1,15 +1,15 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { cardFileName, validateCardBytes } from "./cards.ts";
-import { compareCard } from "./compare.ts";
-import { mapLimit } from "./concurrency.ts";
-import { pullArtifact, pushArtifact } from "./oci/artifacts.ts";
-import { OciError } from "./oci/errors.ts";
-import { CREATED_ANNOTATION } from "./oci/manifest.ts";
-import { REPOSITORY_PATTERN } from "./oci/reference.ts";
-import { collect, type Registry } from "./oci/registry.ts";
-import { CARD_TYPE } from "./options.ts";
-import { isContentFailure } from "./step.ts";
+import { cardFileName, validateCardBytes } from "../lib/cards.ts";
+import { compareCard } from "../lib/compare.ts";
+import { mapLimit } from "../lib/concurrency.ts";
+import { pullArtifact, pushArtifact } from "../lib/oci/artifacts.ts";
+import { OciError } from "../lib/oci/errors.ts";
+import { CREATED_ANNOTATION } from "../lib/oci/manifest.ts";
+import { REPOSITORY_PATTERN } from "../lib/oci/reference.ts";
+import { collect, type Registry } from "../lib/oci/registry.ts";
+import { CARD_TYPE } from "../lib/options.ts";
+import { isContentFailure } from "../lib/step.ts";
 
 /** Where fleet cards live: `<registry>/fleet/fleet-00042:v1`. */
 export const FLEET_NAMESPACE = "fleet";
@@ -106,6 +106,12 @@ export function fleetCard(index: number): FleetCard {
   };
 }
 
+/** What `oras push --artifact-type CARD_TYPE` makes of a fleet card: one layer, created at FLEET_CREATED. */
+export const fleetArtifact = (card: FleetCard) => ({
+  layers: [{ title: card.fileName, mediaType: "application/json", bytes: card.bytes }],
+  options: { artifactType: CARD_TYPE, annotations: { [CREATED_ANNOTATION]: FLEET_CREATED } },
+});
+
 const indices = (count: number) => Array.from({ length: count }, (_, index) => index);
 
 /** Pushes cards 0 … count-1, `concurrency` at a time, through one client. */
@@ -116,10 +122,8 @@ export async function pushFleet(
 ): Promise<void> {
   await mapLimit(indices(count), options.concurrency ?? DEFAULT_CONCURRENCY, async (index) => {
     const card = fleetCard(index);
-    await pushArtifact(registry.repository(card.repository), options.tag ?? "v1", [{ title: card.fileName, mediaType: "application/json", bytes: card.bytes }], {
-      artifactType: CARD_TYPE,
-      annotations: { [CREATED_ANNOTATION]: FLEET_CREATED },
-    });
+    const { layers, options: manifest } = fleetArtifact(card);
+    await pushArtifact(registry.repository(card.repository), options.tag ?? "v1", layers, manifest);
   });
 }
 

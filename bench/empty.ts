@@ -1,0 +1,1 @@
+// Nothing: `make bench` times this to know what starting the runtime alone costs.
