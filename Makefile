@@ -24,7 +24,7 @@ DENO := node_modules/.bin/deno
 V8_FLAGS := --max-semi-space-size=2
 TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
 # The programs the tests start, as command:Debian-package; `make test` installs what is missing.
-TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl
+TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl chromium:chromium
 export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS TEST_TOOLS
 
 # $(call step,NAME) runs scripts/NAME.ts. Node runs it bundled into dist/NAME.mjs: through tsx
@@ -46,7 +46,9 @@ help:
 	@echo "make walkthrough   run all of Phase 3: registry, push, list, manifest, pull, verify, copy"
 	@echo "make test          run the test suite under Node, then under Deno"
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
-	@echo "Also:  setup doctor bench clean"
+	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
+	@echo "Discovery and versions: discover serve publish diff versions"
+	@echo "Also:  setup bench validators clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
 

@@ -68,7 +68,7 @@ function parseCard(bytes: Uint8Array, subject: string): { value?: unknown; error
 }
 
 /** json-diff is loaded only when two cards differ: most verifications never need it. */
-async function contentDiff(before: unknown, after: unknown): Promise<string> {
+export async function contentDiff(before: unknown, after: unknown): Promise<string> {
   // It ships no types; this is the one call used.
   const { default: jsonDiff } = await import("json-diff") as {
     default: { diffString(before: unknown, after: unknown, options: { color: boolean }): string };

@@ -1,4 +1,5 @@
 // Copy each agent's TAG to TO_TAG (v1 -> v2), then show that both resolve to one digest.
+import { updateIndex } from "../lib/discovery/publishing.ts";
 import { ContentError } from "../lib/errors.ts";
 import { agentReference } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
@@ -24,5 +25,6 @@ await runStep({
     say.ok(`agents/${agent}: ${options.tag} and ${options.toTag} both resolve to ${sourceDigest}`);
     copied.push({ agent, from: options.tag, to: options.toTag, digest: sourceDigest });
   }
+  await updateIndex(options, options.toTag);
   if (options.json) printJson({ copied });
 });

@@ -1,6 +1,6 @@
 // 3.1 Publish Agent Cards: every card is validated first; one bad card means nothing is pushed.
 import { loadCards } from "../lib/cards.ts";
-import { env } from "../lib/env.ts";
+import { createdFlags, updateIndex } from "../lib/discovery/publishing.ts";
 import { agentReference, CARD_TYPE } from "../lib/options.ts";
 import { orasIn } from "../lib/oras.ts";
 import { printJson, say } from "../lib/output.ts";
@@ -17,8 +17,7 @@ await runStep({
   say.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
   for (const warning of cards.flatMap((card) => card.warnings)) say.warn(warning);
   // SOURCE_DATE_EPOCH pins the created time the way oras documents, so a push is reproducible.
-  const epoch = env.sourceDateEpoch;
-  const pinned = epoch === undefined ? [] : ["--annotation", `org.opencontainers.image.created=${new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`];
+  const pinned = createdFlags();
   const oras = orasIn(options.cardsDir);
   const pushed = [];
   for (const card of cards) {
@@ -26,5 +25,6 @@ await runStep({
     const { digest } = await oras`push ${remote} --artifact-type ${CARD_TYPE} ${pinned} ${ref} ${card.fileName}:application/json`;
     pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength });
   }
+  await updateIndex(options);
   if (options.json) printJson({ pushed });
 });

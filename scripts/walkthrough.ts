@@ -1,6 +1,7 @@
 // make walkthrough: all of Phase 3 in the spec's order, each step as its own `make <step>`, timed;
 // the summary sets the times against the workshop's budget. PAUSE=1 waits for Enter before each.
 import { $ } from "zx";
+import { walkthroughEpoch } from "../lib/discovery/publishing.ts";
 import { BUILTIN_NOTE, orasCli } from "../lib/oras.ts";
 import { say } from "../lib/output.ts";
 import { reportFailure } from "../lib/step.ts";
@@ -22,7 +23,7 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   try {
     const started = String(Date.now());
     const make = (step: string, env: Record<string, string> = {}) =>
-      $({ stdio: "inherit", nothrow: true, env: { ...process.env, WALKTHROUGH_STARTED: started, ...env } })`make --no-print-directory ${step}`;
+      $({ stdio: "inherit", nothrow: true, env: { ...process.env, WALKTHROUGH_STARTED: started, SOURCE_DATE_EPOCH: String(walkthroughEpoch()), ...env } })`make --no-print-directory ${step}`;
     // Said once here rather than by every step.
     if (!orasCli()) say.note(BUILTIN_NOTE);
     const times: Record<string, number> = {};

@@ -1,0 +1,94 @@
+// What discovery knows about one agent card in a registry, how a search selects it, and the one
+// JSON form `discover --json` and the discovery service both give.
+import { type A2aVersion, cardProtocol, validateCardBytes } from "../cards.ts";
+import type { Descriptor } from "../oci/manifest.ts";
+
+/** The workshop's cards live in `agents/<agent>`; a card elsewhere keeps its repository as its agent name. */
+export const AGENTS_NAMESPACE = "agents";
+
+export interface CardSummary {
+  name: string;
+  version: string;
+  description: string;
+  a2aVersion: A2aVersion;
+  /** Where the agent is served, the preferred first. */
+  urls: string[];
+  /** Its skills' ids, in the card's order. */
+  skills: string[];
+}
+
+/** One tag of one repository that holds an agent card. */
+export interface CardEntry {
+  repository: string;
+  tag: string;
+  /** The card's manifest: what the tag resolves to, and what the index lists. */
+  manifest: Descriptor;
+  card: CardSummary;
+}
+
+export const agentOf = (repository: string) =>
+  repository.startsWith(`${AGENTS_NAMESPACE}/`) ? repository.slice(AGENTS_NAMESPACE.length + 1) : repository;
+
+/** What discovery shows of a card, or why the card cannot be shown (it fails its schema). */
+export function summariseCard(bytes: Uint8Array, label: string): { summary: CardSummary } | { problem: string } {
+  const { card, problems } = validateCardBytes(bytes, label);
+  if (!card || problems.length > 0) return { problem: problems.join("; ") };
+  const protocol = cardProtocol(card);
+  if ("problem" in protocol) return { problem: `${label} ${protocol.problem}` };
+  return {
+    summary: {
+      name: card.name as string,
+      version: card.version as string,
+      description: card.description as string,
+      a2aVersion: protocol.version,
+      urls: protocol.urls,
+      skills: (card.skills as { id: string }[]).map((skill) => skill.id),
+    },
+  };
+}
+
+export interface CardFilter {
+  /** A skill id the card must list. */
+  skill?: string;
+  tag?: string;
+  /** Part of the agent's or the card's name, any case. */
+  name?: string;
+  /** Part of the agent, the card's name, description, skill ids or URLs, any case. */
+  text?: string;
+}
+
+const mentions = (fields: string[], wanted: string) => fields.some((field) => field.toLowerCase().includes(wanted.toLowerCase()));
+
+export function matches(entry: CardEntry, filter: CardFilter): boolean {
+  const { card } = entry;
+  const agent = agentOf(entry.repository);
+  return (filter.tag === undefined || entry.tag === filter.tag) &&
+    (filter.skill === undefined || card.skills.includes(filter.skill)) &&
+    (!filter.name || mentions([agent, card.name], filter.name)) &&
+    (!filter.text || mentions([agent, card.name, card.description, ...card.skills, ...card.urls], filter.text));
+}
+
+const collator = new Intl.Collator("en", { numeric: true });
+
+/** By agent, then tag with numbers in order (v2 before v10). */
+export const byAgentAndTag = (a: CardEntry, b: CardEntry) =>
+  collator.compare(agentOf(a.repository), agentOf(b.repository)) || collator.compare(a.tag, b.tag);
+
+/** `verified` is null where it was not asked (an index-only search). */
+export function entryJson(entry: CardEntry, verified: boolean | null) {
+  const { card } = entry;
+  return {
+    agent: agentOf(entry.repository),
+    repository: entry.repository,
+    tag: entry.tag,
+    name: card.name,
+    version: card.version,
+    a2aVersion: card.a2aVersion,
+    url: card.urls[0] ?? null,
+    urls: card.urls,
+    skills: card.skills,
+    description: card.description,
+    digest: entry.manifest.digest,
+    verified,
+  };
+}

@@ -1,0 +1,319 @@
+// The discovery index: an OCI image index tagged `index` in the repository `agents`, listing
+// every agent card of the registry with what discovery shows of it, so that a search reads a few
+// manifests instead of every repository, tag and card. Any OCI tool reads it
+// (`oras manifest fetch localhost:5000/agents:index`, `skopeo inspect --raw …`).
+//
+// It has two levels. The tagged index lists up to 16 shard indexes, one per first hex digit of
+// the sha256 of a card's repository name, and each shard lists its cards: one descriptor per
+// card manifest, annotated with agent, tag, name, version, A2A version, URLs and skill ids. A
+// single level would stop at about 6,400 cards (650 bytes each), where it reaches the 4 MiB registries accept
+// for a manifest. Registries also accept an index only when every manifest it lists is in the
+// same repository, so each listed card manifest is copied into `agents` (its blobs mounted).
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { mapLimit } from "../concurrency.ts";
+import { EnvironmentError } from "../errors.ts";
+import { copyArtifact } from "../oci/artifacts.ts";
+import { sha256Digest } from "../oci/digest.ts";
+import { isOciError, OciError } from "../oci/errors.ts";
+import { type Descriptor, encodeIndex, MEDIA_TYPE, parseIndex } from "../oci/manifest.ts";
+import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
+import type { Registry, Repository } from "../oci/registry.ts";
+import { CARD_TYPE } from "../options.ts";
+import type { DiscoveryCache } from "./cache.ts";
+import { AGENTS_NAMESPACE, byAgentAndTag, type CardEntry } from "./card-entry.ts";
+import { CRAWL_CONCURRENCY } from "./crawl.ts";
+
+export const INDEX_REPOSITORY = AGENTS_NAMESPACE;
+export const INDEX_TAG = "index";
+export const INDEX_ARTIFACT_TYPE = "application/vnd.pallet.agent-card-index.v1+json";
+
+/** The annotations of a card's descriptor. The tag is OCI's own ref.name. */
+export const ANNOTATION = {
+  repository: "dev.pallet.card.repository",
+  tag: "org.opencontainers.image.ref.name",
+  name: "dev.pallet.card.name",
+  version: "dev.pallet.card.version",
+  a2aVersion: "dev.pallet.card.a2a-version",
+  /** JSON arrays of strings: a skill id or URL may hold any character. */
+  urls: "dev.pallet.card.urls",
+  skills: "dev.pallet.card.skills",
+  description: "dev.pallet.card.description",
+  shard: "dev.pallet.index.shard",
+  cards: "dev.pallet.index.cards",
+} as const;
+
+/** Enough of a description to search and show; the card itself has all of it. */
+const DESCRIPTION_LIMIT = 300;
+
+/** Shard ids are one hex digit: 16 shards, read all at once. */
+const SHARDS = 16;
+export const shardOf = (repository: string) => createHash("sha256").update(repository).digest("hex")[0];
+
+function cardDescriptor(entry: CardEntry): Descriptor {
+  const { card } = entry;
+  const description = card.description.length > DESCRIPTION_LIMIT ? `${card.description.slice(0, DESCRIPTION_LIMIT - 1)}…` : card.description;
+  return {
+    mediaType: entry.manifest.mediaType,
+    digest: entry.manifest.digest,
+    size: entry.manifest.size,
+    annotations: {
+      [ANNOTATION.repository]: entry.repository,
+      [ANNOTATION.tag]: entry.tag,
+      [ANNOTATION.name]: card.name,
+      [ANNOTATION.version]: card.version,
+      [ANNOTATION.a2aVersion]: card.a2aVersion,
+      [ANNOTATION.urls]: JSON.stringify(card.urls),
+      [ANNOTATION.skills]: JSON.stringify(card.skills),
+      [ANNOTATION.description]: description,
+    },
+    artifactType: CARD_TYPE,
+  };
+}
+
+function stringList(text: string | undefined): string[] | undefined {
+  try {
+    const list = JSON.parse(text ?? "");
+    return Array.isArray(list) && list.every((item) => typeof item === "string") ? list : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A card's descriptor read back, or why it cannot be: the index is as untrusted as any registry content. */
+function entryOf(descriptor: Descriptor): CardEntry | string {
+  const get = (key: string) => descriptor.annotations?.[key];
+  const [repository, tag, name, version, a2aVersion] = [
+    get(ANNOTATION.repository),
+    get(ANNOTATION.tag),
+    get(ANNOTATION.name),
+    get(ANNOTATION.version),
+    get(ANNOTATION.a2aVersion),
+  ];
+  const [urls, skills] = [stringList(get(ANNOTATION.urls)), stringList(get(ANNOTATION.skills))];
+  if (!repository || !REPOSITORY_PATTERN.test(repository) || !tag || !TAG_PATTERN.test(tag)) {
+    return `the index lists ${descriptor.digest} without a valid repository and tag`;
+  }
+  if (name === undefined || version === undefined || (a2aVersion !== "0.3" && a2aVersion !== "1.0") || !urls || !skills) {
+    return `the index entry of ${repository}:${tag} lacks the card's name, version, A2A version, URLs or skills`;
+  }
+  return {
+    repository,
+    tag,
+    manifest: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size },
+    card: { name, version, description: get(ANNOTATION.description) ?? "", a2aVersion, urls, skills },
+  };
+}
+
+/** What the tagged index says, with the entries of the shards that were read. */
+interface IndexState {
+  /** The tagged index's digest; undefined when there is none yet. */
+  digest?: string;
+  /** Shard id -> the shard index's descriptor, for every shard. */
+  shards: Map<string, Descriptor>;
+  /** Shard id -> its cards, for the shards read. */
+  entries: Map<string, CardEntry[]>;
+  problems: string[];
+}
+
+/**
+ * The tagged index and the shards asked for (all by default); no index is an empty state.
+ * Shards come from `cache` where it has them: a shard never changes under its digest.
+ */
+async function readState(repository: Repository, only?: Set<string>, cache?: DiscoveryCache): Promise<IndexState> {
+  const state: IndexState = { shards: new Map(), entries: new Map(), problems: [] };
+  let fetched;
+  try {
+    fetched = await repository.fetchManifest(INDEX_TAG);
+  } catch (error) {
+    if (isOciError(error, "not-found")) return state;
+    throw error;
+  }
+  const subject = repository.reference(INDEX_TAG);
+  const top = parseIndex(fetched.bytes, fetched.descriptor.mediaType);
+  if (top.artifactType !== INDEX_ARTIFACT_TYPE) {
+    throw new OciError("invalid-content", `${subject} is not a discovery index (its artifactType is ${JSON.stringify(top.artifactType ?? null)})`, {
+      subject,
+      reason: "not-an-index",
+    });
+  }
+  state.digest = fetched.descriptor.digest;
+  for (const shard of top.manifests) {
+    const id = shard.annotations?.[ANNOTATION.shard];
+    if (id && /^[0-9a-f]$/.test(id)) state.shards.set(id, shard);
+    else state.problems.push(`${subject} lists ${shard.digest} without a shard number`);
+  }
+  const wanted = [...state.shards].filter(([id]) => !only || only.has(id));
+  await mapLimit(wanted, SHARDS, async ([id, descriptor]) => {
+    const fetch = async () => (await repository.fetchManifest(descriptor.digest)).bytes;
+    const bytes = cache ? await cache.shard(descriptor.digest, fetch) : await fetch();
+    const entries: CardEntry[] = [];
+    for (const card of parseIndex(bytes, descriptor.mediaType).manifests) {
+      const entry = entryOf(card);
+      if (typeof entry === "string") state.problems.push(entry);
+      else entries.push(entry);
+    }
+    state.entries.set(id, entries);
+  });
+  return state;
+}
+
+export interface Index {
+  /** The tagged index's digest. */
+  digest: string;
+  entries: CardEntry[];
+  /** Entries that could not be read, one line each. */
+  problems: string[];
+}
+
+/** Every card the index lists, or undefined when the registry has no index. */
+export async function readIndex(registry: Registry, cache?: DiscoveryCache): Promise<Index | undefined> {
+  const state = await readState(registry.repository(INDEX_REPOSITORY), undefined, cache);
+  if (!state.digest) return undefined;
+  await cache?.keepShards([...state.shards.values()].map((shard) => shard.digest));
+  return { digest: state.digest, entries: [...state.entries.values()].flat().sort(byAgentAndTag), problems: state.problems };
+}
+
+const shardIndex = (id: string, entries: CardEntry[]) =>
+  encodeIndex({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE.ociIndex,
+    artifactType: INDEX_ARTIFACT_TYPE,
+    manifests: [...entries].sort(byAgentAndTag).map(cardDescriptor),
+    annotations: { [ANNOTATION.shard]: id },
+  });
+
+/** Pushes the shards by digest (their cards must be in the repository already); returns their descriptors. */
+async function writeShards(repository: Repository, entries: Map<string, CardEntry[]>): Promise<Map<string, Descriptor>> {
+  const written = new Map<string, Descriptor>();
+  await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS, async ([id, cards]) => {
+    const bytes = shardIndex(id, cards);
+    const descriptor = await repository.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex);
+    written.set(id, { ...descriptor, annotations: { [ANNOTATION.cards]: String(cards.length), [ANNOTATION.shard]: id }, artifactType: INDEX_ARTIFACT_TYPE });
+  });
+  return written;
+}
+
+/** The tagged index: its shards, and how many cards they list together. */
+function topIndex(shards: Map<string, Descriptor>): Uint8Array {
+  const manifests = [...shards].sort(([a], [b]) => a.localeCompare(b)).map(([, descriptor]) => descriptor);
+  const cards = manifests.reduce((sum, shard) => sum + (Number(shard.annotations?.[ANNOTATION.cards]) || 0), 0);
+  return encodeIndex({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE.ociIndex,
+    artifactType: INDEX_ARTIFACT_TYPE,
+    manifests,
+    annotations: { [ANNOTATION.cards]: String(cards) },
+  });
+}
+
+/** Copies each card manifest into the index's repository, unless it is there: an index may only list what its repository holds. */
+async function copyCards(repository: Repository, entries: CardEntry[], present: (digest: string) => boolean | Promise<boolean>) {
+  const registry = repository.registry;
+  const unique = [...new Map(entries.map((entry) => [entry.manifest.digest, entry])).values()];
+  await mapLimit(unique, CRAWL_CONCURRENCY, async (entry) => {
+    const digest = entry.manifest.digest;
+    if (await present(digest)) return;
+    await copyArtifact(registry.repository(entry.repository), digest, repository, digest);
+  });
+}
+
+const sameTag = (a: CardEntry, b: CardEntry) => a.repository === b.repository && a.tag === b.tag;
+
+function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
+  const shards = new Map<string, CardEntry[]>();
+  for (const entry of entries) {
+    const id = shardOf(entry.repository);
+    if (!shards.has(id)) shards.set(id, []);
+    shards.get(id)!.push(entry);
+  }
+  return shards;
+}
+
+/**
+ * Replaces the whole index with these entries (a crawl's). A card published while this runs can
+ * be left out; the next publish or refresh puts it back.
+ */
+export async function rebuildIndex(registry: Registry, entries: CardEntry[]): Promise<string> {
+  const repository = registry.repository(INDEX_REPOSITORY);
+  const current = await readState(repository).catch((error) => {
+    if (isOciError(error, "invalid-content")) return undefined; // whatever stood there is replaced
+    throw error;
+  });
+  // A card the index listed is in its repository; any other is copied without asking first (a copy is idempotent).
+  const listed = new Set([...current?.entries.values() ?? []].flat().map((entry) => entry.manifest.digest));
+  await copyCards(repository, entries, (digest) => listed.has(digest));
+  const shards = await writeShards(repository, byShard(entries));
+  return (await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex)).digest;
+}
+
+/** Rounds of write-and-check before giving up on an index that other writers keep changing. */
+const MAX_ROUNDS = 10;
+/** The least time to wait after writing, before checking that no other writer overwrote it. */
+const MIN_SETTLE_MS = 25;
+
+/** Updates through one client, one after another: they would only race each other. */
+const queues = new WeakMap<Registry, Promise<unknown>>();
+
+/**
+ * Puts these cards in the index, replacing what it said of their tags, and keeps every other
+ * entry. Registries have no conditional PUT (Distribution takes `If-Match` and ignores it), so
+ * two publishers at once could each write an index without the other's card. Two defences:
+ * just before writing, the tag is read again and the round starts over if it moved (so a
+ * lost update needs another writer within one round trip); and after writing, this waits
+ * several times as long as its own write took, reads the index again, and writes once more if
+ * any of its cards is missing. A card whose tag was meanwhile pushed again by someone else is
+ * theirs to index, not missing.
+ */
+export function addToIndex(registry: Registry, entries: CardEntry[]): Promise<void> {
+  const run = (queues.get(registry) ?? Promise.resolve()).catch(() => {}).then(() => update(registry, entries));
+  queues.set(registry, run);
+  return run;
+}
+
+/** What a tag resolves to now, or undefined when it does not exist. */
+async function tagDigest(repository: Repository, tag: string): Promise<string | undefined> {
+  try {
+    return (await repository.resolve(tag)).digest;
+  } catch (error) {
+    if (isOciError(error, "not-found")) return undefined;
+    throw error;
+  }
+}
+
+/** The tagged index's digest now, or undefined when there is none. */
+export const indexDigest = (registry: Registry) => tagDigest(registry.repository(INDEX_REPOSITORY), INDEX_TAG);
+
+async function update(registry: Registry, entries: CardEntry[]): Promise<void> {
+  const repository = registry.repository(INDEX_REPOSITORY);
+  await copyCards(repository, entries, (digest) => repository.hasManifest(digest));
+  const touched = new Set(entries.map((entry) => shardOf(entry.repository)));
+  const missing = async (state: IndexState) => {
+    const gone = [];
+    for (const entry of entries) {
+      const listed = state.entries.get(shardOf(entry.repository))?.find((other) => sameTag(other, entry));
+      if (listed?.manifest.digest === entry.manifest.digest) continue;
+      if ((await tagDigest(registry.repository(entry.repository), entry.tag)) === entry.manifest.digest) gone.push(entry);
+    }
+    return gone;
+  };
+  for (let round = 0;; round++) {
+    const current = await readState(repository, touched);
+    const wanted = await missing(current);
+    if (wanted.length === 0) return;
+    if (round === MAX_ROUNDS) {
+      throw new EnvironmentError(
+        `the discovery index ${repository.reference(INDEX_TAG)} kept changing under this update; gave up after ${MAX_ROUNDS} rounds`,
+      );
+    }
+    const kept = [...current.entries.values()].flat().filter((other) => !wanted.some((entry) => sameTag(entry, other)));
+    const shards = new Map([...current.shards, ...await writeShards(repository, byShard([...kept, ...wanted]))]);
+    const started = performance.now();
+    if ((await indexDigest(registry)) === current.digest) {
+      await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);
+      await sleep(Math.max(MIN_SETTLE_MS, 4 * (performance.now() - started)) * (1 + Math.random()));
+    } else {
+      await sleep(MIN_SETTLE_MS * Math.random());
+    }
+  }
+}

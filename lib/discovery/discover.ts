@@ -1,0 +1,121 @@
+// Discovery: which agent cards a registry holds. The index is read first; the cards a search
+// selects are checked against their repositories (one tag list each, one manifest per tag), and
+// repositories the index has wrong are shown as the registry has them. Without an index, or
+// when asked, every repository is crawled.
+import { mapLimit } from "../concurrency.ts";
+import { isOciError } from "../oci/errors.ts";
+import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
+import type { Registry } from "../oci/registry.ts";
+import { isVerified } from "../verification.ts";
+import type { DiscoveryCache } from "./cache.ts";
+import { type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
+import { INDEX_REPOSITORY, readIndex, rebuildIndex } from "./catalog-index.ts";
+import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
+
+export interface DiscoverOptions {
+  filter: CardFilter;
+  cache: DiscoveryCache;
+  /** Crawl every repository and write the index anew from what was found. */
+  refresh?: boolean;
+  /** Crawl every repository, whatever the index says; nothing is written. */
+  crawl?: boolean;
+  /** Trust the index alone: no tag is checked, no verification record asked for. */
+  indexOnly?: boolean;
+}
+
+export interface Discovery {
+  /** Where the cards came from: the index (checked against the registry unless indexOnly), or a crawl. */
+  source: "index" | "index-only" | "crawl";
+  /** Why there was a crawl: asked for, no index, or an index that cannot be read. */
+  crawled?: string;
+  entries: CardEntry[];
+  /** Repository and digest of each card with a passing verification record; undefined when not asked (indexOnly). */
+  verified?: Set<string>;
+  /** Repositories the index had out of date (tags moved, gone or new). */
+  stale: string[];
+  /** Cards that could not be read, one line each. */
+  problems: string[];
+  /** Cards fetched because nothing known had their manifest digest. */
+  fetched: number;
+}
+
+export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
+
+/**
+ * Which cards have a passing verification record for their exact manifest digest (lib/verification.ts).
+ * Where the registry keeps referrers under `sha256-<hex>` tags, a card whose tag list lacks that tag
+ * has none, and costs no request. Whether it has the referrers API is asked once: a registry
+ * offers it for all its repositories or for none.
+ */
+export async function verifiedCards(registry: Registry, entries: CardEntry[], tags: Map<string, Set<string>>): Promise<Set<string>> {
+  const verified = new Set<string>();
+  const unique = [...new Map(entries.map((entry) => [verifiedKey(entry), entry])).values()];
+  let referrersApi: Promise<boolean> | undefined;
+  await mapLimit(unique, CRAWL_CONCURRENCY, async (entry) => {
+    const repository = registry.repository(entry.repository);
+    const listed = tags.get(entry.repository);
+    if (listed && !listed.has(referrersTag(entry.manifest.digest)) && !(await (referrersApi ??= hasReferrersApi(repository)))) return;
+    if (await isVerified(repository, entry.manifest.digest)) verified.add(verifiedKey(entry));
+  });
+  return verified;
+}
+
+/** Each repository's tags and their digests, as one comparable string. */
+function fingerprints(entries: CardEntry[]): Map<string, string> {
+  const tags = new Map<string, string[]>();
+  for (const entry of entries) {
+    if (!tags.has(entry.repository)) tags.set(entry.repository, []);
+    tags.get(entry.repository)!.push(`${entry.tag}@${entry.manifest.digest}`);
+  }
+  return new Map([...tags].map(([repository, list]) => [repository, list.sort().join(" ")]));
+}
+
+/** The repositories whose cards differ between the index and a fresh look. */
+function staleRepositories(repositories: string[], indexed: CardEntry[], found: CardEntry[]): string[] {
+  const [before, after] = [fingerprints(indexed), fingerprints(found)];
+  return repositories.filter((repository) => before.get(repository) !== after.get(repository));
+}
+
+export async function discover(registry: Registry, options: DiscoverOptions): Promise<Discovery> {
+  const { filter, cache } = options;
+  const problems: string[] = [];
+  let index;
+  if (!options.refresh && !options.crawl) {
+    index = await readIndex(registry, cache).catch((error) => {
+      if (!isOciError(error, "invalid-content")) throw error;
+      problems.push(error.message);
+      return undefined;
+    });
+  }
+  if (!index) {
+    const found = await crawl(registry, { cache, skip: INDEX_REPOSITORY });
+    if (options.refresh) await rebuildIndex(registry, found.entries);
+    const entries = found.entries.filter((entry) => matches(entry, filter));
+    return {
+      source: "crawl",
+      crawled: options.refresh ? "--refresh" : options.crawl ? "--crawl" : problems.length > 0 ? "unreadable index" : "no index",
+      entries,
+      verified: await verifiedCards(registry, entries, found.tags),
+      stale: [],
+      problems: [...problems, ...found.problems],
+      fetched: found.fetched,
+    };
+  }
+  if (options.indexOnly) {
+    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0 };
+  }
+  // Tags are what the check looks at, so a repository is checked when any of its tags matches the
+  // rest of the search: a tag the index lacks (pushed or copied behind its back) is then found.
+  const summaries = new Map<string, CardSummary>(index.entries.map((entry) => [entry.manifest.digest, entry.card]));
+  const repositories = [...new Set(index.entries.filter((entry) => matches(entry, { ...filter, tag: undefined })).map((entry) => entry.repository))];
+  const found = await crawl(registry, { repositories, cache, known: (digest) => summaries.get(digest) });
+  const entries = found.entries.filter((entry) => matches(entry, filter));
+  return {
+    source: "index",
+    entries,
+    verified: await verifiedCards(registry, entries, found.tags),
+    stale: staleRepositories(repositories, index.entries, found.entries),
+    problems: [...index.problems, ...found.problems],
+    fetched: found.fetched,
+  };
+}

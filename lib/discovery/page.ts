@@ -1,0 +1,124 @@
+// The discovery service's page for people: every agent with its versions, skills, digests and
+// verified status. Card text is whatever a publisher wrote, so every piece of it is escaped,
+// and only http(s) URLs become links.
+import { agentOf, type CardEntry } from "./card-entry.ts";
+
+const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
+
+/** Where the service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
+export const cardPath = (entry: CardEntry) =>
+  `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
+
+function link(url: string): string {
+  const safe = /^https?:\/\//i.test(url) && URL.canParse(url);
+  return safe ? `<a href="${escapeHtml(url)}" rel="nofollow noopener">${escapeHtml(url)}</a>` : escapeHtml(url);
+}
+
+const badge = (verified: boolean | null) =>
+  verified === null
+    ? '<span class="badge unknown">not asked</span>'
+    : verified
+    ? '<span class="badge ok">verified</span>'
+    : '<span class="badge no">not verified</span>';
+
+const skills = (ids: string[]) => ids.map((id) => `<span class="skill">${escapeHtml(id)}</span>`).join(" ");
+
+function agentSection(entries: CardEntry[], verified: (entry: CardEntry) => boolean | null): string {
+  // The newest tag (last in order) speaks for the agent; each version's own row says what differs.
+  const latest = entries[entries.length - 1];
+  const { card } = latest;
+  const rows = entries.map((entry) => `
+      <tr>
+        <td><code>${escapeHtml(entry.tag)}</code></td>
+        <td>${escapeHtml(entry.card.version)}</td>
+        <td>${escapeHtml(entry.card.a2aVersion)}</td>
+        <td>${skills(entry.card.skills)}</td>
+        <td><code class="digest" title="${escapeHtml(entry.manifest.digest)}">${escapeHtml(entry.manifest.digest.slice(0, 19))}…</code></td>
+        <td>${badge(verified(entry))}</td>
+        <td><a href="${escapeHtml(cardPath(entry))}">agent-card.json</a></td>
+      </tr>`).join("");
+  return `
+  <section class="agent">
+    <h2>${escapeHtml(card.name)} <span class="repository">${escapeHtml(latest.repository)}</span></h2>
+    <p>${escapeHtml(card.description)}</p>
+    <p class="meta">Skills: ${skills(card.skills)}</p>
+    <p class="meta">Served at: ${card.urls.map(link).join(", ") || "-"}</p>
+    <table>
+      <thead><tr><th>Tag</th><th>Card version</th><th>A2A</th><th>Skills</th><th>Manifest digest</th><th>Verified</th><th>Card</th></tr></thead>
+      <tbody>${rows}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+const STYLE = `
+  body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d2430; }
+  h1 { margin-bottom: 0.2rem; }
+  .summary { color: #566; margin-top: 0; }
+  form { margin: 1rem 0 1.5rem; display: flex; gap: 0.5rem; }
+  input, select, button { font: inherit; padding: 0.25rem 0.5rem; }
+  input { min-width: 22rem; }
+  .agent { border: 1px solid #d5dbe3; border-radius: 6px; padding: 0.2rem 1rem 0.8rem; margin-bottom: 1.2rem; }
+  .agent h2 { font-size: 1.2rem; margin-bottom: 0.2rem; }
+  .repository { font-weight: normal; color: #667; font-size: 0.9rem; margin-left: 0.5rem; }
+  .meta { margin: 0.2rem 0; }
+  table { border-collapse: collapse; width: 100%; margin-top: 0.6rem; table-layout: fixed; }
+  th:nth-child(1) { width: 9%; } th:nth-child(2) { width: 11%; } th:nth-child(3) { width: 6%; } th:nth-child(4) { width: 26%; }
+  th:nth-child(5) { width: 20%; } th:nth-child(6) { width: 12%; } th:nth-child(7) { width: 16%; }
+  td { overflow-wrap: anywhere; }
+  th, td { text-align: left; padding: 0.25rem 0.6rem 0.25rem 0; border-bottom: 1px solid #eef0f3; vertical-align: top; }
+  th { font-size: 0.85rem; color: #566; }
+  .skill { display: inline-block; background: #eef3fb; border-radius: 4px; padding: 0 0.35rem; margin: 0.1rem 0; font-size: 0.85rem; }
+  .badge { border-radius: 4px; padding: 0 0.4rem; font-size: 0.85rem; white-space: nowrap; }
+  .badge.ok { background: #d9f2df; color: #14532d; }
+  .badge.no { background: #f0f1f3; color: #555; }
+  .badge.unknown { background: #fff4d6; color: #6b4e00; }
+  .digest { font-size: 0.85rem; }
+  .problems { color: #8a4b00; }
+`;
+
+export interface PageContent {
+  registry: string;
+  /** What the list says about where it came from, for people. */
+  source: string;
+  entries: CardEntry[];
+  verified: (entry: CardEntry) => boolean | null;
+  /** Every skill id of the registry, for the search form. */
+  allSkills: string[];
+  query: { text?: string; skill?: string };
+  stale: string[];
+}
+
+export function renderPage(content: PageContent): string {
+  const byRepository = new Map<string, CardEntry[]>();
+  for (const entry of content.entries) byRepository.set(entry.repository, [...byRepository.get(entry.repository) ?? [], entry]);
+  const options = content.allSkills.map((skill) =>
+    `<option value="${escapeHtml(skill)}"${skill === content.query.skill ? " selected" : ""}>${escapeHtml(skill)}</option>`
+  ).join("");
+  const count = `${content.entries.length} card${content.entries.length === 1 ? "" : "s"} of ${byRepository.size} agent${byRepository.size === 1 ? "" : "s"}`;
+  const sections = [...byRepository.values()].map((entries) => agentSection(entries, content.verified)).join("");
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Agent cards in ${escapeHtml(content.registry)}</title>
+  <style>${STYLE}</style>
+</head>
+<body>
+  <h1>Agent cards in ${escapeHtml(content.registry)}</h1>
+  <p class="summary">${escapeHtml(count)}, ${escapeHtml(content.source)}. The same as JSON: <a href="/agents">/agents</a>.</p>
+  <form method="get" action="/">
+    <input type="search" name="q" value="${escapeHtml(content.query.text ?? "")}" placeholder="name, description, skill or URL" aria-label="Search">
+    <select name="skill" aria-label="Skill"><option value="">any skill</option>${options}</select>
+    <button type="submit">Search</button>
+  </form>${content.stale.length > 0 ? `
+  <p class="problems">The index is out of date for ${escapeHtml(content.stale.join(", "))}; shown as the registry has them now.</p>` : ""}${sections ||
+    `
+  <p>No agent cards${content.query.text || content.query.skill ? " match this search" : " in this registry"}.</p>`}
+</body>
+</html>
+`;
+}

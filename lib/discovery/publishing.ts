@@ -1,0 +1,55 @@
+// What every command that publishes a card shares: the created time it pins, and keeping the
+// discovery index up to date afterwards.
+import { env } from "../env.ts";
+import { CliError } from "../errors.ts";
+import { OciError } from "../oci/errors.ts";
+import { CREATED_ANNOTATION, createdTimestamp } from "../oci/manifest.ts";
+import { registryFor } from "../oras/command.ts";
+import { type StepOptions } from "../options.ts";
+import { say } from "../output.ts";
+import { DiscoveryCache } from "./cache.ts";
+import { agentOf, AGENTS_NAMESPACE } from "./card-entry.ts";
+import { addToIndex, INDEX_REPOSITORY, INDEX_TAG } from "./catalog-index.ts";
+import { cardAt } from "./crawl.ts";
+
+/**
+ * The created time `make walkthrough` pins unless SOURCE_DATE_EPOCH says otherwise, so that every
+ * participant gets the digests the README prints: 2026-01-01T00:00:00Z.
+ */
+export const WALKTHROUGH_EPOCH = 1767225600;
+
+/** What `make walkthrough` passes its steps as SOURCE_DATE_EPOCH: the user's, else WALKTHROUGH_EPOCH. */
+export const walkthroughEpoch = () => env.sourceDateEpoch ?? WALKTHROUGH_EPOCH;
+
+/**
+ * `--annotation org.opencontainers.image.created=…` when SOURCE_DATE_EPOCH is set, the way oras
+ * documents a reproducible push; nothing otherwise, so oras stamps the time of the push.
+ */
+export function createdFlags(): string[] {
+  const epoch = env.sourceDateEpoch;
+  return epoch === undefined ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
+}
+
+/**
+ * Puts `agents/<agent>:<tag>` of each agent in the discovery index, after a push or a copy. The
+ * cards are published by then, so a failure here only warns, and says how to catch up.
+ */
+export async function updateIndex(options: StepOptions, tag = options.tag, agents = options.agents): Promise<void> {
+  const registry = registryFor(options.registry, options.remote);
+  const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
+  try {
+    const cache = await DiscoveryCache.open();
+    const entries = [];
+    for (const agent of agents) {
+      const { entry } = await cardAt(registry.repository(`${AGENTS_NAMESPACE}/${agent}`), tag, cache);
+      if (entry) entries.push(entry);
+    }
+    await addToIndex(registry, entries);
+    await cache.save().catch(() => {});
+    say.ok(`discovery index ${index} lists ${entries.map((entry) => `${agentOf(entry.repository)}:${entry.tag}`).join(", ")}`);
+  } catch (error) {
+    if (!(error instanceof OciError || error instanceof CliError)) throw error;
+    say.warn(`the discovery index ${index} was not updated: ${error.message}`);
+    say.note("  `make discover REFRESH=1` rebuilds it; until then `make discover CRAWL=1` finds every card.");
+  }
+}

@@ -1,0 +1,304 @@
+// Discovery against a real registry: the index push writes (read back with skopeo, which shares
+// no code with ours), filters, a stale index, the crawl and its cache, artifacts that are not
+// cards, and publishers racing each other on the index.
+import { before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ANNOTATION, addToIndex, INDEX_ARTIFACT_TYPE, readIndex, shardOf } from "../../lib/discovery/catalog-index.ts";
+import type { CardEntry } from "../../lib/discovery/card-entry.ts";
+import { pushArtifact } from "../../lib/oci/artifacts.ts";
+import { sha256Digest } from "../../lib/oci/digest.ts";
+import { encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
+import { Registry } from "../../lib/oci/registry.ts";
+import { CARD_TYPE } from "../../lib/options.ts";
+import { AGENTS, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
+
+interface Listed {
+  agent: string;
+  tag: string;
+  version: string;
+  a2aVersion: string;
+  url: string;
+  skills: string[];
+  digest: string;
+  verified: boolean | null;
+}
+
+const SKILLS: Record<string, string> = { plan: "create_plan", build: "generate_code", test: "run_tests" };
+
+describe("make discover", () => {
+  const bench = withRegistry();
+  let env: Record<string, string>;
+  const docker = (reference: string) => `docker://${bench.registry.address}/${reference}`;
+  const discover = async (args: string[] = [], extra: Record<string, string> = {}) => {
+    const result = await runScript("discover", ["--json", ...args], { ...env, ...extra });
+    assert.equal(result.code, 0, `discover ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+    return { ...JSON.parse(result.stdout), stderr: result.stderr } as { source: string; crawled?: string; stale: string[]; cardsFetched: number; cards: Listed[]; problems: string[]; stderr: string };
+  };
+  const digestOf = async (reference: string) => sha256Digest(await skopeo(["inspect", "--raw", "--tls-verify=false", docker(reference)]));
+
+  before(async () => {
+    env = { ...bench.env, DISCOVERY_CACHE: path.join(bench.work, "cache") };
+    for (const step of ["push", "copy"]) {
+      const result = await runScript(step, [], env);
+      assert.equal(result.code, 0, `${step} failed:\n${result.stdout}\n${result.stderr}`);
+    }
+  });
+
+  it("push and copy keep an OCI index at agents:index that skopeo reads: one descriptor per card, annotated", async () => {
+    const top = JSON.parse(await skopeo(["inspect", "--raw", "--tls-verify=false", docker("agents:index")]));
+    assert.equal(top.mediaType, MEDIA_TYPE.ociIndex);
+    assert.equal(top.artifactType, INDEX_ARTIFACT_TYPE);
+    assert.equal(top.annotations[ANNOTATION.cards], "6");
+    const cards = [];
+    for (const shard of top.manifests) {
+      const listed = JSON.parse(await skopeo(["inspect", "--raw", "--tls-verify=false", docker(`agents@${shard.digest}`)]));
+      assert.equal(listed.annotations[ANNOTATION.shard], shard.annotations[ANNOTATION.shard]);
+      for (const card of listed.manifests) assert.equal(shardOf(card.annotations[ANNOTATION.repository]), listed.annotations[ANNOTATION.shard]);
+      cards.push(...listed.manifests);
+    }
+    assert.deepEqual(
+      cards.map((card) => `${card.annotations[ANNOTATION.repository]}:${card.annotations[ANNOTATION.tag]}`).sort(),
+      AGENTS.flatMap((agent) => [`agents/${agent}:v1`, `agents/${agent}:v2`]).sort(),
+    );
+    for (const card of cards) {
+      const agent = card.annotations[ANNOTATION.repository].slice("agents/".length);
+      assert.equal(card.artifactType, CARD_TYPE);
+      assert.equal(card.annotations[ANNOTATION.name], `${agent}-agent`);
+      assert.equal(card.annotations[ANNOTATION.version], "1.0.0");
+      assert.equal(card.annotations[ANNOTATION.a2aVersion], "0.3");
+      assert.deepEqual(JSON.parse(card.annotations[ANNOTATION.skills]), [SKILLS[agent]]);
+      assert.equal(card.digest, await digestOf(`agents/${agent}:${card.annotations[ANNOTATION.tag]}`));
+      // The index lists only what its own repository holds: each card manifest was copied there.
+      assert.equal(await digestOf(`agents@${card.digest}`), card.digest);
+    }
+  });
+
+  it("lists every card with version, A2A version, URL, skills and digest, reading the index and checking it", async () => {
+    const found = await discover();
+    assert.equal(found.source, "index");
+    assert.deepEqual(found.cards.map((card) => `${card.agent}:${card.tag}`), ["build:v1", "build:v2", "plan:v1", "plan:v2", "test:v1", "test:v2"]);
+    for (const card of found.cards) {
+      assert.equal(card.digest, await digestOf(`agents/${card.agent}:${card.tag}`));
+      assert.equal(card.version, "1.0.0");
+      assert.equal(card.a2aVersion, "0.3");
+      assert.match(card.url, /^http:\/\/localhost:800[123]$/);
+      assert.deepEqual(card.skills, [SKILLS[card.agent]]);
+      assert.equal(card.verified, false);
+    }
+    assert.deepEqual(found.stale, []);
+    assert.doesNotMatch(found.stderr, /out of date/);
+  });
+
+  it("shows a card as verified only where a verification record names its exact digest", async () => {
+    const verified = await runScript("verify", ["--agents", "plan"], env);
+    assert.equal(verified.code, 0, `verify failed:\n${verified.stdout}\n${verified.stderr}`);
+    const found = await discover();
+    // plan:v2 is the same manifest as plan:v1, so the one record covers both.
+    assert.deepEqual(Object.fromEntries(found.cards.map((card) => [`${card.agent}:${card.tag}`, card.verified])), {
+      "build:v1": false, "build:v2": false, "plan:v1": true, "plan:v2": true, "test:v1": false, "test:v2": false,
+    });
+  });
+
+  it("prints the same cards as a table", async () => {
+    const result = await runScript("discover", [], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\| Agent +\| Tag +\| Card version +\| A2A +\| URL +\| Skills +\| Digest +\| Verified +\|/);
+    const plan = await digestOf("agents/plan:v1");
+    assert.match(result.stdout, new RegExp(`\\| plan +\\| v2 +\\| 1\\.0\\.0 +\\| 0\\.3 +\\| http://localhost:8001 +\\| create_plan +\\| ${plan} +\\| yes +\\|`));
+  });
+
+  it("filters by skill, tag and name", async () => {
+    const pick = async (args: string[]) => (await discover(args)).cards.map((card) => `${card.agent}:${card.tag}`);
+    assert.deepEqual(await pick(["--skill", "create_plan"]), ["plan:v1", "plan:v2"]);
+    assert.deepEqual(await pick(["--tag", "v2"]), ["build:v2", "plan:v2", "test:v2"]);
+    assert.deepEqual(await pick(["--name", "BUILD"]), ["build:v1", "build:v2"]);
+    assert.deepEqual(await pick(["--skill", "run_tests", "--tag", "v1"]), ["test:v1"]);
+    assert.deepEqual(await pick(["--skill", "no_such_skill"]), []);
+    // The same through the environment twins make passes.
+    assert.deepEqual((await discover([], { SKILL: "generate_code", DISCOVER_TAG: "v1" })).cards.map((card) => card.agent), ["build"]);
+  });
+
+  it("--refresh rebuilds the index from a crawl, after which it is current", async () => {
+    const refreshed = await discover(["--refresh"]);
+    assert.equal(refreshed.source, "crawl");
+    assert.equal(refreshed.cards.length, 6);
+    const index = await readIndex(new Registry(bench.registry.address));
+    assert.deepEqual(index?.entries.map((entry) => `${entry.repository}:${entry.tag}`), [
+      "agents/build:v1", "agents/build:v2", "agents/plan:v1", "agents/plan:v2", "agents/test:v1", "agents/test:v2",
+    ]);
+    const again = await discover();
+    assert.equal(again.source, "index");
+    assert.deepEqual(again.stale, []);
+  });
+
+  it("passes over artifacts that are not agent cards without a word, and names a broken card", async () => {
+    const registry = new Registry(bench.registry.address);
+    await pushArtifact(registry.repository("agents/plan"), "sbom", [{ title: "sbom.json", mediaType: "application/json", bytes: new TextEncoder().encode("{}") }], {
+      artifactType: "application/spdx+json",
+    });
+    const image = path.join(bench.work, "image");
+    writeImageLayout(image);
+    await skopeo(["copy", "--dest-tls-verify=false", `dir:${image}`, docker("library/busybox:1")]);
+    const plan = await registry.repository("agents/plan").fetchManifest("v1");
+    const index = encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: [plan.descriptor] });
+    await registry.repository("agents/plan").pushManifest("multi", index, MEDIA_TYPE.ociIndex);
+    await pushArtifact(registry.repository("agents/broken"), "v1", [{ title: "broken_agent_card.json", mediaType: "application/json", bytes: new TextEncoder().encode('{"name": "broken"}') }], {
+      artifactType: CARD_TYPE,
+    });
+
+    const found = await discover(["--crawl"]);
+    assert.equal(found.source, "crawl");
+    assert.deepEqual(found.cards.map((card) => `${card.agent}:${card.tag}`), ["build:v1", "build:v2", "plan:v1", "plan:v2", "test:v1", "test:v2"]);
+    assert.equal(found.problems.length, 1);
+    assert.match(found.problems[0], /agents\/broken:v1 has neither "protocolVersion" nor "supportedInterfaces"/);
+    assert.match(found.stderr, /passed over: .*agents\/broken:v1/);
+    assert.doesNotMatch(found.stderr, /sbom|busybox|multi/);
+  });
+
+  it("shows tags pushed behind the index's back as the registry has them, and --index-only as the index says", async () => {
+    const registry = new Registry(bench.registry.address);
+    const before = await digestOf("agents/test:v2");
+    const changed = JSON.parse(fixtureCard("test").toString());
+    changed.version = "2.0.0";
+    for (const tag of ["v2", "v3"]) {
+      await pushArtifact(registry.repository("agents/test"), tag, [{ title: "test_agent_card.json", mediaType: "application/json", bytes: new TextEncoder().encode(JSON.stringify(changed)) }], {
+        artifactType: CARD_TYPE,
+      });
+    }
+    const after = await digestOf("agents/test:v2");
+
+    const checked = await discover(["--name", "test"]);
+    assert.deepEqual(checked.cards.map((card) => [card.tag, card.digest, card.version]), [["v1", await digestOf("agents/test:v1"), "1.0.0"], ["v2", after, "2.0.0"], ["v3", after, "2.0.0"]]);
+    assert.deepEqual(checked.stale, ["agents/test"]);
+    // A tag the index has never heard of is found by a search for it too.
+    assert.deepEqual((await discover(["--tag", "v3"])).cards.map((card) => `${card.agent}:${card.tag}`), ["test:v3"]);
+
+    const trusted = await discover(["--tag", "v2", "--name", "test", "--index-only"]);
+    assert.equal(trusted.source, "index-only");
+    assert.deepEqual(trusted.cards.map((card) => [card.digest, card.version, card.verified]), [[before, "1.0.0", null]]);
+  });
+
+  it("keeps a cache by manifest digest: a second crawl fetches only the card that changed", async () => {
+    const cache = { DISCOVERY_CACHE: path.join(bench.work, "second-crawl") };
+    assert.equal((await discover(["--crawl"], cache)).cardsFetched, 4); // build, plan and test v1, and test's new v2 and v3
+    assert.equal((await discover(["--crawl"], cache)).cardsFetched, 0);
+    const changed = JSON.parse(fixtureCard("build").toString());
+    changed.version = "1.0.1";
+    await pushArtifact(new Registry(bench.registry.address).repository("agents/build"), "v3", [
+      { title: "build_agent_card.json", mediaType: "application/json", bytes: new TextEncoder().encode(JSON.stringify(changed)) },
+    ], { artifactType: CARD_TYPE });
+    assert.equal((await discover(["--crawl"], cache)).cardsFetched, 1);
+    assert.equal((await discover(["--crawl"], { DISCOVERY_CACHE: "off" })).cardsFetched, 5);
+  });
+
+  it("reads only the tagged index the second time: its shards come from the cache", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const through = { REGISTRY: proxy.address, DISCOVERY_CACHE: path.join(bench.work, "shards") };
+      const first = await discover(["--index-only"], through);
+      const shards = proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/);
+      assert.ok(shards > 0, "the first search fetched no shard");
+      const second = await discover(["--index-only"], through);
+      assert.deepEqual(second.cards, first.cards);
+      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), shards, "the second search fetched shards again");
+      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/index$/), 2);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("says what is wrong with its options, and that there is no registry, with exit 2", async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [["--tag", "v1/x"], {}, /invalid tag "v1\/x"/],
+      [["--refresh", "--crawl"], {}, /--refresh and --crawl exclude each other/],
+      [["--colour"], {}, /unknown option --colour/],
+      [[], { REGISTRY: "127.0.0.1:1" }, /cannot reach the registry at http:\/\/127\.0\.0\.1:1/],
+    ];
+    for (const [args, extra, message] of cases) {
+      const result = await runScript("discover", args, { ...env, ...extra });
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+  });
+
+  it("--help says what it does, its options and an example", async () => {
+    const result = await runScript("discover", ["--help"], env);
+    assert.equal(result.code, 0);
+    for (const text of ["Discover Agent Cards", "--skill VALUE", "--tag VALUE", "--name VALUE", "--refresh", "--index-only", "Example: make discover"]) {
+      assert.ok(result.stdout.includes(text), `help lacks ${text}:\n${result.stdout}`);
+    }
+  });
+});
+
+describe("the discovery index under concurrent publishers", () => {
+  const bench = withRegistry();
+
+  /** Registries take If-Match and ignore it, so the index cannot be updated conditionally. */
+  it("Distribution accepts a manifest PUT whose If-Match names another version", async () => {
+    const registry = new Registry(bench.registry.address);
+    const pushed = await pushArtifact(registry.repository("agents/probe"), "v1", [{ title: "a.json", mediaType: "application/json", bytes: new TextEncoder().encode("{}") }]);
+    const response = await fetch(`http://${bench.registry.address}/v2/agents/probe/manifests/v1`, {
+      method: "PUT",
+      headers: { "Content-Type": MEDIA_TYPE.ociManifest, "If-Match": `"sha256:${"0".repeat(64)}"` },
+      body: pushed.bytes as BodyInit,
+    });
+    await response.body?.cancel();
+    assert.equal(response.status, 201);
+  });
+
+  it("keeps every entry when eight clients add cards at the same moment, each with its own connection", async () => {
+    const agents = Array.from({ length: 8 }, (_, index) => `racer${index}`);
+    const entries: CardEntry[] = [];
+    for (const agent of agents) {
+      const card = JSON.parse(fixtureCard("plan").toString());
+      card.name = `${agent}-agent`;
+      const pushed = await pushArtifact(new Registry(bench.registry.address).repository(`agents/${agent}`), "v1", [
+        { title: `${agent}_agent_card.json`, mediaType: "application/json", bytes: new TextEncoder().encode(JSON.stringify(card)) },
+      ], { artifactType: CARD_TYPE });
+      entries.push({
+        repository: `agents/${agent}`,
+        tag: "v1",
+        manifest: { mediaType: MEDIA_TYPE.ociManifest, digest: pushed.descriptor.digest, size: pushed.descriptor.size },
+        card: { name: card.name, version: card.version, description: card.description, a2aVersion: "0.3", urls: [card.url], skills: ["create_plan"] },
+      });
+    }
+    await Promise.all(entries.map((entry) => addToIndex(new Registry(bench.registry.address), [entry])));
+    const index = await readIndex(new Registry(bench.registry.address));
+    assert.deepEqual(index?.entries.map((entry) => entry.repository), agents.map((agent) => `agents/${agent}`));
+  });
+
+  it("keeps every card when four publish commands run at once", async () => {
+    const dir = path.join(bench.work, "cards");
+    const agents = ["alpha", "bravo", "charlie", "delta"];
+    for (const agent of agents) {
+      mkdirSync(path.join(dir, agent), { recursive: true });
+      const card = JSON.parse(fixtureCard("test").toString());
+      card.name = `${agent}-agent`;
+      writeFileSync(path.join(dir, agent, `${agent}_agent_card.json`), JSON.stringify(card, null, 2));
+    }
+    const env = { ...bench.env, DISCOVERY_CACHE: "off" };
+    const results = await Promise.all(agents.map((agent) => runScript("publish", ["--card", path.join(dir, agent, `${agent}_agent_card.json`)], env)));
+    for (const result of results) assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const index = await readIndex(new Registry(bench.registry.address));
+    for (const agent of agents) assert.ok(index?.entries.some((entry) => entry.repository === `agents/${agent}`), `agents/${agent} is missing from the index`);
+  });
+});
+
+/** skopeo's `dir:` transport holding a one-layer image: a config, a gzipped tar layer, the manifest. */
+function writeImageLayout(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } });
+  const layer = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // an empty gzip stream
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE.ociManifest,
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256Digest(config), size: config.length },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha256Digest(layer), size: layer.byteLength }],
+  };
+  writeFileSync(path.join(dir, "version"), "Directory Transport Version: 1.1\n");
+  writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest));
+  writeFileSync(path.join(dir, sha256Digest(config).slice(7)), config);
+  writeFileSync(path.join(dir, sha256Digest(layer).slice(7)), layer);
+}
