@@ -71,7 +71,7 @@ const SKILLS = [
   },
 ];
 
-export const fleetAgent = (index: number) => `fleet-${String(index).padStart(5, "0")}`;
+const fleetAgent = (index: number) => `fleet-${String(index).padStart(5, "0")}`;
 
 /** The index a fleet repository was made from, or undefined for any other repository. */
 export function fleetIndex(repository: string): number | undefined {

@@ -24,7 +24,7 @@ export interface StepOptions {
 }
 
 /** Every valued option, its environment twin (what the Makefile passes) and its default. */
-export const OPTIONS = {
+const OPTIONS = {
   registry: { env: "REGISTRY", default: "localhost:5000", help: "registry host[:port]" },
   agents: { env: "AGENTS", default: "plan,build,test", help: "comma-separated agent names" },
   tag: { env: "TAG", default: "v1", help: "tag to push, pull and verify" },

@@ -31,7 +31,7 @@ export type RegistryStatus =
   | { state: "down" };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL("../fixtures/registry/config.yml", import.meta.url));
-export const DEFAULT_STATE_ROOT = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
+const DEFAULT_STATE_ROOT = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
 
 const STARTUP_TIMEOUT_MS = 10_000;
 /** Pulling the registry:2 image can take a while on a slow line. */
@@ -96,7 +96,7 @@ function portTaken(address: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-export async function dockerEngineAnswers(): Promise<boolean> {
+async function dockerEngineAnswers(): Promise<boolean> {
   const $ = await commands();
   return (await $`docker info`.timeout(3000)).ok;
 }

@@ -88,7 +88,7 @@ export async function withScratchDir<T>(prefix: string, work: (dir: string) => P
  * Ctrl-C (SIGINT) or SIGTERM: what this process was writing is removed, one line says so, and the
  * exit code is the shell's for that signal (130, 143).
  */
-export function exitCleanlyOnInterrupt() {
+function exitCleanlyOnInterrupt() {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
       for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
@@ -126,7 +126,7 @@ export async function runStep(step: Step, body: (context: StepContext) => Promis
 }
 
 /** 1 for content that failed a check, 2 for usage and environment problems. */
-export function exitCodeOf(error: unknown): 1 | 2 {
+function exitCodeOf(error: unknown): 1 | 2 {
   if (error instanceof CliError) return error.exitCode;
   if (error instanceof OciError) return ["not-found", "invalid-content", "too-large", "rejected"].includes(error.kind) ? 1 : 2;
   return 1;

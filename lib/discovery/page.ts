@@ -5,7 +5,7 @@ import { agentOf, type CardEntry } from "./card-entry.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
 
 /** Where the service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
 export const cardPath = (entry: CardEntry) =>

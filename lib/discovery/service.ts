@@ -17,7 +17,7 @@ import { discover, type Discovery, verifiedKey } from "./discover.ts";
 import { cardPath, renderPage } from "./page.ts";
 
 /** Tags can be pushed again, so a card is fresh for a minute and then revalidated with its ETag. */
-export const CARD_CACHE_CONTROL = "public, max-age=60";
+const CARD_CACHE_CONTROL = "public, max-age=60";
 /** How often, at most, a request looks whether the index moved. */
 const INDEX_LOOK_MS = 1000;
 /** Cards kept in memory by digest; a card is a few KB. */
@@ -39,7 +39,7 @@ export interface ServiceOptions {
 }
 
 /** Whether an If-None-Match header names this ETag (weak or strong, or `*`). */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
+function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   return header.split(",").map((tag) => tag.trim().replace(/^W\//, "")).some((tag) => tag === "*" || tag === etag);
 }

@@ -65,7 +65,7 @@ export function parseChallenge(header: string): Challenge {
 }
 
 /** One scope per resource, its actions joined and sorted: "repository:a:pull" and "repository:a:push" make "repository:a:pull,push". */
-export function mergeScopes(scopes: string[]): string[] {
+function mergeScopes(scopes: string[]): string[] {
   const actions = new Map<string, Set<string>>();
   for (const scope of scopes.flatMap((s) => s.split(" ")).filter(Boolean)) {
     const colon = scope.lastIndexOf(":");

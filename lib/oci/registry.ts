@@ -46,7 +46,7 @@ interface RequestOptions {
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_BACKOFF_MS = 4000;
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 /** Repositories asked for per catalog page: Distribution's default cap (catalog.maxentries). */
 const CATALOG_PAGE = 1000;
 

@@ -38,7 +38,7 @@ export interface Transport {
 type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** oras's rule: only `localhost` gets plain HTTP by default, not 127.0.0.1 or ::1. */
-export function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
+function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
   if (plainHttp !== undefined) return plainHttp;
   return hostOf(registry) === "localhost";
 }
@@ -189,7 +189,7 @@ const TLS_PROBLEMS: { pattern: RegExp; reason: string; says: (host: string, deta
  * reading a body too. An `OciError` passes through unchanged. Every registry API path starts
  * with /v2, so such a peer is called the registry; any other (a token service) is named by its address.
  */
-export function connectionError(error: unknown, url: string, timeoutMs?: number, method = "GET"): OciError {
+function connectionError(error: unknown, url: string, timeoutMs?: number, method = "GET"): OciError {
   if (error instanceof OciError) return error;
   const { host, origin, pathname } = new URL(url);
   const peer = /^\/v2(\/|$)/.test(pathname) ? `the registry at ${origin}` : origin;

@@ -311,7 +311,7 @@ export function refuseUserinfo(text: string): string {
 }
 
 /** oras's 12-hex-digit short digest. */
-export const shortDigest = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
+const shortDigest = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
 
 /**
  * Prints transfer status the way oras 1.3 does without a terminal: `<prompt> <short digest>

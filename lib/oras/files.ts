@@ -39,7 +39,7 @@ function cleanTitle(file: string): string {
 }
 
 /** `file[:type]`, split at the last colon (so `hi:txt:` is the file `hi:txt`). */
-export function parseFileArgument(text: string): { file: string; mediaType?: string } {
+function parseFileArgument(text: string): { file: string; mediaType?: string } {
   const colon = text.lastIndexOf(":");
   const [file, mediaType] = colon < 0 ? [text, ""] : [text.slice(0, colon), text.slice(colon + 1)];
   if (file === "") throw new UsageError(`found empty file path in ${JSON.stringify(text)}`);
