@@ -271,18 +271,8 @@ export function addToIndex(registry: Registry, entries: CardEntry[]): Promise<vo
   return run;
 }
 
-/** What a tag resolves to now, or undefined when it does not exist. */
-async function tagDigest(repository: Repository, tag: string): Promise<string | undefined> {
-  try {
-    return (await repository.resolve(tag)).digest;
-  } catch (error) {
-    if (isOciError(error, "not-found")) return undefined;
-    throw error;
-  }
-}
-
 /** The tagged index's digest now, or undefined when there is none. */
-export const indexDigest = (registry: Registry) => tagDigest(registry.repository(INDEX_REPOSITORY), INDEX_TAG);
+export const indexDigest = (registry: Registry) => registry.repository(INDEX_REPOSITORY).digestOf(INDEX_TAG);
 
 async function update(registry: Registry, entries: CardEntry[]): Promise<void> {
   const repository = registry.repository(INDEX_REPOSITORY);
@@ -293,7 +283,7 @@ async function update(registry: Registry, entries: CardEntry[]): Promise<void> {
     for (const entry of entries) {
       const listed = state.entries.get(shardOf(entry.repository))?.find((other) => sameTag(other, entry));
       if (listed?.manifest.digest === entry.manifest.digest) continue;
-      if ((await tagDigest(registry.repository(entry.repository), entry.tag)) === entry.manifest.digest) gone.push(entry);
+      if ((await registry.repository(entry.repository).digestOf(entry.tag)) === entry.manifest.digest) gone.push(entry);
     }
     return gone;
   };
