@@ -9,7 +9,7 @@ import { ANNOTATION, addToIndex, INDEX_ARTIFACT_TYPE, readIndex, shardOf } from 
 import type { CardEntry } from "../../lib/discovery/card-entry.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
+import { CREATED_ANNOTATION, createdTimestamp, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { CARD_TYPE } from "../../lib/options.ts";
 import { AGENTS, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
@@ -162,9 +162,12 @@ describe("make discover", () => {
     const before = await digestOf("agents/test:v2");
     const changed = JSON.parse(fixtureCard("test").toString());
     changed.version = "2.0.0";
+    // One created time for both tags: two pushes straddling a second would otherwise make two digests.
+    const annotations = { [CREATED_ANNOTATION]: createdTimestamp() };
     for (const tag of ["v2", "v3"]) {
       await pushArtifact(registry.repository("agents/test"), tag, [{ title: "test_agent_card.json", mediaType: "application/json", bytes: new TextEncoder().encode(JSON.stringify(changed)) }], {
         artifactType: CARD_TYPE,
+        annotations,
       });
     }
     const after = await digestOf("agents/test:v2");
