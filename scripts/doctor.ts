@@ -15,6 +15,7 @@ import { parseChallenge } from "../lib/oci/auth.ts";
 import { dockerCredential } from "../lib/oci/credentials.ts";
 import { isOciError, OciError } from "../lib/oci/errors.ts";
 import { registryFor } from "../lib/oras/command.ts";
+import type { HttpResponse } from "../lib/oci/transport.ts";
 import type { StepOptions } from "../lib/options.ts";
 import { advice } from "../lib/step.ts";
 
@@ -86,7 +87,7 @@ function peerCertificate(registry: string): Promise<tls.PeerCertificate | undefi
 const commonName = (name: tls.Certificate | undefined) => name?.CN ?? Object.values(name ?? {}).join(", ");
 
 /** What GET /v2/ says about the registry: who answers, and how it wants to be logged in to. */
-function describeAnswer(response: Response): { registry: boolean; wants?: string } {
+function describeAnswer(response: HttpResponse): { registry: boolean; wants?: string } {
   const header = response.headers.get("www-authenticate");
   const apiVersion = response.headers.get("docker-distribution-api-version");
   if (response.status === 200) return { registry: apiVersion !== null || response.headers.get("content-type")?.includes("json") === true };

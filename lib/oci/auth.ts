@@ -20,6 +20,7 @@
  */
 import type { Credential } from "./credentials.ts";
 import { OciError } from "./errors.ts";
+import type { HttpRequest, HttpResponse } from "./transport.ts";
 
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
@@ -88,7 +89,7 @@ interface Token {
 
 export interface AuthenticatorOptions {
   /** Sends the token service's requests: the registry's transport, which throws `OciError`s for network failures. */
-  fetch: (url: string, init?: RequestInit) => Promise<Response>;
+  fetch: (url: string, init?: HttpRequest) => Promise<HttpResponse>;
   /** The credential for a registry host:port, or undefined; asked only when a challenge comes. */
   credentials: (registry: string) => Promise<Credential | undefined>;
 }
@@ -104,7 +105,7 @@ export class Authenticator {
   constructor(private readonly options: AuthenticatorOptions) {}
 
   /** Sends a request with what is known, answers a 401 once; a second 401 is an `OciError` "unauthorized". */
-  async authorized(registry: string, scope: string, send: (authorization?: string) => Promise<Response>): Promise<Response> {
+  async authorized(registry: string, scope: string, send: (authorization?: string) => Promise<HttpResponse>): Promise<HttpResponse> {
     const first = this.header(registry, scope);
     const response = await send(first);
     if (response.status !== 401) return response;
@@ -130,7 +131,7 @@ export class Authenticator {
    * The Authorization header that answers a 401 `response` to a request for `scope`, which was
    * sent with `sent` (or without one). A token that was refused is not offered again.
    */
-  async onChallenge(registry: string, scope: string, response: Response, sent?: string): Promise<string> {
+  async onChallenge(registry: string, scope: string, response: HttpResponse, sent?: string): Promise<string> {
     const header = response.headers.get("www-authenticate") ?? "";
     const challenge = parseChallenge(header);
     if (challenge.scheme === "basic") {
@@ -192,7 +193,7 @@ export class Authenticator {
     }
     const credential = await this.options.credentials(registry);
     const askedAt = Date.now();
-    let response: Response;
+    let response: HttpResponse;
     try {
       response = await this.options.fetch(...tokenRequest(realm, params.service, scopes, credential));
     } catch (error) {
@@ -265,7 +266,7 @@ const tokenKey = (registry: string, scope: string) => `${registry} ${scope}`;
  * The token request: with an identity token, oras-go's OAuth2 refresh-token POST; else the
  * distribution token GET, with Basic credentials when there are some.
  */
-function tokenRequest(realm: URL, service: string | undefined, scopes: string[], credential?: Credential): [string, RequestInit] {
+function tokenRequest(realm: URL, service: string | undefined, scopes: string[], credential?: Credential): [string, HttpRequest] {
   if (credential?.identityToken) {
     const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credential.identityToken, client_id: CLIENT_ID });
     if (service) form.set("service", service);

@@ -3,7 +3,7 @@ import { sha256Digest } from "./digest.ts";
 import { type ErrorKind, OciError } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost } from "./reference.ts";
-import { createTransport, type Transport } from "./transport.ts";
+import { createTransport, type HttpResponse, type Transport } from "./transport.ts";
 import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
 
 /**
@@ -12,7 +12,7 @@ import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
  * "unauthorized" when the registry refuses it again.
  */
 export interface Authorizer {
-  authorized(host: string, scope: string, send: (authorization?: string) => Promise<Response>): Promise<Response>;
+  authorized(host: string, scope: string, send: (authorization?: string) => Promise<HttpResponse>): Promise<HttpResponse>;
 }
 
 export interface RegistryOptions {
@@ -77,7 +77,7 @@ export class Registry {
   }
 
   /** Sends a request, answering one auth challenge and retrying transient answers with backoff. */
-  async request(path: string, options: RequestOptions = {}): Promise<Response> {
+  async request(path: string, options: RequestOptions = {}): Promise<HttpResponse> {
     const url = new URL(path, this.baseUrl).href;
     const authorizer = options.accept?.includes(401) ? undefined : this.options.authorizer;
     for (let attempt = 0; ; attempt++) {
@@ -97,20 +97,18 @@ export class Registry {
     }
   }
 
-  private async send(url: string, options: RequestOptions, authorization?: string): Promise<Response> {
+  private async send(url: string, options: RequestOptions, authorization?: string): Promise<HttpResponse> {
     const headers = { ...options.headers, ...(authorization && { Authorization: authorization }) };
     refuseCleartextCredentials(url, headers);
     // The transport throws OciErrors: unreachable, timeout, and TLS problems by name.
     return await this.transport.fetch(url, {
       method: options.method ?? "GET",
       headers,
-      // TypeScript's BodyInit omits Uint8Array<ArrayBufferLike>; fetch takes any Uint8Array.
-      body: options.body as BodyInit | undefined,
-      redirect: "follow",
+      body: options.body,
     });
   }
 
-  private async responseError(response: Response, options: RequestOptions, attempts: number): Promise<OciError> {
+  private async responseError(response: HttpResponse, options: RequestOptions, attempts: number): Promise<OciError> {
     const text = await response.text().catch(() => "");
     let code: string | undefined;
     let detail: string | undefined;
@@ -417,7 +415,7 @@ export class Repository {
   }
 
   /** Streams a blob; the caller checks size and digest as the bytes arrive. */
-  async fetchBlob(digest: string): Promise<Response> {
+  async fetchBlob(digest: string): Promise<HttpResponse> {
     const response = await this.registry.request(`/v2/${this.name}/blobs/${digest}`, {
       subject: this.reference(digest),
       scope: this.scope(),
@@ -444,7 +442,7 @@ function refuseCleartextCredentials(url: string, headers: Record<string, string>
  * holds fewer bytes than it announced) becomes a clear error instead of the runtime's own
  * ("terminated", "error reading a body from connection").
  */
-export async function* bodyChunks(response: Response, what: string): AsyncGenerator<Uint8Array> {
+export async function* bodyChunks(response: HttpResponse, what: string): AsyncGenerator<Uint8Array> {
   const declared = response.headers.get("content-length");
   let received = 0;
   try {
@@ -461,7 +459,7 @@ export async function* bodyChunks(response: Response, what: string): AsyncGenera
 }
 
 /** Reads a whole answer, refusing one larger than `limit` without buffering it. */
-export async function readLimited(response: Response, limit: number, what: string): Promise<Uint8Array> {
+export async function readLimited(response: HttpResponse, limit: number, what: string): Promise<Uint8Array> {
   const declared = Number(response.headers.get("content-length"));
   const tooLarge = () => new OciError("too-large", `${what} is larger than ${limit.toLocaleString("en-US")} bytes; refusing it`, { subject: what });
   if (declared > limit) {

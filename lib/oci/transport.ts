@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { OciError } from "./errors.ts";
+import type { nodeHttpClient } from "./node-http.ts";
 
 export interface TransportOptions {
   /** true: plain HTTP to every host; false: HTTPS to every host, localhost too; unset: oras's rule. */
@@ -24,21 +25,90 @@ export interface TransportOptions {
   timeoutMs?: number;
 }
 
+/** What a request may say: the part of `fetch`'s RequestInit this client uses. */
+export interface HttpRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array | string;
+  signal?: AbortSignal;
+}
+
+/** A body read chunk by chunk, or given up. */
+export interface ResponseBody extends AsyncIterable<Uint8Array> {
+  cancel(): Promise<void>;
+}
+
+/** An answer: the part of `fetch`'s Response this client reads, which a Response is too. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly statusText: string;
+  /** The address that answered, after redirects. */
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  readonly body: ResponseBody | null;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** An HttpResponse over any chunk source: node:http's answers, or a body already read. */
+export class StreamedResponse implements HttpResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+
+  constructor(
+    head: { status: number; statusText: string; url: string; header(name: string): string | null },
+    readonly body: ResponseBody,
+  ) {
+    this.status = head.status;
+    this.statusText = head.statusText;
+    this.url = head.url;
+    this.headers = { get: head.header };
+  }
+
+  get ok() {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of this.body) chunks.push(chunk);
+    const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return bytes.buffer;
+  }
+
+  async text(): Promise<string> {
+    return new TextDecoder().decode(await this.arrayBuffer());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
 export interface Transport {
   /** `https://host:port` or, where plain HTTP applies, `http://host:port`. */
   baseUrl(registry: string): string;
   /** `fetch`, with the TLS settings applied and failures thrown as `OciError`s. */
-  fetch(url: string, init?: RequestInit): Promise<Response>;
+  fetch(url: string, init?: HttpRequest): Promise<HttpResponse>;
   /** Which certificates are accepted, for reports: never a secret. */
   readonly trust: string;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }
 
-type Fetch = (url: string, init?: RequestInit) => Promise<Response>;
+type Fetch = (url: string, init: HttpRequest) => Promise<HttpResponse>;
 
 /** oras's rule: only `localhost` gets plain HTTP by default, not 127.0.0.1 or ::1. */
-function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
+export function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
   if (plainHttp !== undefined) return plainHttp;
   return hostOf(registry) === "localhost";
 }
@@ -64,7 +134,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     async fetch(url, init = {}) {
       const timeout = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
       const signal = timeout && init.signal ? AbortSignal.any([timeout, init.signal]) : timeout ?? init.signal;
-      let response: Response;
+      let response: HttpResponse;
       try {
         response = await tuned.fetch(url, { ...init, signal });
       } catch (error) {
@@ -72,8 +142,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
         if (init.signal?.aborted) throw error;
         throw connectionError(error, url, options.timeoutMs, init.method);
       }
-      if (response.status === 400 && url.startsWith("http:")) await refuseHttpToHttpsServer(response, url);
-      return response;
+      return response.status === 400 && url.startsWith("http:") ? await refuseHttpToHttpsServer(response, url) : response;
     },
   };
 }
@@ -103,34 +172,33 @@ function readCaFile(file: string): string[] {
 }
 
 /**
- * The runtime's fetch, trusting `caCerts` or nothing. Deno's own fetch takes extra CAs through a
- * client, but cannot skip verification; Node's global fetch takes neither, so undici (the fetch
- * Node itself ships) is used there, with an agent of its own.
+ * Deno's fetch where it can do the job: it takes extra CAs through a client, but cannot skip
+ * verification. Everything else, and all of Node, goes through node:http (lib/oci/node-http.ts),
+ * loaded only then.
  */
 function tunedFetch(caCerts: string[] | undefined, insecure: boolean): { fetch: Fetch; close(): Promise<void> } {
-  if (!caCerts && !insecure) return { fetch: (url, init) => fetch(url, init), close: async () => {} };
-  if (!insecure && "Deno" in globalThis) {
+  if ("Deno" in globalThis && !insecure) {
+    if (!caCerts) return { fetch: (url, init) => fetch(url, init as RequestInit), close: async () => {} };
     const client = Deno.createHttpClient({ caCerts });
-    return { fetch: (url, init) => fetch(url, { ...init, client }), close: async () => client.close() };
+    return { fetch: (url, init) => fetch(url, { ...init, client } as RequestInit), close: async () => client.close() };
   }
-  const undici = import("undici").then(({ Agent, fetch }) => ({
-    // Node's `ca` replaces the system's roots; keep them, as Deno's caCerts does.
-    agent: new Agent({ connect: insecure ? { rejectUnauthorized: false } : { ca: [...rootCertificates, ...caCerts!] } }),
-    fetch,
-  }));
+  // Node's `ca` replaces the system's roots; keep them, as Deno's caCerts does.
+  const options = { insecure, ca: caCerts && [...rootCertificates, ...caCerts] };
+  let client: ReturnType<typeof nodeHttpClient> | undefined;
+  const made = import("./node-http.ts").then(({ nodeHttpClient }) => (client = nodeHttpClient(options)));
   return {
-    async fetch(url, init) {
-      const { agent, fetch } = await undici;
-      // undici's own Request and Response types are structurally the web ones.
-      return await fetch(url, { ...init, dispatcher: agent } as Parameters<typeof fetch>[1]) as unknown as Response;
-    },
-    close: async () => (await undici).agent.close(),
+    fetch: async (url, init) => (await made).fetch(url, init),
+    close: async () => client?.close(),
   };
 }
 
-/** Go's net/http (Distribution) and nginx answer a plain request on a TLS port with a 400 that says so. */
-async function refuseHttpToHttpsServer(response: Response, url: string): Promise<void> {
-  const text = await response.clone().text().catch(() => "");
+/**
+ * Go's net/http (Distribution) and nginx answer a plain request on a TLS port with a 400 that
+ * says so. The body is read here to tell, and handed on as it was.
+ */
+async function refuseHttpToHttpsServer(response: HttpResponse, url: string): Promise<HttpResponse> {
+  const bytes = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+  const text = new TextDecoder().decode(bytes);
   if (/HTTP request (was sent )?to (an )?HTTPS (server|port)/i.test(text)) {
     const { host } = new URL(url);
     throw new OciError(
@@ -139,6 +207,10 @@ async function refuseHttpToHttpsServer(response: Response, url: string): Promise
       { reason: "https-server", subject: host, status: 400 },
     );
   }
+  return new StreamedResponse(
+    { status: response.status, statusText: response.statusText, url: response.url, header: (name) => response.headers.get(name) },
+    { [Symbol.asyncIterator]: async function* () { yield bytes; }, cancel: async () => {} },
+  );
 }
 
 /** The words of a failed fetch: Node puts a code and message in `cause`, Deno a message. */
@@ -156,7 +228,7 @@ function cleanDetail(message: string): string {
 
 const TLS_PROBLEMS: { pattern: RegExp; reason: string; says: (host: string, detail: string) => string }[] = [
   {
-    pattern: /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|HTTP_REQUEST|InvalidContentType|corrupt message/i,
+    pattern: /WRONG[_ ]VERSION[_ ]NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|HTTP_REQUEST|InvalidContentType|corrupt message/i,
     reason: "plain-http-server",
     says: (host) => `${host} speaks plain HTTP, but the request went over HTTPS (the TLS handshake got a non-TLS answer)`,
   },
