@@ -1,5 +1,5 @@
 // Copy each agent's TAG to TO_TAG (v1 -> v2), then show that both resolve to one digest.
-import { updateIndex } from "../lib/discovery/publishing.ts";
+import { type Seen, updateIndex } from "../lib/discovery/publishing.ts";
 import { ContentError } from "../lib/errors.ts";
 import { agentReference } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
@@ -15,6 +15,7 @@ await runStep({
 }, async ({ options, remote }) => {
   const [from, to] = [remote.map((flag) => flag.replace("--", "--from-")), remote.map((flag) => flag.replace("--", "--to-"))];
   const copied = [];
+  const seen = new Map<string, Seen>();
   for (const agent of options.agents) {
     const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
     await oras`cp ${from} ${to} ${source} ${target}`;
@@ -24,7 +25,8 @@ await runStep({
     }
     say.ok(`agents/${agent}: ${options.tag} and ${options.toTag} both resolve to ${sourceDigest}`);
     copied.push({ agent, from: options.tag, to: options.toTag, digest: sourceDigest });
+    seen.set(agent, { digest: targetDigest });
   }
-  await updateIndex(options, options.toTag);
+  await updateIndex(options, options.toTag, options.agents, seen);
   if (options.json) printJson({ copied });
 });

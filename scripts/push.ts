@@ -1,6 +1,6 @@
 // 3.1 Publish Agent Cards: every card is validated first; one bad card means nothing is pushed.
 import { loadCards } from "../lib/cards.ts";
-import { createdFlags, updateIndex } from "../lib/discovery/publishing.ts";
+import { createdFlags, type Seen, updateIndex } from "../lib/discovery/publishing.ts";
 import { agentReference, CARD_TYPE } from "../lib/options.ts";
 import { orasIn } from "../lib/oras.ts";
 import { printJson, say } from "../lib/output.ts";
@@ -20,11 +20,13 @@ await runStep({
   const pinned = createdFlags();
   const oras = orasIn(options.cardsDir);
   const pushed = [];
+  const seen = new Map<string, Seen>();
   for (const card of cards) {
     const ref = agentReference(options, card.agent);
     const { digest } = await oras`push ${remote} --artifact-type ${CARD_TYPE} ${pinned} ${ref} ${card.fileName}:application/json`;
     pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength });
+    seen.set(card.agent, { digest, card: card.bytes });
   }
-  await updateIndex(options);
+  await updateIndex(options, options.tag, options.agents, seen);
   if (options.json) printJson({ pushed });
 });

@@ -94,8 +94,13 @@ export class DiscoveryCache {
     const kept = await readFile(this.shardFile(digest)).catch(() => undefined);
     if (kept && sha256Digest(kept) === digest) return new Uint8Array(kept);
     const bytes = await fetch();
-    await writeWhole(this.shardFile(digest), bytes).catch(() => {});
+    await this.keepShard(digest, bytes);
     return bytes;
+  }
+
+  /** Keeps a shard's bytes, read or written by this run, under their digest. */
+  async keepShard(digest: string, bytes: Uint8Array): Promise<void> {
+    if (this.dir) await writeWhole(this.shardFile(digest), bytes).catch(() => {});
   }
 
   /** Removes kept shards the index no longer lists; each publish leaves one behind. */

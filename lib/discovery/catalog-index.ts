@@ -106,22 +106,26 @@ function entryOf(descriptor: Descriptor): CardEntry | string {
 }
 
 /** What the tagged index says, with the entries of the shards that were read. */
-interface IndexState {
+export interface IndexState {
   /** The tagged index's digest; undefined when there is none yet. */
   digest?: string;
   /** Shard id -> the shard index's descriptor, for every shard. */
   shards: Map<string, Descriptor>;
   /** Shard id -> its cards, for the shards read. */
   entries: Map<string, CardEntry[]>;
+  /** The shard ids asked for; undefined: all of them. */
+  asked?: Set<string>;
   problems: string[];
 }
 
-/**
- * The tagged index and the shards asked for (all by default); no index is an empty state.
- * Shards come from `cache` where it has them: a shard never changes under its digest.
- */
-async function readState(repository: Repository, only?: Set<string>, cache?: DiscoveryCache): Promise<IndexState> {
-  const state: IndexState = { shards: new Map(), entries: new Map(), problems: [] };
+/** A shard's bytes, from wherever a copy of them is kept, else `fetch`'s: a shard never changes under its digest. */
+type ShardBytes = (digest: string, fetch: () => Promise<Uint8Array>) => Promise<Uint8Array>;
+
+const shardBytesFrom = (cache?: DiscoveryCache): ShardBytes => (digest, fetch) => cache ? cache.shard(digest, fetch) : fetch();
+
+/** The tagged index and the shards asked for (all by default); no index is an empty state. */
+async function readState(repository: Repository, only?: Set<string>, shardBytes: ShardBytes = shardBytesFrom()): Promise<IndexState> {
+  const state: IndexState = { shards: new Map(), entries: new Map(), asked: only, problems: [] };
   let fetched;
   try {
     fetched = await repository.fetchManifest(INDEX_TAG);
@@ -145,8 +149,7 @@ async function readState(repository: Repository, only?: Set<string>, cache?: Dis
   }
   const wanted = [...state.shards].filter(([id]) => !only || only.has(id));
   await mapLimit(wanted, SHARDS, async ([id, descriptor]) => {
-    const fetch = async () => (await repository.fetchManifest(descriptor.digest)).bytes;
-    const bytes = cache ? await cache.shard(descriptor.digest, fetch) : await fetch();
+    const bytes = await shardBytes(descriptor.digest, async () => (await repository.fetchManifest(descriptor.digest)).bytes);
     const entries: CardEntry[] = [];
     for (const card of parseIndex(bytes, descriptor.mediaType).manifests) {
       const entry = entryOf(card);
@@ -168,7 +171,7 @@ export interface Index {
 
 /** Every card the index lists, or undefined when the registry has no index. */
 export async function readIndex(registry: Registry, cache?: DiscoveryCache): Promise<Index | undefined> {
-  const state = await readState(registry.repository(INDEX_REPOSITORY), undefined, cache);
+  const state = await readState(registry.repository(INDEX_REPOSITORY), undefined, shardBytesFrom(cache));
   if (!state.digest) return undefined;
   await cache?.keepShards([...state.shards.values()].map((shard) => shard.digest));
   return { digest: state.digest, entries: [...state.entries.values()].flat().sort(byAgentAndTag), problems: state.problems };
@@ -183,12 +186,20 @@ const shardIndex = (id: string, entries: CardEntry[]) =>
     annotations: { [ANNOTATION.shard]: id },
   });
 
-/** Pushes the shards by digest (their cards must be in the repository already); returns their descriptors. */
-async function writeShards(repository: Repository, entries: Map<string, CardEntry[]>): Promise<Map<string, Descriptor>> {
+/**
+ * Pushes the shards by digest (their cards must be in the repository already); returns their
+ * descriptors, and hands each shard's bytes to `keep`.
+ */
+async function writeShards(
+  repository: Repository,
+  entries: Map<string, CardEntry[]>,
+  keep: (digest: string, bytes: Uint8Array) => void | Promise<void> = () => {},
+): Promise<Map<string, Descriptor>> {
   const written = new Map<string, Descriptor>();
   await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS, async ([id, cards]) => {
     const bytes = shardIndex(id, cards);
     const descriptor = await repository.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex);
+    await keep(descriptor.digest, bytes);
     written.set(id, { ...descriptor, annotations: { [ANNOTATION.cards]: String(cards.length), [ANNOTATION.shard]: id }, artifactType: INDEX_ARTIFACT_TYPE });
   });
   return written;
@@ -207,15 +218,29 @@ function topIndex(shards: Map<string, Descriptor>): Uint8Array {
   });
 }
 
-/** Copies each card manifest into the index's repository, unless it is there: an index may only list what its repository holds. */
-async function copyCards(repository: Repository, entries: CardEntry[], present: (digest: string) => boolean | Promise<boolean>) {
+const listedEntries = (state?: IndexState) => [...state?.entries.values() ?? []].flat();
+
+/** The entry the index lists for a card manifest (under any tag), if it was among the shards read. */
+export const listedEntry = (state: IndexState, digest: string) => listedEntries(state).find((entry) => entry.manifest.digest === digest);
+
+/**
+ * Copies each card manifest into the index's repository: an index may only list what its
+ * repository holds. A card the index lists is there already (the registry accepted the index);
+ * any other is copied without asking first, since a copy is idempotent.
+ */
+async function copyUnlisted(repository: Repository, entries: CardEntry[], state?: IndexState, manifests = new Map<string, Uint8Array>()) {
   const registry = repository.registry;
+  const listed = new Set(listedEntries(state).map((entry) => entry.manifest.digest));
   const unique = [...new Map(entries.map((entry) => [entry.manifest.digest, entry])).values()];
-  await mapLimit(unique, CRAWL_CONCURRENCY, async (entry) => {
-    const digest = entry.manifest.digest;
-    if (await present(digest)) return;
-    await copyArtifact(registry.repository(entry.repository), digest, repository, digest);
-  });
+  const copy = async ({ repository: source, manifest }: CardEntry) => {
+    const bytes = manifests.get(manifest.digest);
+    await copyArtifact(registry.repository(source), manifest.digest, repository, manifest.digest, { read: bytes && { descriptor: manifest, bytes } });
+  };
+  // The first copy alone: then the client knows which blobs the index's repository holds (the
+  // empty config every card shares), and the others mount only their own.
+  const [first, ...rest] = unique.filter((entry) => !listed.has(entry.manifest.digest));
+  if (first) await copy(first);
+  await mapLimit(rest, CRAWL_CONCURRENCY, copy);
 }
 
 const sameTag = (a: CardEntry, b: CardEntry) => a.repository === b.repository && a.tag === b.tag;
@@ -240,9 +265,7 @@ export async function rebuildIndex(registry: Registry, entries: CardEntry[]): Pr
     if (isOciError(error, "invalid-content")) return undefined; // whatever stood there is replaced
     throw error;
   });
-  // A card the index listed is in its repository; any other is copied without asking first (a copy is idempotent).
-  const listed = new Set([...current?.entries.values() ?? []].flat().map((entry) => entry.manifest.digest));
-  await copyCards(repository, entries, (digest) => listed.has(digest));
+  await copyUnlisted(repository, entries, current);
   const shards = await writeShards(repository, byShard(entries));
   return (await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex)).digest;
 }
@@ -255,49 +278,77 @@ const MIN_SETTLE_MS = 25;
 /** Updates through one client, one after another: they would only race each other. */
 const queues = new WeakMap<Registry, Promise<unknown>>();
 
+/** What an update may start from, besides its entries. */
+export interface UpdateOptions {
+  /** The index as read just before (readListing). */
+  listing?: IndexState;
+  /** Where shards are kept between runs. */
+  cache?: DiscoveryCache;
+  /** Card manifests' bytes by digest, as Repository.fetchManifest gave them moments ago: not fetched again to copy them. */
+  manifests?: Map<string, Uint8Array>;
+}
+
 /**
  * Puts these cards in the index, replacing what it said of their tags, and keeps every other
- * entry. Registries have no conditional PUT (Distribution takes `If-Match` and ignores it), so
- * two publishers at once could each write an index without the other's card. Two defences:
- * just before writing, the tag is read again and the round starts over if it moved (so a
- * lost update needs another writer within one round trip); and after writing, this waits
- * several times as long as its own write took, reads the index again, and writes once more if
- * any of its cards is missing. A card whose tag was meanwhile pushed again by someone else is
- * theirs to index, not missing.
+ * entry. Each entry is the tag as its caller read (or pushed) it moments ago. Registries have no
+ * conditional PUT (Distribution takes `If-Match` and ignores it), so two publishers at once
+ * could each write an index without the other's card. Two defences: just before writing, the
+ * tag is read again and the round starts over if it moved (so a lost update needs another
+ * writer within one round trip); and after writing, this waits several times as long as its
+ * own write took, reads the index again, and writes once more if any of its cards is missing. A
+ * card whose tag was meanwhile pushed again by someone else is theirs to index, not missing.
  */
-export function addToIndex(registry: Registry, entries: CardEntry[]): Promise<void> {
-  const run = (queues.get(registry) ?? Promise.resolve()).catch(() => {}).then(() => update(registry, entries));
+export function addToIndex(registry: Registry, entries: CardEntry[], options: UpdateOptions = {}): Promise<void> {
+  const run = (queues.get(registry) ?? Promise.resolve()).catch(() => {}).then(() => update(registry, entries, options));
   queues.set(registry, run);
   return run;
 }
 
+/** The index and the shards that list these repositories: what an update of their cards starts from. */
+export const readListing = (registry: Registry, repositories: string[], cache?: DiscoveryCache) =>
+  readState(registry.repository(INDEX_REPOSITORY), new Set(repositories.map(shardOf)), shardBytesFrom(cache));
+
 /** The tagged index's digest now, or undefined when there is none. */
 export const indexDigest = (registry: Registry) => registry.repository(INDEX_REPOSITORY).digestOf(INDEX_TAG);
 
-async function update(registry: Registry, entries: CardEntry[]): Promise<void> {
+async function update(registry: Registry, entries: CardEntry[], options: UpdateOptions): Promise<void> {
   const repository = registry.repository(INDEX_REPOSITORY);
-  await copyCards(repository, entries, (digest) => repository.hasManifest(digest));
   const touched = new Set(entries.map((entry) => shardOf(entry.repository)));
-  const missing = async (state: IndexState) => {
-    const gone = [];
+  // The shards this update wrote are not fetched back when it reads the index again, nor by the next run.
+  const written = new Map<string, Uint8Array>();
+  const keep = async (digest: string, bytes: Uint8Array) => {
+    written.set(digest, bytes);
+    await options.cache?.keepShard(digest, bytes);
+  };
+  const cached = shardBytesFrom(options.cache);
+  const shardBytes: ShardBytes = async (digest, fetch) => written.get(digest) ?? await cached(digest, fetch);
+  const read = () => readState(repository, touched, shardBytes);
+  const { listing } = options;
+  let current = listing && (!listing.asked || [...touched].every((id) => listing.asked!.has(id))) ? listing : await read();
+  await copyUnlisted(repository, entries, current, options.manifests);
+  const missing = async (state: IndexState, firstRound: boolean) => {
+    const wanted = [];
     for (const entry of entries) {
       const listed = state.entries.get(shardOf(entry.repository))?.find((other) => sameTag(other, entry));
       if (listed?.manifest.digest === entry.manifest.digest) continue;
-      if ((await registry.repository(entry.repository).digestOf(entry.tag)) === entry.manifest.digest) gone.push(entry);
+      // The caller read the tag a moment ago; asked again only where the index says another
+      // publisher has been at it since, or after a round in which others wrote the index.
+      const current = firstRound && !listed ? entry.manifest.digest : await registry.repository(entry.repository).digestOf(entry.tag);
+      if (current === entry.manifest.digest) wanted.push(entry);
     }
-    return gone;
+    return wanted;
   };
   for (let round = 0;; round++) {
-    const current = await readState(repository, touched);
-    const wanted = await missing(current);
+    if (round > 0) current = await read();
+    const wanted = await missing(current, round === 0);
     if (wanted.length === 0) return;
     if (round === MAX_ROUNDS) {
       throw new EnvironmentError(
         `the discovery index ${repository.reference(INDEX_TAG)} kept changing under this update; gave up after ${MAX_ROUNDS} rounds`,
       );
     }
-    const kept = [...current.entries.values()].flat().filter((other) => !wanted.some((entry) => sameTag(entry, other)));
-    const shards = new Map([...current.shards, ...await writeShards(repository, byShard([...kept, ...wanted]))]);
+    const kept = listedEntries(current).filter((other) => !wanted.some((entry) => sameTag(entry, other)));
+    const shards = new Map([...current.shards, ...await writeShards(repository, byShard([...kept, ...wanted]), keep)]);
     const started = performance.now();
     if ((await indexDigest(registry)) === current.digest) {
       await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);

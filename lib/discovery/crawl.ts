@@ -65,24 +65,25 @@ async function classify(repository: Repository, subject: string, bytes: Uint8Arr
 }
 
 /**
- * The card a tag holds, or no entry for anything else. Its manifest is always read (that is how
- * a moved tag shows); the card itself only when neither `known` nor the cache knows the digest.
+ * The card a tag holds, or no entry for anything else, and the manifest's bytes. Its manifest is
+ * always read (that is how a moved tag shows); the card itself only when neither `known` nor the
+ * cache knows the digest.
  */
 export async function cardAt(
   repository: Repository,
   tag: string,
   cache: DiscoveryCache,
   known?: (digest: string) => CardSummary | undefined,
-): Promise<{ entry?: CardEntry; fetched: boolean }> {
+): Promise<{ entry?: CardEntry; fetched: boolean; bytes: Uint8Array }> {
   const { descriptor, bytes } = await repository.fetchManifest(tag);
   const knownCard = known?.(descriptor.digest);
   const { outcome, learnt } = knownCard
     ? { outcome: { kind: "card", card: knownCard } as Outcome, learnt: false }
     : await cache.outcome(descriptor.digest, () => classify(repository, repository.reference(tag), bytes, descriptor.mediaType));
   const fetched = learnt && outcome.kind === "card";
-  if (outcome.kind !== "card") return { fetched };
+  if (outcome.kind !== "card") return { fetched, bytes };
   const manifest = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
-  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched };
+  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, bytes };
 }
 
 export interface Crawl {

@@ -78,9 +78,16 @@ export function parseImageManifest(subject: string, bytes: Uint8Array, mediaType
   }
 }
 
-/** A manifest by tag or digest, proven to be the one asked for and parsed as an image manifest. */
-export async function fetchImageManifest(repository: Repository, reference: string): Promise<Fetched> {
-  const { descriptor, bytes } = await repository.fetchManifest(reference);
+/**
+ * A manifest by tag or digest, proven to be the one asked for and parsed as an image manifest;
+ * `read` is what Repository.fetchManifest gave for it already, if the caller has that.
+ */
+export async function fetchImageManifest(
+  repository: Repository,
+  reference: string,
+  read?: { descriptor: Descriptor; bytes: Uint8Array },
+): Promise<Fetched> {
+  const { descriptor, bytes } = read ?? await repository.fetchManifest(reference);
   return { descriptor, bytes, manifest: parseImageManifest(repository.reference(reference), bytes, descriptor.mediaType) };
 }
 
@@ -280,17 +287,18 @@ async function downloadBlob(repository: Repository, layer: Descriptor, dir: stri
 
 /**
  * `oras cp`: within one repository the manifest is put again under the new tag; across
- * repositories of one registry blobs are mounted; across registries they are copied.
+ * repositories of one registry blobs are mounted; across registries they are copied. `read` is
+ * `from`'s manifest as Repository.fetchManifest gave it moments ago, when the caller has it.
  */
 export async function copyArtifact(
   source: Repository,
   from: string,
   target: Repository,
   to: string,
-  options: { onStatus?: OnStatus } = {},
+  options: { onStatus?: OnStatus; read?: { descriptor: Descriptor; bytes: Uint8Array } } = {},
 ): Promise<Descriptor> {
   const onStatus = options.onStatus ?? (() => {});
-  const fetched = await fetchImageManifest(source, from);
+  const fetched = await fetchImageManifest(source, from, options.read);
   const { manifest } = fetched;
   const sameRegistry = source.registry === target.registry;
   if (!sameRegistry || source.name !== target.name) {

@@ -8,7 +8,7 @@ import { parseReference, type Reference } from "../oci/reference.ts";
 import { Registry } from "../oci/registry.ts";
 import { Authenticator } from "../oci/auth.ts";
 import { type Credential, credentialLookup } from "../oci/credentials.ts";
-import { createTransport } from "../oci/transport.ts";
+import { createTransport, usesPlainHttp } from "../oci/transport.ts";
 import { say } from "../output.ts";
 
 /** Where a command reads its files and writes its output. */
@@ -255,7 +255,11 @@ const registries = new Map<string, Registry>();
  * decides: as asked, else for `localhost` only. Credentials: the given one, else the Docker config's.
  */
 export function registryFor(host: string, remote: RemoteOptions = {}): Registry {
-  const { plainHttp, caFile, insecure, credential } = remote;
+  const { caFile, credential } = remote;
+  // Keyed by what is meant, not how it was said: a step's own settings and the flags of its oras
+  // commands (plain HTTP to localhost left unsaid, --insecure=false) then share one Registry.
+  const plainHttp = usesPlainHttp(host, remote.plainHttp);
+  const insecure = Boolean(remote.insecure);
   const key = JSON.stringify([host, plainHttp, caFile, insecure, credential?.username, credential?.password]);
   let registry = registries.get(key);
   if (!registry) {
