@@ -1,6 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { OciError } from "../../lib/oci/errors.ts";
@@ -101,6 +102,53 @@ describe("transport: TLS, plain HTTP and what a failure means", () => {
       );
     } finally {
       await silent.close();
+    }
+  });
+
+  // Registries backed by object storage answer blob GETs with a redirect to it; Distribution on
+  // a file system never does, so two small servers play the registry and the storage here.
+  it("follows redirects, and sends Authorization to another origin never, as fetch does", async () => {
+    const seen = new Map<string, string | undefined>();
+    const listen = (handle: (request: http.IncomingMessage, response: http.ServerResponse) => void) =>
+      new Promise<http.Server>((resolve) => {
+        const server = http.createServer((request, response) => {
+          seen.set(`${server === storage ? "storage" : "registry"} ${request.method} ${request.url}`, request.headers.authorization);
+          handle(request, response);
+        });
+        server.listen(0, "127.0.0.1", () => resolve(server));
+      });
+    const portOf = (server: http.Server) => (server.address() as { port: number }).port;
+    const storage: http.Server = await listen((_, response) => response.end("blob bytes"));
+    const blobUrl = `http://127.0.0.1:${portOf(storage)}/bucket/blob?signature=abc`;
+    const registry = await listen((request, response) => {
+      const location = request.url === "/v2/same" ? "/v2/moved" : request.url === "/v2/moved" ? undefined : blobUrl;
+      if (location) response.writeHead(request.method === "PUT" ? 303 : 307, { location });
+      response.end(location ? "" : "same origin");
+    });
+    try {
+      const made = transport({ plainHttp: true });
+      const base = `http://127.0.0.1:${portOf(registry)}`;
+      const authorization = "Bearer not-for-storage";
+
+      const blob = await made.fetch(`${base}/v2/agents/plan/blobs/sha256:1`, { headers: { authorization } });
+      assert.equal(await blob.text(), "blob bytes");
+      assert.equal(blob.url, blobUrl);
+      assert.equal(seen.get("registry GET /v2/agents/plan/blobs/sha256:1"), authorization);
+      assert.equal(seen.get("storage GET /bucket/blob?signature=abc"), undefined, "the registry's credentials went to the storage");
+
+      const same = await made.fetch(`${base}/v2/same`, { headers: { authorization } });
+      assert.equal(await same.text(), "same origin");
+      assert.equal(seen.get("registry GET /v2/moved"), authorization);
+
+      // 303 turns a PUT into a GET without its body.
+      const put = await made.fetch(`${base}/v2/upload`, { method: "PUT", body: "data", headers: { authorization } });
+      assert.equal(await put.text(), "blob bytes");
+      assert.ok(seen.has("storage GET /bucket/blob?signature=abc"));
+    } finally {
+      storage.close();
+      registry.close();
+      storage.closeAllConnections();
+      registry.closeAllConnections();
     }
   });
 
