@@ -246,10 +246,13 @@ function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty:
   ];
 }
 
+/** One access-log line per answer; "response completed" misses paths the registry has no route for (404 on /referrers/). */
+const ACCESS_LOG_LINE = /^\S+ - \S+ \[[^\]]+\] "[A-Z]+ \S+ HTTP\/[\d.]+" \d{3} /gm;
+
 /** Requests the registry has answered so far, from its log, once that has settled: it may log an answer just after giving it. */
 async function requestsAnswered(registry: RegistryProcess): Promise<number> {
   for (let last = -1;; await sleep(100)) {
-    const count = (await readFile(registry.logFile, "utf8")).split("response completed").length - 1;
+    const count = (await readFile(registry.logFile, "utf8")).match(ACCESS_LOG_LINE)?.length ?? 0;
     if (count === last) return count;
     last = count;
   }
