@@ -217,6 +217,9 @@ function credentialAdvice(reason: string | undefined, registry: string): string 
       return "Install the credential helper the Docker config names (docker-credential-<name> on PATH), or remove it from the config.";
     case "cleartext":
       return "Credentials only go over TLS to another machine: drop --plain-http (PLAIN_HTTP) and reach the registry over HTTPS.";
+    case "cleartext-token-service":
+      return "The registry sends clients to a token service over plain HTTP, where the password could be read on the way.\n" +
+        "Ask the registry's operator for an https:// token realm.";
     default:
       return `The registry wants credentials: ${login}.`;
   }

@@ -20,6 +20,7 @@
  */
 import type { Credential } from "./credentials.ts";
 import { OciError } from "./errors.ts";
+import { isLoopbackHost } from "./reference.ts";
 import type { HttpRequest, HttpResponse } from "./transport.ts";
 
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
@@ -192,6 +193,14 @@ export class Authenticator {
       });
     }
     const credential = await this.options.credentials(registry);
+    // The registry names the realm: plain HTTP to another machine would show the password to the network.
+    if (credential && realm.protocol === "http:" && !isLoopbackHost(realm.host)) {
+      throw new OciError(
+        "unauthorized",
+        `refusing to send the credentials from ${credential.source} to the token service ${realm.origin} of ${registry} over plain HTTP`,
+        { status: 401, subject: registry, reason: "cleartext-token-service" },
+      );
+    }
     const askedAt = Date.now();
     let response: HttpResponse;
     try {

@@ -209,6 +209,25 @@ describe("authentication against real registries: Basic over TLS, and token auth
       assert.equal(publicRegistry.tokenServer.requests.at(-1)?.grant, "anonymous");
     });
 
+    it("sends credentials to a token service over plain HTTP only on this machine", async () => {
+      const c = client(tokenRegistry, auths(tokenRegistry, "alice", USERS.alice));
+      const challenge = (realm: string) => new Response(null, { status: 401, headers: { "www-authenticate": `Bearer realm="${realm}",service="x"` } });
+      await assert.rejects(
+        c.auth.onChallenge(tokenRegistry.address, CATALOG_SCOPE, challenge("http://192.0.2.1/token")),
+        (error: unknown) => {
+          unauthorized(new RegExp(`^refusing to send the credentials from .+ to the token service http://192\\.0\\.2\\.1 of ${tokenRegistry.address} over plain HTTP$`), USERS.alice)(error);
+          assert.equal((error as OciError).details.reason, "cleartext-token-service");
+          return true;
+        },
+      );
+      // On loopback it is asked (nothing listens there, so it cannot be reached).
+      const local = `http://127.0.0.1:${await freePort()}/token`;
+      await assert.rejects(c.auth.onChallenge(tokenRegistry.address, CATALOG_SCOPE, challenge(local)), (error: unknown) => {
+        assert.ok(error instanceof OciError && error.kind === "unreachable", `expected an unreachable OciError, got ${error}`);
+        return true;
+      });
+    });
+
     it("names the token service it cannot reach", async () => {
       const realm = `https://127.0.0.1:${await freePort()}/token`;
       const c = client(tokenRegistry, auths(tokenRegistry, "alice", USERS.alice));
