@@ -40,7 +40,8 @@ export function nodeHttpClient(options: NodeHttpOptions): { fetch(url: string, i
         signal: init.signal,
       }, resolve);
       // As fetch does: the cause says what failed (ECONNREFUSED, a certificate's code, …).
-      request.on("error", (error) => reject(error.name === "AbortError" ? abortReason(init.signal, error) : new TypeError("fetch failed", { cause: error })));
+      // An abort rejects with the signal's reason (a TimeoutError for AbortSignal.timeout), as fetch does.
+      request.on("error", (error) => reject(error.name === "AbortError" ? init.signal?.reason ?? error : new TypeError("fetch failed", { cause: error })));
       request.end(body);
     });
   }
@@ -75,11 +76,6 @@ const isRedirect = (status: number) => [301, 302, 303, 307, 308].includes(status
 
 function deleteHeader(headers: Record<string, string>, name: string) {
   for (const key of Object.keys(headers)) if (key.toLowerCase() === name) delete headers[key];
-}
-
-/** The signal's own reason (a TimeoutError for `AbortSignal.timeout`), as fetch rejects with it. */
-function abortReason(signal: AbortSignal | undefined, error: Error): unknown {
-  return signal?.reason ?? error;
 }
 
 function responseOf(answer: http.IncomingMessage, url: URL, method: string, signal?: AbortSignal): HttpResponse {

@@ -3,7 +3,7 @@ import { sha256Digest } from "./digest.ts";
 import { type ErrorKind, OciError } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost } from "./reference.ts";
-import { createTransport, type HttpResponse, type Transport } from "./transport.ts";
+import { createTransport, type HttpResponse, joinChunks, type Transport } from "./transport.ts";
 import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
 
 /**
@@ -473,13 +473,7 @@ export async function readLimited(response: HttpResponse, limit: number, what: s
     if (total > limit) throw tooLarge();
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return joinChunks(chunks);
 }
 
 /** Every item of every page. */

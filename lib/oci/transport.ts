@@ -52,6 +52,17 @@ export interface HttpResponse {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+/** The chunks of a body as one array. */
+export function joinChunks(chunks: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
 /** An HttpResponse over any chunk source: node:http's answers, or a body already read. */
 export class StreamedResponse implements HttpResponse {
   readonly status: number;
@@ -76,13 +87,7 @@ export class StreamedResponse implements HttpResponse {
   async arrayBuffer(): Promise<ArrayBuffer> {
     const chunks: Uint8Array[] = [];
     for await (const chunk of this.body) chunks.push(chunk);
-    const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return bytes.buffer;
+    return joinChunks(chunks).buffer as ArrayBuffer;
   }
 
   async text(): Promise<string> {
