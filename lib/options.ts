@@ -231,5 +231,8 @@ export const agentReference = (options: StepOptions, agent: string, tag = option
 /** The repository part, `REGISTRY/agents/<agent>`, as `oras repo tags` takes it. */
 export const agentRepository = (options: StepOptions, agent: string) => `${options.registry}/agents/${agent}`;
 
+/** How many agents a step works on at once, as the fleet client keeps 8 cards in flight. */
+export const AGENTS_AT_ONCE = 8;
+
 /** The artifact type every agent card is pushed with (REFERENCE §6: the AI Card working group's mapping). */
 export const CARD_TYPE = "application/a2a-agent-card+json";

@@ -1,9 +1,9 @@
 // Copy each agent's TAG to TO_TAG (v1 -> v2), then show that both resolve to one digest.
 import { type Seen, updateIndex } from "../lib/discovery/publishing.ts";
 import { ContentError } from "../lib/errors.ts";
-import { agentReference } from "../lib/options.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
-import { printJson, say } from "../lib/output.ts";
+import { inTurn, printJson, say } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
 
 await runStep({
@@ -14,9 +14,8 @@ await runStep({
   example: "make copy TAG=v1 TO_TAG=v3",
 }, async ({ options, remote }) => {
   const [from, to] = [remote.map((flag) => flag.replace("--", "--from-")), remote.map((flag) => flag.replace("--", "--to-"))];
-  const copied = [];
   const seen = new Map<string, Seen>();
-  for (const agent of options.agents) {
+  const copied = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
     const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
     await oras`cp ${from} ${to} ${source} ${target}`;
     const [{ digest: sourceDigest }, { digest: targetDigest }] = [await oras`resolve ${remote} ${source}`, await oras`resolve ${remote} ${target}`];
@@ -24,9 +23,9 @@ await runStep({
       throw new ContentError(`agents/${agent}: ${options.tag} is ${sourceDigest} but ${options.toTag} is ${targetDigest}`);
     }
     say.ok(`agents/${agent}: ${options.tag} and ${options.toTag} both resolve to ${sourceDigest}`);
-    copied.push({ agent, from: options.tag, to: options.toTag, digest: sourceDigest });
     seen.set(agent, { digest: targetDigest });
-  }
+    return { agent, from: options.tag, to: options.toTag, digest: sourceDigest };
+  });
   await updateIndex(options, options.toTag, options.agents, seen);
   if (options.json) printJson({ copied });
 });

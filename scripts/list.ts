@@ -1,9 +1,9 @@
 // 3.2 Step 1: list the registry's repositories, then the tags of each agent repository. A
 // registry that offers no catalog (many public ones) is said to, and the agents named are listed.
 import { isOciError } from "../lib/oci/errors.ts";
-import { agentRepository } from "../lib/options.ts";
+import { AGENTS_AT_ONCE, agentRepository } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
-import { printJson, say } from "../lib/output.ts";
+import { inTurn, printJson, say } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
@@ -23,9 +23,7 @@ await runStep({
     say.warn(error.message);
     say.note(`So listing the agent repositories named by AGENTS instead: ${options.agents.map((agent) => `agents/${agent}`).join(", ")}`);
   }
-  const tags: Record<string, string[]> = {};
-  for (const agent of options.agents) {
-    tags[`agents/${agent}`] = lines((await oras`repo tags ${remote} ${agentRepository(options, agent)}`).stdout);
-  }
+  const listed = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => lines((await oras`repo tags ${remote} ${agentRepository(options, agent)}`).stdout));
+  const tags = Object.fromEntries(options.agents.map((agent, i) => [`agents/${agent}`, listed[i]]));
   if (options.json) printJson({ repositories: repositories ?? null, catalog: repositories !== undefined, tags });
 });

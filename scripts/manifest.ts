@@ -1,8 +1,8 @@
 // 3.2 Step 1, details: each agent's manifest (what the registry stores) and its digest.
 import { parseImageManifest } from "../lib/oci/artifacts.ts";
-import { agentReference } from "../lib/options.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
-import { printJson } from "../lib/output.ts";
+import { inTurn, printJson } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
 
 await runStep({
@@ -12,14 +12,13 @@ await runStep({
   options: ["registry", "agents", "tag"],
   example: "make manifest AGENTS=plan",
 }, async ({ options, remote }) => {
-  const manifests = [];
-  for (const agent of options.agents) {
+  const manifests = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
     const ref = agentReference(options, agent);
     const fetched = await oras`manifest fetch ${remote} --pretty ${ref}`;
     // What Phase 3 stores is an image manifest; anything else at this tag is named as such.
     const manifest = parseImageManifest(ref, new TextEncoder().encode(fetched.stdout));
     const { digest } = await oras`resolve ${remote} ${ref}`;
-    manifests.push({ agent, digest, manifest });
-  }
+    return { agent, digest, manifest };
+  });
   if (options.json) printJson({ manifests });
 });

@@ -1,7 +1,7 @@
 // 3.2 Step 2: pull every card back into OUT_DIR.
-import { agentReference } from "../lib/options.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
 import { oras } from "../lib/oras.ts";
-import { printJson, say, shellLine } from "../lib/output.ts";
+import { inTurn, printJson, say, shellLine } from "../lib/output.ts";
 import { runStep } from "../lib/step.ts";
 
 await runStep({
@@ -14,11 +14,10 @@ await runStep({
   // oras makes the directory itself; the spec's mkdir is shown so the commands can be pasted in order.
   say.command(shellLine(["mkdir", "-p", options.outDir]));
   const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
-  const pulled = [];
-  for (const agent of options.agents) {
+  const pulled = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
     const ref = agentReference(options, agent);
     const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
-    pulled.push({ agent, reference: ref, digest });
-  }
+    return { agent, reference: ref, digest };
+  });
   if (options.json) printJson({ pulled });
 });

@@ -8,9 +8,9 @@ import { compareCard } from "../lib/compare.ts";
 import { ContentError } from "../lib/errors.ts";
 import { OciError } from "../lib/oci/errors.ts";
 import type { Check } from "../lib/compare.ts";
-import { agentReference, agentRepository } from "../lib/options.ts";
+import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/options.ts";
 import { oras, orasIn } from "../lib/oras.ts";
-import { printJson, say, shellLine } from "../lib/output.ts";
+import { inTurn, printJson, say, shellLine } from "../lib/output.ts";
 import { advice, isContentFailure, runStep, withScratchDir } from "../lib/step.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
@@ -36,8 +36,9 @@ await runStep({
 }, async ({ options, remote }) => {
   const originals = await loadCards(options.cardsDir, options.agents);
   const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
-  const report = [];
-  for (const original of originals) {
+  // The agents are verified side by side (each attach waits for its referrers index to settle)
+  // and reported one after another.
+  const report = await inTurn(originals, AGENTS_AT_ONCE, async (original) => {
     say.line();
     say.line(`Verifying ${original.agent} agent...`);
     const ref = agentReference(options, original.agent);
@@ -62,16 +63,16 @@ await runStep({
         );
         if (comparison.diff) say.line(comparison.diff);
       }
-      report.push({ agent: original.agent, reference: ref, digest, ...comparison, verification });
+      return { agent: original.agent, reference: ref, digest, ...comparison, verification };
     } catch (error) {
       // A missing or hostile artifact fails this agent; the others are still checked.
       if (!isContentFailure(error)) throw error;
       say.fail(`${original.agent} agent: ${error.message}`);
       const hint = error instanceof OciError ? await advice(error, options) : error.hint;
       if (hint) say.note("  " + hint.replaceAll("\n", "\n  "));
-      report.push({ agent: original.agent, reference: ref, ok: false, error: error.message });
+      return { agent: original.agent, reference: ref, ok: false, error: error.message };
     }
-  }
+  });
   if (options.json) printJson({ verified: report });
   const failed = report.filter((entry) => !entry.ok).map((entry) => entry.agent);
   if (failed.length > 0) {
