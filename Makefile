@@ -19,9 +19,12 @@ $(foreach name,$(sort $(literal_values)),$(eval override $(name) := $$(value $(n
 export $(literal_values)
 
 DENO := node_modules/.bin/deno
-# V8 lets its young generation grow to tens of MB under a fleet's steady allocation; capped at
-# 2 MB, a 10,000-card run peaks at 150 MB instead of 239 MB for the same CPU per card.
-V8_FLAGS := --max-semi-space-size=2
+# Steps run without V8 flags: with any, Node compiles the built-in modules a step loads instead
+# of taking them from its code cache, about 40 ms a step. The bench runs fleets, and under their
+# steady allocation V8 lets its young generation grow to tens of MB; capped at 2 MB, a 10,000-card
+# run peaks at 150 MB instead of 239 MB for the same CPU per card.
+V8_FLAGS :=
+bench: V8_FLAGS := --max-semi-space-size=2
 TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
 # The programs the tests start, as command:Debian-package; `make test` installs what is missing.
 TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl chromium:chromium
@@ -30,7 +33,7 @@ export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS 
 # $(call step,NAME) runs scripts/NAME.ts. Node runs it bundled into dist/NAME.mjs: through tsx
 # it would compile the TypeScript at every start, which made each step take 4x Deno's time.
 ifeq ($(RUNTIME),deno)
-step = "$$DENO" run -A --quiet --v8-flags="$$V8_FLAGS" scripts/$(1).ts
+step = "$$DENO" run -A --quiet $${V8_FLAGS:+"--v8-flags=$$V8_FLAGS"} scripts/$(1).ts
 READY := node_modules/.package-lock.json
 else ifeq ($(RUNTIME),node)
 step = node $$V8_FLAGS dist/$(1).mjs

@@ -150,7 +150,7 @@ const make = (...args: string[]) => ["make", "-s", "--no-print-directory", ...ar
 
 /**
  * The command that starts `script` the way the Makefile starts a step under `runtime` (its
- * $(call step,NAME), say `node --max-semi-space-size=2 dist/NAME.mjs`): where the Makefile runs
+ * $(call step,NAME), say `node dist/NAME.mjs`): where the Makefile runs
  * steps compiled to JavaScript, `script` is compiled first, as the Makefile compiles them.
  */
 async function startedLikeAStep(runtime: Runtime, script: string): Promise<string[]> {
