@@ -14,7 +14,6 @@ await runStep({
   example: "make copy TAG=v1 TO_TAG=v3",
 }, async ({ options, remote }) => {
   const [from, to] = [remote.map((flag) => flag.replace("--", "--from-")), remote.map((flag) => flag.replace("--", "--to-"))];
-  const seen = new Map<string, Seen>();
   const copied = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
     const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
     await oras`cp ${from} ${to} ${source} ${target}`;
@@ -23,9 +22,9 @@ await runStep({
       throw new ContentError(`agents/${agent}: ${options.tag} is ${sourceDigest} but ${options.toTag} is ${targetDigest}`);
     }
     say.ok(`agents/${agent}: ${options.tag} and ${options.toTag} both resolve to ${sourceDigest}`);
-    seen.set(agent, { digest: targetDigest });
     return { agent, from: options.tag, to: options.toTag, digest: sourceDigest };
   });
+  const seen = new Map<string, Seen>(copied.map(({ agent, digest }) => [agent, { digest }]));
   await updateIndex(options, options.toTag, options.agents, seen);
   if (options.json) printJson({ copied });
 });

@@ -23,7 +23,9 @@ await runStep({
     say.warn(error.message);
     say.note(`So listing the agent repositories named by AGENTS instead: ${options.agents.map((agent) => `agents/${agent}`).join(", ")}`);
   }
-  const listed = await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => lines((await oras`repo tags ${remote} ${agentRepository(options, agent)}`).stdout));
-  const tags = Object.fromEntries(options.agents.map((agent, i) => [`agents/${agent}`, listed[i]]));
+  const tags = Object.fromEntries(await inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => [
+    `agents/${agent}`,
+    lines((await oras`repo tags ${remote} ${agentRepository(options, agent)}`).stdout),
+  ]));
   if (options.json) printJson({ repositories: repositories ?? null, catalog: repositories !== undefined, tags });
 });
