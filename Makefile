@@ -87,10 +87,11 @@ else \
 fi
 endef
 
-# Debian's docker-registry, only when there is neither a registry binary nor Docker to start one;
-# without it the step still reuses a registry that answers at REGISTRY.
+# Debian's docker-registry, only when there is neither a registry binary nor a Docker engine to
+# start one (a docker CLI with no engine behind it starts nothing); without it the step still
+# reuses a registry that answers at REGISTRY.
 registry: setup
-	@command -v docker-registry >/dev/null || command -v registry >/dev/null || command -v docker >/dev/null || \
+	@command -v docker-registry >/dev/null || command -v registry >/dev/null || docker info >/dev/null 2>&1 || \
 	  (TOOLS=docker-registry:docker-registry; $(install_missing)) || true
 	@$(call step,registry) start
 registry-stop: setup

@@ -2,7 +2,7 @@
 // registries per address, the tools `make test` installs, and the bundles Node runs.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
@@ -144,6 +144,51 @@ describe("make registry, per address", () => {
     assert.equal(await registryAnswers(second), true);
     const status = await make(["registry-status", `REGISTRY=${second}`]);
     assert.match(status.stdout, /started by make registry/);
+  });
+});
+
+describe("make registry on a machine with no registry binary", () => {
+  /**
+   * A PATH with every command of this one except the registry binaries, where apt-get only logs
+   * its arguments, `id -u` says 0 and `docker info` exits with dockerInfo.
+   */
+  function machineWithoutRegistry(dockerInfo: number): { path: string; log: string } {
+    const bin = mkdtempSync(path.join(work, "no-registry-"));
+    const log = path.join(bin, "apt-get.log");
+    const own = new Map([
+      ["apt-get", `#!/bin/sh\necho "$*" >> "${log}"\n`],
+      ["id", "#!/bin/sh\necho 0\n"],
+      ["docker", `#!/bin/sh\n[ "$1" = info ] && exit ${dockerInfo}\necho "docker $1: not here" >&2\nexit 1\n`],
+    ]);
+    for (const [name, script] of own) writeFileSync(path.join(bin, name), script, { mode: 0o755 });
+    for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(existsSync)) {
+      for (const name of readdirSync(dir)) {
+        if (own.has(name) || ["docker-registry", "registry"].includes(name) || existsSync(path.join(bin, name))) continue;
+        symlinkSync(path.join(dir, name), path.join(bin, name));
+      }
+    }
+    return { path: bin, log };
+  }
+  let address: string;
+  before(async () => {
+    address = `127.0.0.1:${await freePort()}`;
+  });
+  after(() => rmSync(path.join(PROJECT_ROOT, "tmp/registry", address.replace(":", "_")), { recursive: true, force: true }));
+
+  it("installs docker-registry when a docker command is there but no engine answers", async () => {
+    const machine = machineWithoutRegistry(1);
+    const result = await make(["registry", `REGISTRY=${address}`], { PATH: machine.path });
+    assert.deepEqual(readFileSync(machine.log, "utf8").trim().split("\n"), ["update -qq", "install -y -qq docker-registry"]);
+    // The logging apt-get installed nothing, so the step that follows says what to install.
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /no registry answers at .*, and there is no way here to start one/);
+  });
+
+  it("installs nothing when a Docker engine answers", async () => {
+    const machine = machineWithoutRegistry(0);
+    const result = await make(["registry", `REGISTRY=${address}`], { PATH: machine.path });
+    assert.equal(existsSync(machine.log), false, "apt-get was run");
+    assert.match(result.stderr, /docker run failed: docker run: not here/);
   });
 });
 
