@@ -48,10 +48,11 @@ const USAGE = `make bench   or   deno run -A scripts/bench.ts   or   node --impo
 Times Phase 3 against honest baselines, then a fleet of generated agent cards:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
                Node, against bench/baseline.sh (bash + curl, the fewest requests that make
-               our checks), bench/floor.ts (the same requests in one process) and
-               bench/empty.ts (the runtime's start alone)
+               our checks), bench/floor.ts (the same requests with the runtime's own HTTP
+               client, in one process and in one process per step) and bench/empty.ts (the
+               runtime's start alone)
   fleet        N cards pushed, listed, pulled and verified by one process of this runtime,
-               against bench/floor.ts (the same in bare fetch) and bench/skopeo-loop.sh (one
+               against bench/floor.ts (the same with the bare client) and bench/skopeo-loop.sh (one
                skopeo process per card, ${LOOP_CARDS} cards)
 Prints medians (min-max) and writes tmp/bench/results.json; the defaults take a few minutes.
 
@@ -242,6 +243,12 @@ function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty:
       stepwise: false,
       needsRegistry: true,
     })),
+    ...RUNTIMES.map((runtime) => ({
+      name: `floor per step, ${runtime}`,
+      command: (s: Record<string, string>, step?: string) => [...commands[runtime].floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR, step!],
+      stepwise: true,
+      needsRegistry: true,
+    })),
     ...RUNTIMES.map((runtime) => ({ name: `empty script, ${runtime}`, command: () => commands[runtime].empty, stepwise: false, needsRegistry: false })),
   ];
 }
@@ -292,6 +299,8 @@ async function measureWalkthrough(variants: WalkthroughVariant[], settings: Sett
   const makeSeconds = (runtime: Runtime) => seconds(`make, ${runtime}`);
   const figure = (kind: keyof Walked) =>
     Object.fromEntries(variants.map(({ name }) => [name, Object.fromEntries(Object.keys(runs[0][name][kind]).map((part) => [part, over((run) => run[name][kind][part])]))]));
+  const msOverEmpty = (of: (run: Record<string, Walked>) => Record<string, number>, runtime: Runtime) =>
+    Object.fromEntries(LIGHT_STEPS.map((step) => [step, over((run) => (of(run)[step] - seconds(`empty script, ${runtime}`)(run).total) * 1000)]));
   const byRuntime = <T>(value: (runtime: Runtime) => T) => Object.fromEntries(RUNTIMES.map((runtime) => [runtime, value(runtime)])) as Record<Runtime, T>;
   return {
     runs,
@@ -299,15 +308,15 @@ async function measureWalkthrough(variants: WalkthroughVariant[], settings: Sett
     requests: figure("requests"),
     toCurl: byRuntime((runtime) => over((run) => makeSeconds(runtime)(run).total / seconds("bash + curl")(run).total)),
     toFloor: byRuntime((runtime) => over((run) => makeSeconds(runtime)(run).total / seconds(`one process, ${runtime}`)(run).total)),
-    /** Milliseconds each light step takes beyond the runtime's bare start. */
-    overEmpty: byRuntime((runtime) =>
-      Object.fromEntries(LIGHT_STEPS.map((step) => [step, over((run) => (makeSeconds(runtime)(run)[step] - seconds(`empty script, ${runtime}`)(run).total) * 1000)]))
-    ),
+    toStepFloor: byRuntime((runtime) => over((run) => makeSeconds(runtime)(run).total / seconds(`floor per step, ${runtime}`)(run).total)),
+    /** Milliseconds each light step takes beyond the runtime's bare start: ours, and the floor's. */
+    overEmpty: byRuntime((runtime) => msOverEmpty(makeSeconds(runtime), runtime)),
+    floorOverEmpty: byRuntime((runtime) => msOverEmpty(seconds(`floor per step, ${runtime}`), runtime)),
     nodeToDeno: over((run) => makeSeconds("node")(run).total / makeSeconds("deno")(run).total),
   };
 }
 
-// The fleet: our client in this process, the same requests in bare fetch, one skopeo process per card.
+// The fleet: our client in this process, the same requests with the bare client, one skopeo process per card.
 interface Phases {
   push_s: number;
   list_s: number;
@@ -363,7 +372,7 @@ async function ourFleet(n: number): Promise<OurFleet> {
   }
 }
 
-/** bench/floor.ts: the same cards and requests in bare fetch, one process of the same runtime. */
+/** bench/floor.ts: the same cards and requests with the runtime's bare client, one process of the same runtime. */
 function floorFleet(floor: string[], cardsDir: string): Promise<Phases> {
   const outDir = path.join(scratch!, "floor-pulled");
   return withRegistry(async (registry) => {
@@ -550,10 +559,8 @@ async function bench(settings: Settings) {
 
   say.banner(`Walkthrough, registry up, seconds: median (min-max) of ${settings.runs} runs`);
   const steps = walk.seconds;
-  table(
-    ["Step", "make, deno", "make, node", "bash + curl"],
-    [...STEPS, "total"].map((step) => [step, cell(steps["make, deno"][step]), cell(steps["make, node"][step]), cell(steps["bash + curl"][step])]),
-  );
+  const columns = ["make, deno", "make, node", "bash + curl", "floor per step, deno", "floor per step, node"];
+  table(["Step", ...columns], [...STEPS, "total"].map((step) => [step, ...columns.map((name) => cell(steps[name][step]))]));
   say.line();
   const requests = walk.requests;
   const count = (figure: Spread | undefined) => (!figure ? "" : figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)));
@@ -570,18 +577,22 @@ async function bench(settings: Settings) {
   table(["Six make targets, within each run", "deno", "node"], [
     ["/ bash + curl", ...RUNTIMES.map((runtime) => `${cell(walk.toCurl[runtime])}x`)],
     ["/ one process", ...RUNTIMES.map((runtime) => `${cell(walk.toFloor[runtime])}x`)],
-    ...LIGHT_STEPS.map((step) => [`make ${step}, ms over the empty script`, ...RUNTIMES.map((runtime) => cell(walk.overEmpty[runtime][step], fixed(0)))]),
+    ["/ the floor, one process per step", ...RUNTIMES.map((runtime) => `${cell(walk.toStepFloor[runtime])}x`)],
+    ...LIGHT_STEPS.flatMap((step) => [
+      [`make ${step}, ms over the empty script`, ...RUNTIMES.map((runtime) => cell(walk.overEmpty[runtime][step], fixed(0)))],
+      [`  the floor's ${step}, ms over it`, ...RUNTIMES.map((runtime) => cell(walk.floorOverEmpty[runtime][step], fixed(0)))],
+    ]),
   ]);
 
   const rate = fixed(0);
   say.banner(`Fleet under ${RUNTIME}: ${settings.n} cards (skopeo: ${LOOP_CARDS}), median (min-max) of ${settings.fleetRuns} runs`);
-  table(["Figure", "ours, one process", "one process, bare fetch", "skopeo, one process per card"], [
+  table(["Figure", "ours, one process", "one process, bare client", "skopeo, one process per card"], [
     ["push, cards/s", cell(fleet.ours.push_per_s, rate), cell(fleet.floor.push_per_s, rate), cell(fleet.skopeo.push_per_s, fixed(1))],
     ["list (catalog, every page), s", cell(fleet.ours.list_s), cell(fleet.floor.list_s), "-"],
     ["pull + verify, cards/s", cell(fleet.ours.pull_verify_per_s, rate), cell(fleet.floor.pull_verify_per_s, rate), cell(fleet.skopeo.pull_verify_per_s, fixed(1))],
   ]);
   say.line();
-  table(["Our time per card, within each run", "/ bare fetch", "/ skopeo per card"], [
+  table(["Our time per card, within each run", "/ bare client", "/ skopeo per card"], [
     ["push", `${cell(fleet.toFloor.push)}x`, `${cell(fleet.toSkopeo.push, fixed(3))}x`],
     ["list", `${cell(fleet.toFloor.list)}x`, "-"],
     ["pull + verify", `${cell(fleet.toFloor.pull_verify)}x`, `${cell(fleet.toSkopeo.pull_verify, fixed(3))}x`],

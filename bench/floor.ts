@@ -1,17 +1,84 @@
-// The one-process floor of `make bench`: bench/baseline.sh's requests and checks made with
-// nothing but fetch, in one process of the runtime under test. What our steps take beyond it
-// is start-up paid once per step, requests beyond the minimum, and our own code.
+// The floor of `make bench`: bench/baseline.sh's requests and checks made with nothing but each
+// runtime's own HTTP client, files and WebCrypto. What our steps take beyond it is requests
+// beyond the minimum and our own code; started once per step, it is what a step could cost.
 //
-//   floor.ts walkthrough REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR
-//       the six steps in order (push list manifest pull verify copy), as the Makefile runs them
+//   floor.ts walkthrough REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR [STEP]
+//       the six steps in order (push list manifest pull verify copy), as the Makefile runs them;
+//       with STEP, that step alone
 //   floor.ts fleet REGISTRY CARDS_DIR NAMESPACE CREATED CONCURRENCY OUT_DIR
 //       every CARDS_DIR/<agent>_agent_card.json pushed to NAMESPACE/<agent>:v1 (created at
 //       CREATED), listed, pulled and verified, CONCURRENCY cards at once; prints the seconds of
 //       each phase as JSON
-import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
 import { mapLimit } from "../lib/concurrency.ts";
+
+/** What the floor needs of an answer; a fetch Response has it. */
+interface Answer {
+  ok: boolean;
+  status: number;
+  headers: { get(name: string): string | null };
+  arrayBuffer(): Promise<ArrayBuffer>;
+  json(): Promise<unknown>;
+  body: { cancel(): Promise<void> } | null;
+}
+type Init = { method?: string; headers?: Record<string, string>; body?: Uint8Array };
+
+/**
+ * Each runtime's own client and files. Under Deno any node: module costs its Node layer's first
+ * load, 10-40 ms; under Node, fetch costs undici's, about 0.3 s. A floor paying either in every
+ * step would not be a floor.
+ */
+const host = "Deno" in globalThis ? denoHost() : await nodeHost();
+
+function denoHost() {
+  return {
+    args: Deno.args,
+    request: (url: string, init: Init): Promise<Answer> => fetch(url, init as RequestInit),
+    readFile: (file: string) => Deno.readFile(file),
+    readDir: async (dir: string) => (await Array.fromAsync(Deno.readDir(dir))).map((entry) => entry.name),
+    writeFile: async (dir: string, name: string, bytes: Uint8Array) => {
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeFile(`${dir}/${name}`, bytes);
+    },
+    fail: () => void (Deno.exitCode = 1),
+  };
+}
+
+async function nodeHost() {
+  const [http, fs] = await Promise.all([import("node:http"), import("node:fs/promises")]);
+  const request = (url: string, init: Init) =>
+    new Promise<Answer>((resolve, reject) => {
+      const sent = http.request(url, { method: init.method ?? "GET", headers: init.headers }, (response) => {
+        const chunks: Uint8Array[] = [];
+        const bytes = new Promise<Uint8Array>((done, failed) => {
+          response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+          response.on("end", () => done(new Uint8Array(Buffer.concat(chunks))));
+          response.on("error", failed);
+        });
+        const status = response.statusCode!;
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          headers: { get: (name) => [response.headers[name.toLowerCase()]].flat()[0] ?? null },
+          arrayBuffer: async () => (await bytes).slice().buffer,
+          json: async () => JSON.parse(new TextDecoder().decode(await bytes)),
+          body: { cancel: async () => void await bytes },
+        });
+      });
+      sent.on("error", reject);
+      sent.end(init.body);
+    });
+  return {
+    args: process.argv.slice(2),
+    request,
+    readFile: (file: string) => fs.readFile(file),
+    readDir: (dir: string) => fs.readdir(dir),
+    writeFile: async (dir: string, name: string, bytes: Uint8Array) => {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(`${dir}/${name}`, bytes);
+    },
+    fail: () => void (process.exitCode = 1),
+  };
+}
 
 const MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json";
 const CARD_TYPE = "application/a2a-agent-card+json";
@@ -23,11 +90,14 @@ const EMPTY_CONFIG = {
 };
 const EMPTY_BLOB = new TextEncoder().encode("{}");
 
-const sha256 = (bytes: Uint8Array) => "sha256:" + createHash("sha256").update(bytes).digest("hex");
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return "sha256:" + Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 /** Like `curl -fsS`: any answer but 2xx (after redirects) is a failure. */
-async function call(url: string, init: Omit<RequestInit, "body"> & { body?: Uint8Array } = {}): Promise<Response> {
-  const response = await fetch(url, { ...init, body: init.body as BodyInit | undefined });
+async function call(url: string, init: Init = {}): Promise<Answer> {
+  const response = await host.request(url, init);
   if (!response.ok) {
     await response.body?.cancel();
     throw new Error(`${init.method ?? "GET"} ${url}: HTTP ${response.status}`);
@@ -47,7 +117,7 @@ async function upload(base: string, repository: string, digest: string, bytes: U
 
 /** `oras push --artifact-type CARD_TYPE`: its manifest byte for byte, checked against the digest the registry stored. */
 async function pushCard(base: string, repository: string, tag: string, card: { title: string; bytes: Uint8Array }, created: string, configFrom?: string) {
-  const layer = sha256(card.bytes);
+  const layer = await sha256(card.bytes);
   await upload(base, repository, EMPTY_CONFIG.digest, EMPTY_BLOB, configFrom);
   await upload(base, repository, layer, card.bytes);
   const manifest = new TextEncoder().encode(JSON.stringify({
@@ -60,7 +130,7 @@ async function pushCard(base: string, repository: string, tag: string, card: { t
   }));
   const stored = await call(`${base}/v2/${repository}/manifests/${tag}`, { method: "PUT", headers: { "content-type": MANIFEST_TYPE }, body: manifest });
   await stored.body?.cancel();
-  const digest = sha256(manifest);
+  const digest = await sha256(manifest);
   if (stored.headers.get("docker-content-digest") !== digest) throw new Error(`${repository}:${tag} was not stored as ${digest}`);
   return digest;
 }
@@ -80,7 +150,7 @@ async function pages(base: string, first: string): Promise<unknown[]> {
 async function fetchManifest(base: string, repository: string, tag: string) {
   const response = await call(`${base}/v2/${repository}/manifests/${tag}`, { headers: { accept: MANIFEST_TYPE } });
   const bytes = new Uint8Array(await response.arrayBuffer());
-  const digest = sha256(bytes);
+  const digest = await sha256(bytes);
   if (response.headers.get("docker-content-digest") !== digest) throw new Error(`${repository}:${tag} is not the manifest the registry names`);
   return { bytes, digest };
 }
@@ -91,48 +161,67 @@ async function pullCard(base: string, repository: string, tag: string, outDir: s
   const layer = JSON.parse(new TextDecoder().decode(manifest)).layers[0];
   const title: string = layer.annotations["org.opencontainers.image.title"];
   const bytes = new Uint8Array(await (await call(`${base}/v2/${repository}/blobs/${layer.digest}`)).arrayBuffer());
-  if (bytes.byteLength !== layer.size || sha256(bytes) !== layer.digest) throw new Error(`${repository}:${tag}: its card is not the blob ${layer.digest}`);
-  await mkdir(outDir, { recursive: true });
-  await writeFile(path.join(outDir, title), bytes);
+  if (bytes.byteLength !== layer.size || await sha256(bytes) !== layer.digest) throw new Error(`${repository}:${tag}: its card is not the blob ${layer.digest}`);
+  await host.writeFile(outDir, title, bytes);
   return bytes;
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 
-async function walkthrough([registry, agentList, tag, toTag, cardsDir, outDir]: string[]) {
+async function walkthrough([registry, agentList, tag, toTag, cardsDir, outDir, only]: string[]) {
   const base = `http://${registry}`;
   const agents = agentList.split(",");
   const repository = (agent: string) => `agents/${agent}`;
-  const cardFile = (agent: string) => path.join(cardsDir, `${agent}_agent_card.json`);
+  const cardFile = (agent: string) => `${cardsDir}/${agent}_agent_card.json`;
 
-  const created = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-  for (const agent of agents) {
-    const card = { title: `${agent}_agent_card.json`, bytes: await readFile(cardFile(agent)) };
-    const digest = await pushCard(base, repository(agent), tag, card, created, agent === agents[0] ? undefined : repository(agents[0]));
-    console.log(`Pushed ${registry}/${repository(agent)}:${tag} Digest: ${digest}`);
-  }
-  for (const list of ["/v2/_catalog?n=1000", ...agents.map((agent) => `/v2/${repository(agent)}/tags/list`)]) {
-    for (const body of await pages(base, list)) console.log(JSON.stringify(body));
-  }
-  for (const agent of agents) {
-    const { bytes, digest } = await fetchManifest(base, repository(agent), tag);
-    console.log(new TextDecoder().decode(bytes), digest);
-  }
-  for (const agent of agents) {
-    await pullCard(base, repository(agent), tag, outDir);
-    console.log(`Pulled ${registry}/${repository(agent)}:${tag}`);
-  }
-  for (const agent of agents) {
-    const pulled = await pullCard(base, repository(agent), tag, outDir);
-    if (!sameBytes(pulled, await readFile(cardFile(agent)))) throw new Error(`${repository(agent)}:${tag} differs from its original`);
-    console.log(`${agent} agent: Content verified`);
-  }
-  for (const agent of agents) {
-    const { bytes, digest } = await fetchManifest(base, repository(agent), tag);
-    const stored = await call(`${base}/v2/${repository(agent)}/manifests/${toTag}`, { method: "PUT", headers: { "content-type": MANIFEST_TYPE }, body: bytes });
-    await stored.body?.cancel();
-    if (stored.headers.get("docker-content-digest") !== digest) throw new Error(`${repository(agent)}: ${toTag} is not ${tag}`);
-    console.log(`${repository(agent)}: ${tag} and ${toTag} both resolve to ${digest}`);
+  // Agents side by side, as our steps take them, and printed in order.
+  const eachAgent = async (work: (agent: string) => Promise<string>) => {
+    for (const line of await Promise.all(agents.map(work))) console.log(line);
+  };
+  const steps: Record<string, () => Promise<void>> = {
+    push: async () => {
+      const created = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+      const push = async (agent: string) => {
+        const card = { title: `${agent}_agent_card.json`, bytes: await host.readFile(cardFile(agent)) };
+        const digest = await pushCard(base, repository(agent), tag, card, created, agent === agents[0] ? undefined : repository(agents[0]));
+        return `Pushed ${registry}/${repository(agent)}:${tag} Digest: ${digest}`;
+      };
+      // The first card brings the empty config; the others mount it from there.
+      console.log(await push(agents[0]));
+      for (const line of await Promise.all(agents.slice(1).map(push))) console.log(line);
+    },
+    list: async () => {
+      for (const body of await pages(base, "/v2/_catalog?n=1000")) console.log(JSON.stringify(body));
+      await eachAgent(async (agent) => (await pages(base, `/v2/${repository(agent)}/tags/list`)).map((body) => JSON.stringify(body)).join("\n"));
+    },
+    manifest: () =>
+      eachAgent(async (agent) => {
+        const { bytes, digest } = await fetchManifest(base, repository(agent), tag);
+        return `${new TextDecoder().decode(bytes)} ${digest}`;
+      }),
+    pull: () =>
+      eachAgent(async (agent) => {
+        await pullCard(base, repository(agent), tag, outDir);
+        return `Pulled ${registry}/${repository(agent)}:${tag}`;
+      }),
+    verify: () =>
+      eachAgent(async (agent) => {
+        const pulled = await pullCard(base, repository(agent), tag, outDir);
+        if (!sameBytes(pulled, await host.readFile(cardFile(agent)))) throw new Error(`${repository(agent)}:${tag} differs from its original`);
+        return `${agent} agent: Content verified`;
+      }),
+    copy: () =>
+      eachAgent(async (agent) => {
+        const { bytes, digest } = await fetchManifest(base, repository(agent), tag);
+        const stored = await call(`${base}/v2/${repository(agent)}/manifests/${toTag}`, { method: "PUT", headers: { "content-type": MANIFEST_TYPE }, body: bytes });
+        await stored.body?.cancel();
+        if (stored.headers.get("docker-content-digest") !== digest) throw new Error(`${repository(agent)}: ${toTag} is not ${tag}`);
+        return `${repository(agent)}: ${tag} and ${toTag} both resolve to ${digest}`;
+      }),
+  };
+  if (only !== undefined && !Object.hasOwn(steps, only)) throw new Error(`no step ${only}; the steps are ${Object.keys(steps).join(", ")}`);
+  for (const [name, step] of Object.entries(steps)) {
+    if (only === undefined || name === only) await step();
   }
 }
 
@@ -141,8 +230,8 @@ async function fleet([registry, cardsDir, namespace, created, concurrency, outDi
   const limit = Number(concurrency);
   // Read before the clock starts: the fleet client makes its cards in memory.
   const cards = new Map<string, { title: string; bytes: Uint8Array }>();
-  for (const title of (await readdir(cardsDir)).sort()) {
-    cards.set(`${namespace}/${title.replace(/_agent_card\.json$/, "")}`, { title, bytes: await readFile(path.join(cardsDir, title)) });
+  for (const title of (await host.readDir(cardsDir)).sort()) {
+    cards.set(`${namespace}/${title.replace(/_agent_card\.json$/, "")}`, { title, bytes: await host.readFile(`${cardsDir}/${title}`) });
   }
   const [first, ...others] = [...cards.keys()];
   const seconds = async (work: () => Promise<unknown>) => {
@@ -164,19 +253,19 @@ async function fleet([registry, cardsDir, namespace, created, concurrency, outDi
   if (listed.length !== cards.size) throw new Error(`the catalog lists ${listed.length} repositories in ${namespace}/, not ${cards.size}`);
   const pull_verify_s = await seconds(() =>
     mapLimit(listed, limit, async (repository) => {
-      const pulled = await pullCard(base, repository, "v1", path.join(outDir, repository));
+      const pulled = await pullCard(base, repository, "v1", `${outDir}/${repository}`);
       if (!sameBytes(pulled, cards.get(repository)!.bytes)) throw new Error(`${repository}:v1 differs from its original`);
     })
   );
   console.log(JSON.stringify({ push_s, list_s, pull_verify_s }));
 }
 
-const [mode, ...args] = process.argv.slice(2);
+const [mode, ...args] = host.args;
 try {
-  if (mode === "walkthrough" && args.length === 6) await walkthrough(args);
+  if (mode === "walkthrough" && (args.length === 6 || args.length === 7)) await walkthrough(args);
   else if (mode === "fleet" && args.length === 6) await fleet(args);
-  else throw new Error("usage: floor.ts walkthrough REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR | fleet REGISTRY CARDS_DIR NAMESPACE CREATED CONCURRENCY OUT_DIR");
+  else throw new Error("usage: floor.ts walkthrough REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR [STEP] | fleet REGISTRY CARDS_DIR NAMESPACE CREATED CONCURRENCY OUT_DIR");
 } catch (error) {
   console.error(`floor: ${(error as Error).message}`);
-  process.exitCode = 1;
+  host.fail();
 }
