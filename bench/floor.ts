@@ -24,7 +24,7 @@ type Init = { method?: string; headers?: Record<string, string>; body?: Uint8Arr
 
 /**
  * Each runtime's own client and files. Under Deno any node: module costs its Node layer's first
- * load, 10-40 ms; under Node, fetch costs undici's, about 0.3 s. A floor paying either in every
+ * load, 10-45 ms; under Node, fetch costs undici's, about 0.3 s. A floor paying either in every
  * step would not be a floor.
  */
 const host = "Deno" in globalThis ? denoHost() : await nodeHost();
@@ -95,7 +95,7 @@ async function sha256(bytes: Uint8Array): Promise<string> {
   return "sha256:" + Array.from(hash, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-/** Like `curl -fsS`: any answer but 2xx (after redirects) is a failure. */
+/** Like `curl -fsS`: any answer but 2xx is a failure (a registry on this machine serves blobs itself, never by redirect). */
 async function call(url: string, init: Init = {}): Promise<Answer> {
   const response = await host.request(url, init);
   if (!response.ok) {
