@@ -161,9 +161,11 @@ describe("make registry on a machine with no registry binary", () => {
       ["docker", `#!/bin/sh\n[ "$1" = info ] && exit ${dockerInfo}\necho "docker $1: not here" >&2\nexit 1\n`],
     ]);
     for (const [name, script] of own) writeFileSync(path.join(bin, name), script, { mode: 0o755 });
+    const linked = new Set([...own.keys(), "docker-registry", "registry"]);
     for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(existsSync)) {
       for (const name of readdirSync(dir)) {
-        if (own.has(name) || ["docker-registry", "registry"].includes(name) || existsSync(path.join(bin, name))) continue;
+        if (linked.has(name)) continue; // the first directory on PATH wins, as in a shell
+        linked.add(name);
         symlinkSync(path.join(dir, name), path.join(bin, name));
       }
     }
