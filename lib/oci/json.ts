@@ -78,12 +78,18 @@ function lineAndColumn(text: string, offset: number): string {
   return `line ${line}, column ${column}`;
 }
 
+const SHORT_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const escapeControl = (char: string) => SHORT_ESCAPES[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
 function syntaxProblem(text: string, error: Error): string {
   // The engine's wording is kept; its position (only sometimes present, and in a different
   // format per V8 version) and its quoted excerpt of the input are replaced by line and column.
+  // A control character the engine quotes as the unexpected token is shown escaped, so the
+  // problem stays one line ("Unexpected token '\n'", not a break in the message).
   const reason = error.message
     .replace(/ in JSON at position \d+.*$/s, "")
-    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, "");
+    .replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, "")
+    .replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, escapeControl);
   const offset = syntaxErrorOffset(text);
   return offset === undefined
     ? `is not valid JSON: ${reason}`

@@ -73,4 +73,9 @@ describe("parseJson", () => {
     assert.match(refusal('["a", "b'), /^doc\.json is not valid JSON: .* at line 1, column 9$/);
     assert.match(refusal('"tab\there"'), /^doc\.json is not valid JSON: .* at line 1, column 5$/);
   });
+
+  it("shows an unexpected control character escaped, so the problem stays one line", () => {
+    assert.equal(refusal('{\n  "a": tru\n}'), "doc.json is not valid JSON: Unexpected token '\\n' at line 2, column 8");
+    for (const char of ["\u0001", "\u007f", "\u2028"]) assert.doesNotMatch(refusal(`[1, ${char}]`), /[\u0000-\u001f\u007f\u2028]/);
+  });
 });
