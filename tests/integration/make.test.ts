@@ -2,7 +2,7 @@
 // registries per address, the tools `make test` installs, and the bundles Node runs.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
@@ -32,6 +32,28 @@ async function make(args: string[], env: Record<string, string> = {}): Promise<R
 
 const work = mkdtempSync(path.join(os.tmpdir(), "make-test-"));
 after(() => rmSync(work, { recursive: true, force: true }));
+
+/**
+ * A PATH where apt-get only logs its arguments and `id -u` says `uid`; with `docker`, a docker
+ * whose `info` exits with that code; with `hide`, this PATH's other commands but those.
+ */
+function fakeSystem(uid: number, { docker, hide }: { docker?: number; hide?: string[] } = {}): { path: string; log: string } {
+  const bin = mkdtempSync(path.join(work, "bin-"));
+  const log = path.join(bin, "apt-get.log");
+  const own = new Map([["apt-get", `#!/bin/sh\necho "$*" >> "${log}"\n`], ["id", `#!/bin/sh\necho ${uid}\n`]]);
+  if (docker !== undefined) own.set("docker", `#!/bin/sh\n[ "$1" = info ] && exit ${docker}\necho "docker $1: not here" >&2\nexit 1\n`);
+  for (const [name, script] of own) writeFileSync(path.join(bin, name), script, { mode: 0o755 });
+  if (!hide) return { path: `${bin}${path.delimiter}${process.env.PATH}`, log };
+  const linked = new Set([...own.keys(), ...hide]);
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(existsSync)) {
+    for (const name of readdirSync(dir)) {
+      if (linked.has(name)) continue; // the first directory on PATH wins, as in a shell
+      linked.add(name);
+      symlinkSync(path.join(dir, name), path.join(bin, name));
+    }
+  }
+  return { path: bin, log };
+}
 
 describe("make with values that try to run code", () => {
   const bench = withRegistry();
@@ -148,29 +170,7 @@ describe("make registry, per address", () => {
 });
 
 describe("make registry on a machine with no registry binary", () => {
-  /**
-   * A PATH with every command of this one except the registry binaries, where apt-get only logs
-   * its arguments, `id -u` says 0 and `docker info` exits with dockerInfo.
-   */
-  function machineWithoutRegistry(dockerInfo: number): { path: string; log: string } {
-    const bin = mkdtempSync(path.join(work, "no-registry-"));
-    const log = path.join(bin, "apt-get.log");
-    const own = new Map([
-      ["apt-get", `#!/bin/sh\necho "$*" >> "${log}"\n`],
-      ["id", "#!/bin/sh\necho 0\n"],
-      ["docker", `#!/bin/sh\n[ "$1" = info ] && exit ${dockerInfo}\necho "docker $1: not here" >&2\nexit 1\n`],
-    ]);
-    for (const [name, script] of own) writeFileSync(path.join(bin, name), script, { mode: 0o755 });
-    const linked = new Set([...own.keys(), "docker-registry", "registry"]);
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter).filter(existsSync)) {
-      for (const name of readdirSync(dir)) {
-        if (linked.has(name)) continue; // the first directory on PATH wins, as in a shell
-        linked.add(name);
-        symlinkSync(path.join(dir, name), path.join(bin, name));
-      }
-    }
-    return { path: bin, log };
-  }
+  const REGISTRY_BINARIES = ["docker-registry", "registry"];
   let address: string;
   before(async () => {
     address = `127.0.0.1:${await freePort()}`;
@@ -178,7 +178,7 @@ describe("make registry on a machine with no registry binary", () => {
   after(() => rmSync(path.join(PROJECT_ROOT, "tmp/registry", address.replace(":", "_")), { recursive: true, force: true }));
 
   it("installs docker-registry when a docker command is there but no engine answers", async () => {
-    const machine = machineWithoutRegistry(1);
+    const machine = fakeSystem(0, { docker: 1, hide: REGISTRY_BINARIES });
     const result = await make(["registry", `REGISTRY=${address}`], { PATH: machine.path });
     assert.deepEqual(readFileSync(machine.log, "utf8").trim().split("\n"), ["update -qq", "install -y -qq docker-registry"]);
     // The logging apt-get installed nothing, so the step that follows says what to install.
@@ -187,7 +187,7 @@ describe("make registry on a machine with no registry binary", () => {
   });
 
   it("installs nothing when a Docker engine answers", async () => {
-    const machine = machineWithoutRegistry(0);
+    const machine = fakeSystem(0, { docker: 0, hide: REGISTRY_BINARIES });
     const result = await make(["registry", `REGISTRY=${address}`], { PATH: machine.path });
     assert.equal(existsSync(machine.log), false, "apt-get was run");
     assert.match(result.stderr, /docker run failed: docker run: not here/);
@@ -195,15 +195,6 @@ describe("make registry on a machine with no registry binary", () => {
 });
 
 describe("make test-tools", () => {
-  /** A PATH where apt-get only logs its arguments and `id -u` says `uid`. */
-  function fakeSystem(uid: number): { path: string; log: string } {
-    const bin = mkdtempSync(path.join(work, "bin-"));
-    const log = path.join(bin, "apt-get.log");
-    writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\necho "$*" >> "${log}"\n`);
-    writeFileSync(path.join(bin, "id"), `#!/bin/sh\necho ${uid}\n`);
-    for (const file of ["apt-get", "id"]) chmodSync(path.join(bin, file), 0o755);
-    return { path: `${bin}${path.delimiter}${process.env.PATH}`, log };
-  }
   const tools = "TEST_TOOLS=sh:dash no-such-command-1:pkg-one no-such-command-2:pkg-two";
 
   it("installs as root, after one apt-get update, only the packages of missing commands", async () => {
