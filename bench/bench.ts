@@ -229,6 +229,9 @@ interface WalkthroughVariant {
 }
 
 function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty: string[] }>): WalkthroughVariant[] {
+  // bench/floor.ts walks every step, or only the one it is given.
+  const floorWalkthrough = (runtime: Runtime) => (s: Record<string, string>, step?: string) =>
+    [...commands[runtime].floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR, ...(step ? [step] : [])];
   return [
     ...RUNTIMES.map((runtime) => ({
       name: `make, ${runtime}`,
@@ -237,18 +240,8 @@ function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty:
       needsRegistry: true,
     })),
     { name: "bash + curl", command: (_, step) => ["bash", "bench/baseline.sh", step!], stepwise: true, needsRegistry: true },
-    ...RUNTIMES.map((runtime) => ({
-      name: `one process, ${runtime}`,
-      command: (s: Record<string, string>) => [...commands[runtime].floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR],
-      stepwise: false,
-      needsRegistry: true,
-    })),
-    ...RUNTIMES.map((runtime) => ({
-      name: `floor per step, ${runtime}`,
-      command: (s: Record<string, string>, step?: string) => [...commands[runtime].floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR, step!],
-      stepwise: true,
-      needsRegistry: true,
-    })),
+    ...RUNTIMES.map((runtime) => ({ name: `one process, ${runtime}`, command: floorWalkthrough(runtime), stepwise: false, needsRegistry: true })),
+    ...RUNTIMES.map((runtime) => ({ name: `floor per step, ${runtime}`, command: floorWalkthrough(runtime), stepwise: true, needsRegistry: true })),
     ...RUNTIMES.map((runtime) => ({ name: `empty script, ${runtime}`, command: () => commands[runtime].empty, stepwise: false, needsRegistry: false })),
   ];
 }

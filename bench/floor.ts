@@ -51,6 +51,7 @@ async function nodeHost() {
         const chunks: Uint8Array[] = [];
         const bytes = new Promise<Uint8Array>((done, failed) => {
           response.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+          // Copied into bytes of their own: a small Buffer is a view into Node's shared pool.
           response.on("end", () => done(new Uint8Array(Buffer.concat(chunks))));
           response.on("error", failed);
         });
@@ -59,7 +60,7 @@ async function nodeHost() {
           ok: status >= 200 && status < 300,
           status,
           headers: { get: (name) => [response.headers[name.toLowerCase()]].flat()[0] ?? null },
-          arrayBuffer: async () => (await bytes).slice().buffer,
+          arrayBuffer: async () => (await bytes).buffer as ArrayBuffer,
           json: async () => JSON.parse(new TextDecoder().decode(await bytes)),
           body: { cancel: async () => void await bytes },
         });
@@ -175,9 +176,10 @@ async function walkthrough([registry, agentList, tag, toTag, cardsDir, outDir, o
   const cardFile = (agent: string) => `${cardsDir}/${agent}_agent_card.json`;
 
   // Agents side by side, as our steps take them, and printed in order.
-  const eachAgent = async (work: (agent: string) => Promise<string>) => {
-    for (const line of await Promise.all(agents.map(work))) console.log(line);
+  const printInOrder = async (lines: Promise<string>[]) => {
+    for (const line of await Promise.all(lines)) console.log(line);
   };
+  const eachAgent = (work: (agent: string) => Promise<string>) => printInOrder(agents.map(work));
   const steps: Record<string, () => Promise<void>> = {
     push: async () => {
       const created = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -187,8 +189,8 @@ async function walkthrough([registry, agentList, tag, toTag, cardsDir, outDir, o
         return `Pushed ${registry}/${repository(agent)}:${tag} Digest: ${digest}`;
       };
       // The first card brings the empty config; the others mount it from there.
-      console.log(await push(agents[0]));
-      for (const line of await Promise.all(agents.slice(1).map(push))) console.log(line);
+      await printInOrder([push(agents[0])]);
+      await printInOrder(agents.slice(1).map(push));
     },
     list: async () => {
       for (const body of await pages(base, "/v2/_catalog?n=1000")) console.log(JSON.stringify(body));
