@@ -15,7 +15,7 @@ import { findOnPath } from "../lib/executables.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { artifactManifest, EMPTY_BLOB, encodeManifest, MEDIA_TYPE } from "../lib/oci/manifest.ts";
 import { Registry } from "../lib/oci/registry.ts";
-import { say, table } from "../lib/output.ts";
+import { say, table } from "../lib/step/output.ts";
 import { type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
 import {
   DEFAULT_CONCURRENCY,

@@ -20,9 +20,9 @@ import { fileURLToPath } from "node:url";
 import { env } from "../lib/env.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Registry } from "../lib/oci/registry.ts";
-import { say, table } from "../lib/output.ts";
+import { say, table } from "../lib/step/output.ts";
 import { startTestRegistry } from "../lib/registry-server.ts";
-import { reportFailure } from "../lib/step.ts";
+import { reportFailure } from "../lib/step/run.ts";
 import { pushFleet } from "./fleet.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

@@ -8,8 +8,8 @@ import { OciError } from "../lib/oci/errors.ts";
 import { CREATED_ANNOTATION } from "../lib/oci/manifest.ts";
 import { REPOSITORY_PATTERN } from "../lib/oci/reference.ts";
 import { collect, type Registry } from "../lib/oci/registry.ts";
-import { CARD_TYPE } from "../lib/options.ts";
-import { isContentFailure } from "../lib/step.ts";
+import { CARD_TYPE } from "../lib/step/options.ts";
+import { isContentFailure } from "../lib/step/run.ts";
 
 /** Where fleet cards live: `<registry>/fleet/fleet-00042:v1`. */
 export const FLEET_NAMESPACE = "fleet";

@@ -1,10 +1,10 @@
 // Copy each agent's TAG to TO_TAG (v1 -> v2), then show that both resolve to one digest.
 import { type Seen, updateIndex } from "../lib/discovery/publishing.ts";
 import { ContentError } from "../lib/errors.ts";
-import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
-import { oras } from "../lib/oras.ts";
-import { inTurn, printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/step/options.ts";
+import { oras } from "../lib/step/oras.ts";
+import { inTurn, printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "copy",

@@ -10,8 +10,8 @@ import { CREATED_ANNOTATION } from "../lib/oci/manifest.ts";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../lib/oci/reference.ts";
 import type { Repository } from "../lib/oci/registry.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 async function version(repository: Repository, tag: string) {
   const subject = repository.reference(tag);

@@ -7,8 +7,8 @@ import { discover, type Discovery, verifiedKey } from "../lib/discovery/discover
 import { UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say, table } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { printJson, say, table } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 /** Problems are listed up to this many; a registry full of broken cards should not bury the table. */
 const PROBLEMS_SHOWN = 10;

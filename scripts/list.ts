@@ -1,10 +1,10 @@
 // 3.2 Step 1: list the registry's repositories, then the tags of each agent repository. A
 // registry that offers no catalog (many public ones) is said to, and the agents named are listed.
 import { isOciError } from "../lib/oci/errors.ts";
-import { AGENTS_AT_ONCE, agentRepository } from "../lib/options.ts";
-import { oras } from "../lib/oras.ts";
-import { inTurn, printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { AGENTS_AT_ONCE, agentRepository } from "../lib/step/options.ts";
+import { oras } from "../lib/step/oras.ts";
+import { inTurn, printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 const lines = (text: string) => text.split("\n").filter(Boolean);
 

@@ -3,9 +3,9 @@
 import { UsageError } from "../lib/errors.ts";
 import { env } from "../lib/env.ts";
 import { credentialStoreOf } from "../lib/oci/credentials.ts";
-import { orasIn } from "../lib/oras.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { orasIn } from "../lib/step/oras.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 /** Standard input, whole: a password piped in (`printf '%s' "$TOKEN" | make login …`). */
 async function readStdin(): Promise<string> {

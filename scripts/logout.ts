@@ -1,8 +1,8 @@
 // make logout: erases REGISTRY's credentials from where `oras login` stored them.
 import { credentialStoreOf, dockerCredential } from "../lib/oci/credentials.ts";
-import { oras } from "../lib/oras.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { oras } from "../lib/step/oras.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "logout",

@@ -1,9 +1,9 @@
 // 3.2 Step 1, details: each agent's manifest (what the registry stores) and its digest.
 import { parseImageManifest } from "../lib/oci/artifacts.ts";
-import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
-import { oras } from "../lib/oras.ts";
-import { inTurn, printJson } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/step/options.ts";
+import { oras } from "../lib/step/oras.ts";
+import { inTurn, printJson } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "manifest",

@@ -5,8 +5,8 @@
 import { ContentError } from "../lib/errors.ts";
 import { AGENT_PREFIX, mirror, type TagState } from "../lib/mirror.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 const named = (state: TagState) => `${state.repository}:${state.tag}`;
 

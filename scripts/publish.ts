@@ -10,11 +10,11 @@ import { sha256Digest } from "../lib/oci/digest.ts";
 import { isOciError } from "../lib/oci/errors.ts";
 import { PATH_COMPONENT_PATTERN } from "../lib/oci/reference.ts";
 import { type Repository } from "../lib/oci/registry.ts";
-import { agentReference, CARD_TYPE } from "../lib/options.ts";
-import { orasIn } from "../lib/oras.ts";
+import { agentReference, CARD_TYPE } from "../lib/step/options.ts";
+import { orasIn } from "../lib/step/oras.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 /** What a tag holds now: nothing, a card (its manifest and card digests), or something else. */
 async function published(repository: Repository, tag: string): Promise<{ digest: string; card?: string } | undefined> {

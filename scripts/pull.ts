@@ -1,8 +1,8 @@
 // 3.2 Step 2: pull every card back into OUT_DIR.
-import { AGENTS_AT_ONCE, agentReference } from "../lib/options.ts";
-import { oras } from "../lib/oras.ts";
-import { inTurn, printJson, say, shellLine } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { AGENTS_AT_ONCE, agentReference } from "../lib/step/options.ts";
+import { oras } from "../lib/step/oras.ts";
+import { inTurn, printJson, say, shellLine } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "pull",

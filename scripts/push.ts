@@ -1,10 +1,10 @@
 // 3.1 Publish Agent Cards: every card is validated first; one bad card means nothing is pushed.
 import { loadCards } from "../lib/cards.ts";
 import { createdFlags, type Seen, updateIndex } from "../lib/discovery/publishing.ts";
-import { agentReference, CARD_TYPE } from "../lib/options.ts";
-import { orasIn } from "../lib/oras.ts";
-import { printJson, say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { agentReference, CARD_TYPE } from "../lib/step/options.ts";
+import { orasIn } from "../lib/step/oras.ts";
+import { printJson, say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "push",

@@ -2,9 +2,9 @@
 // started, or say what runs there. Each address is managed on its own; stop-all (for
 // `make clean`) stops what we started at every address.
 import { UsageError } from "../lib/errors.ts";
-import { printJson, say } from "../lib/output.ts";
+import { printJson, say } from "../lib/step/output.ts";
 import { ensureRegistry, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
-import { runStep } from "../lib/step.ts";
+import { runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "registry",

@@ -7,8 +7,8 @@ import { DiscoveryService } from "../lib/discovery/service.ts";
 import { env } from "../lib/env.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { say } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { say } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 /** How long requests in flight may take to finish once a stop is asked for. */
 const DRAIN_MS = 5000;

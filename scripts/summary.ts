@@ -2,10 +2,10 @@
 // back from the registry (each manifest fetched and checked against its digest).
 import { env } from "../lib/env.ts";
 import { isOciError } from "../lib/oci/errors.ts";
-import { agentReference } from "../lib/options.ts";
+import { agentReference } from "../lib/step/options.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say, table } from "../lib/output.ts";
-import { runStep } from "../lib/step.ts";
+import { printJson, say, table } from "../lib/step/output.ts";
+import { runStep } from "../lib/step/run.ts";
 
 /** The spec's Time Breakdown: minutes a participant spends on each part by hand. */
 const BUDGET = { publishing: { minutes: 8, steps: ["push"] }, verifying: { minutes: 12, steps: ["list", "manifest", "pull", "verify"] } };

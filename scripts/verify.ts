@@ -8,10 +8,10 @@ import { compareCard } from "../lib/compare.ts";
 import { ContentError } from "../lib/errors.ts";
 import { OciError } from "../lib/oci/errors.ts";
 import type { Check } from "../lib/compare.ts";
-import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/options.ts";
-import { oras, orasIn } from "../lib/oras.ts";
-import { inTurn, printJson, say, shellLine } from "../lib/output.ts";
-import { advice, isContentFailure, runStep, withScratchDir } from "../lib/step.ts";
+import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
+import { oras, orasIn } from "../lib/step/oras.ts";
+import { inTurn, printJson, say, shellLine } from "../lib/step/output.ts";
+import { advice, isContentFailure, runStep, withScratchDir } from "../lib/step/run.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**

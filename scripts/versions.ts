@@ -7,11 +7,11 @@ import { verifiedCards, verifiedKey } from "../lib/discovery/discover.ts";
 import { mapLimit } from "../lib/concurrency.ts";
 import { UsageError } from "../lib/errors.ts";
 import { REPOSITORY_PATTERN } from "../lib/oci/reference.ts";
-import { oras } from "../lib/oras.ts";
+import { oras } from "../lib/step/oras.ts";
 import { registryFor } from "../lib/oras/command.ts";
-import { agentRepository } from "../lib/options.ts";
-import { printJson, say, table } from "../lib/output.ts";
-import { isContentFailure, runStep } from "../lib/step.ts";
+import { agentRepository } from "../lib/step/options.ts";
+import { printJson, say, table } from "../lib/step/output.ts";
+import { isContentFailure, runStep } from "../lib/step/run.ts";
 
 await runStep({
   name: "versions",

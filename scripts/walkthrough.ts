@@ -2,9 +2,9 @@
 // the summary sets the times against the workshop's budget. PAUSE=1 waits for Enter before each.
 import { $ } from "zx";
 import { walkthroughEpoch } from "../lib/discovery/publishing.ts";
-import { BUILTIN_NOTE, orasCli } from "../lib/oras.ts";
-import { say } from "../lib/output.ts";
-import { reportFailure } from "../lib/step.ts";
+import { BUILTIN_NOTE, orasCli } from "../lib/step/oras.ts";
+import { say } from "../lib/step/output.ts";
+import { reportFailure } from "../lib/step/run.ts";
 
 const STEPS = ["registry", "push", "list", "manifest", "pull", "verify", "copy"];
 

@@ -9,8 +9,8 @@ import { isOciError, OciError } from "../oci/errors.ts";
 import type { Descriptor, ImageManifest } from "../oci/manifest.ts";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import { collect, readLimited, type Registry, type Repository } from "../oci/registry.ts";
-import { CARD_TYPE } from "../options.ts";
-import { isContentFailure } from "../step.ts";
+import { CARD_TYPE } from "../step/options.ts";
+import { isContentFailure } from "../step/run.ts";
 import type { DiscoveryCache, Outcome } from "./cache.ts";
 import { byAgentAndTag, type CardEntry, type CardSummary, summariseCard } from "./card-entry.ts";
 

@@ -9,7 +9,7 @@ import { Registry } from "../oci/registry.ts";
 import { Authenticator } from "../oci/auth.ts";
 import { type Credential, credentialLookup } from "../oci/credentials.ts";
 import { createTransport, usesPlainHttp } from "../oci/transport.ts";
-import { say } from "../output.ts";
+import { say } from "../step/output.ts";
 
 /** Where a command reads its files and writes its output. */
 export interface OrasIO {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { inTurn, say } from "../../lib/output.ts";
+import { inTurn, say } from "../../lib/step/output.ts";
 
 /** Catches the lines these tests print on stdout; the test runner's own output passes by. */
 function catchLines(lines: string[]): () => void {

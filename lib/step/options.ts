@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { env, remoteVariable, type Side } from "./env.ts";
-import { UsageError } from "./errors.ts";
-import { isLoopbackHost, isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN } from "./oci/reference.ts";
-import type { RemoteOptions } from "./oras/command.ts";
+import { env, remoteVariable, type Side } from "../env.ts";
+import { UsageError } from "../errors.ts";
+import { isLoopbackHost, isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
+import type { RemoteOptions } from "../oras/command.ts";
 
 export interface StepOptions {
   registry: string;

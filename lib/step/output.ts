@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import chalk from "chalk";
 
-import { mapLimit } from "./concurrency.ts";
-import { env } from "./env.ts";
+import { mapLimit } from "../concurrency.ts";
+import { env } from "../env.ts";
 
 // chalk alone ignores NO_COLOR (https://no-color.org); honour it.
 if (env.noColor) chalk.level = 0;

@@ -4,10 +4,10 @@
 //
 // and that one line is what is printed (`$ oras push …`), and what runs: the real oras CLI when
 // it is on PATH, else the built-in implementation of exactly that argv (lib/oras/).
-import { CliError } from "./errors.ts";
-import { env } from "./env.ts";
-import { findOnPath } from "./executables.ts";
-import { runOras } from "./oras/main.ts";
+import { CliError } from "../errors.ts";
+import { env } from "../env.ts";
+import { findOnPath } from "../executables.ts";
+import { runOras } from "../oras/main.ts";
 import { say, shellLine } from "./output.ts";
 
 export interface OrasOutput {
