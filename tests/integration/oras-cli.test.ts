@@ -3,9 +3,9 @@
 // code with ours. Commands run in this process through runOras, as scripts/oras.ts runs them
 // (a process each would cost seconds on a busy machine); the script itself, the package bin and
 // `make oras` run as processes at the end.
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { MEDIA_TYPE } from "../../lib/oci/manifest.ts";
@@ -358,22 +358,25 @@ describe("the package bin", () => {
   });
 });
 
-interface ReadmeCommand {
+interface ShownCommand {
   line: number;
   text: string;
   /** The directory of a `(cd DIR && oras …)` line. */
   dir?: string;
   args: string;
-  /** In the Troubleshooting section, whose commands show failures on purpose. */
+  /** In a Troubleshooting section (between its markers), whose commands show failures on purpose. */
   troubleshooting: boolean;
 }
 
-/** Every `$ oras …` and `$ (cd DIR && oras …)` line in README.md's code blocks, in order. */
-function readmeCommands(readme: string): ReadmeCommand[] {
-  const commands: ReadmeCommand[] = [];
+/** README.md first (its walkthrough puts the cards in the registry), then every docs/*.md in name order. */
+const PAGES = ["README.md", ...readdirSync(path.join(PROJECT_ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
+
+/** Every `$ oras …` and `$ (cd DIR && oras …)` line in a page's ``` code blocks, in order. */
+function shownCommands(page: string): ShownCommand[] {
+  const commands: ShownCommand[] = [];
   let inBlock = false;
   let troubleshooting = false;
-  readme.split("\n").forEach((text, i) => {
+  readFileSync(path.join(PROJECT_ROOT, page), "utf8").split("\n").forEach((text, i) => {
     if (text.includes("<!-- troubleshooting:start -->")) troubleshooting = true;
     if (text.includes("<!-- troubleshooting:end -->")) troubleshooting = false;
     if (text.startsWith("```")) inBlock = !inBlock;
@@ -383,24 +386,28 @@ function readmeCommands(readme: string): ReadmeCommand[] {
   return commands;
 }
 
-describe("README.md's oras commands", () => {
-  const bench = withRegistry();
+/** The command's name: `push`, or two words for `repo ls`, `manifest fetch` … */
+const commandName = (args: string) => splitWords(args).slice(0, /^(repo|manifest) /.test(args) ? 2 : 1).join(" ");
 
-  it("each run as written against a real registry, in README order: the walkthrough's succeed, none is refused", async () => {
-    const host = bench.registry.address.replace("127.0.0.1", "localhost");
-    const nothingListens = `localhost:${await freePort()}`;
-    const commands = readmeCommands(readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8"));
-    const names = new Set(commands.map(({ args }) => splitWords(args).slice(0, /^(repo|manifest) /.test(args) ? 2 : 1).join(" ")));
-    for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "cp", "tag", "attach", "discover"]) {
-      assert.ok(names.has(name), `README.md shows no oras ${name} to run`);
-    }
+describe("the oras commands README.md and docs/ show", () => {
+  const bench = withRegistry();
+  const host = () => bench.registry.address.replace("127.0.0.1", "localhost");
+  let nothingListens: string;
+  let readmeRan: Promise<void> | undefined;
+
+  before(async () => {
+    nothingListens = `localhost:${await freePort()}`;
     cpSync(path.join(PROJECT_ROOT, "fixtures"), path.join(bench.work, "fixtures"), { recursive: true });
-    for (const command of commands) {
-      const where = `README.md:${command.line}: ${command.text}`;
-      const args = splitWords(command.args.replaceAll("localhost:5000", host).replaceAll("localhost:5001", nothingListens));
+  });
+
+  /** Runs each of a page's commands as written, in order; outside Troubleshooting each must succeed, and none may be refused. */
+  async function runPage(page: string): Promise<void> {
+    for (const command of shownCommands(page)) {
+      const where = `${page}:${command.line}: ${command.text}`;
+      const args = splitWords(command.args.replaceAll("localhost:5000", host()).replaceAll("localhost:5001", nothingListens));
       const cwd = path.join(bench.work, command.dir ?? ".");
       mkdirSync(cwd, { recursive: true });
-      // Cards a capture directory of the README held (/tmp/capture/…) are stood in for by a fixture card.
+      // Cards a capture directory of a page held (/tmp/capture/…) are stood in for by a fixture card.
       for (const file of args.filter((arg) => /^\w[\w.-]*\.json(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
         if (!existsSync(path.join(cwd, file))) copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
       }
@@ -408,6 +415,26 @@ describe("README.md's oras commands", () => {
       await runOras(args, { cwd, out: () => {} }).catch((error) => (failure = error));
       assert.ok(!(failure instanceof UsageError), `${where}\nrefused: ${(failure as Error)?.message}`);
       if (!command.troubleshooting) assert.equal(failure, undefined, `${where}\nfailed: ${(failure as Error)?.message}`);
+    }
+  }
+  /** README.md's commands, once: the other pages' commands use what its walkthrough pushed. */
+  const runReadme = () => (readmeRan ??= runPage("README.md"));
+
+  for (const page of PAGES) {
+    it(`${page}: each runs as written against a real registry, in page order: outside Troubleshooting they succeed, none is refused`, async () => {
+      await runReadme();
+      if (page !== "README.md") await runPage(page);
+    });
+  }
+
+  it("every oras command the client runs is shown on some page, and the walkthrough's in README.md", () => {
+    const shown = new Set(PAGES.flatMap((page) => shownCommands(page).map(({ args }) => commandName(args))));
+    for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "cp", "tag", "attach", "discover"]) {
+      assert.ok(shown.has(name), `no page shows an oras ${name} to run`);
+    }
+    const walkthrough = new Set(shownCommands("README.md").filter(({ troubleshooting }) => !troubleshooting).map(({ args }) => commandName(args)));
+    for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "attach", "cp"]) {
+      assert.ok(walkthrough.has(name), `README.md's walkthrough shows no oras ${name} to run`);
     }
   });
 });
