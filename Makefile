@@ -124,7 +124,8 @@ oras: export ORAS_ARGS := $(value ARGS)
 oras: setup
 	@$(call step,oras)
 
-# Steps timed under both runtimes against bench/ baselines; the fleet runs under RUNTIME. N=10000 SCALE=1: the large fleet.
+# Steps timed under both runtimes against bench/ baselines; the fleet and discovery run under RUNTIME.
+# PART=discovery (or walkthrough, fleet): that part alone. N=10000 SCALE=1: the large fleet.
 bench: setup
 	@$(call step,bench)
 

@@ -1,7 +1,7 @@
-// `make bench`: how fast Phase 3 runs against honest baselines, and how our client carries a
-// fleet of agent cards. Every variant of every run gets a registry of its own (fresh storage,
-// free port); figures are medians with min and max over the runs; every ratio is taken within
-// one run, and the variants take turns going first.
+// `make bench`: how fast Phase 3 runs against honest baselines, how our client carries a fleet of
+// agent cards, and how fast discovery finds cards among them. Every variant of every run gets a
+// registry of its own (fresh storage, free port); figures are medians with min and max over the
+// runs; every ratio is taken within one run, and the variants take turns going first.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -43,9 +43,12 @@ const WALKTHROUGH = { AGENTS: "plan,build,test", TAG: "v1", TO_TAG: "v2", CARDS_
 /** One skopeo process per card costs about half a second here, so a few cards give its rate. */
 const LOOP_CARDS = 20;
 
+const PARTS = ["walkthrough", "fleet", "discovery"] as const;
+type Part = typeof PARTS[number];
+
 const USAGE = `make bench   or   deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
-Times Phase 3 against honest baselines, then a fleet of generated agent cards:
+Times three parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
                Node, against bench/baseline.sh (bash + curl, the fewest requests that make
                our checks), bench/floor.ts (the same requests with the runtime's own HTTP
@@ -54,34 +57,55 @@ Times Phase 3 against honest baselines, then a fleet of generated agent cards:
   fleet        N cards pushed, listed, pulled and verified by one process of this runtime,
                against bench/floor.ts (the same with the bare client) and bench/skopeo-loop.sh (one
                skopeo process per card, ${LOOP_CARDS} cards)
-Prints medians (min-max) and writes tmp/bench/results.json; the defaults take a few minutes.
+  discovery    N cards found by \`discover --skill SKILL\` five ways, one process of this runtime
+               each, its start included: crawled with an empty cache and with the last crawl's,
+               the index alone with its shards fetched and from the cache, and the index checked
+               against the registry; \`discover --refresh\`, which writes the index, timed once
+Prints medians (min-max) and writes what it measured to tmp/bench/results.json; the defaults
+take a few minutes.
 
 Environment:
-  N=500         fleet size
+  PART=all      one part (walkthrough, fleet, discovery) or several, comma-separated
+  N=500         fleet size, of the fleet and of discovery
   RUNS=5        walkthrough runs
-  FLEET_RUNS=3  fleet runs (1 when N is 10000 or more)
+  FLEET_RUNS=3  fleet and discovery runs (1 when N is 10000 or more)
   SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
+  SKILL=review_change  the skill discovery looks for
 
-Example: make bench N=10000 SCALE=1`;
+Examples: make bench N=10000 SCALE=1    make bench PART=discovery N=10000`;
 
 interface Settings {
+  parts: Part[];
   n: number;
   runs: number;
   fleetRuns: number;
   scale: boolean;
+  skill: string;
 }
 
 function readSettings(): Settings {
+  const invalid = (name: string, wanted: string, text: string) =>
+    new UsageError(`${name} must be ${wanted}, not ${JSON.stringify(text)}`, "See scripts/bench.ts --help.");
   const wholeNumber = (name: string, fallback: number) => {
     const text = env.option(name);
     if (text === undefined) return fallback;
-    if (!/^[1-9]\d*$/.test(text)) throw new UsageError(`${name} must be a whole number from 1, not ${JSON.stringify(text)}`, "See scripts/bench.ts --help.");
+    if (!/^[1-9]\d*$/.test(text)) throw invalid(name, "a whole number from 1", text);
     return Number(text);
   };
   const scale = env.option("SCALE") ?? "0";
-  if (scale !== "0" && scale !== "1") throw new UsageError(`SCALE must be 1 or 0, not ${JSON.stringify(scale)}`, "See scripts/bench.ts --help.");
+  if (scale !== "0" && scale !== "1") throw invalid("SCALE", "1 or 0", scale);
+  const part = env.option("PART") ?? "all";
+  const named = part === "all" ? PARTS : part.split(",");
+  if (!named.every((name) => PARTS.includes(name as Part))) throw invalid("PART", `all, or one or more of ${PARTS.join(",")} joined by commas`, part);
   const n = wholeNumber("N", 500);
-  return { n, runs: wholeNumber("RUNS", 5), fleetRuns: wholeNumber("FLEET_RUNS", n >= 10_000 ? 1 : 3), scale: scale === "1" };
+  return {
+    parts: PARTS.filter((name) => named.includes(name)),
+    n,
+    runs: wholeNumber("RUNS", 5),
+    fleetRuns: wholeNumber("FLEET_RUNS", n >= 10_000 ? 1 : 3),
+    scale: scale === "1",
+    skill: env.option("SKILL") ?? "review_change",
+  };
 }
 
 // What this run started, so that an error or an interrupt can stop it and leave nothing behind.
@@ -122,8 +146,8 @@ function commandEnv(extra: Record<string, string> = {}): Record<string, string> 
   return { ...inherited as Record<string, string>, NO_COLOR: "1", ...extra };
 }
 
-/** Runs a command to completion: its wall seconds and its stdout. */
-function timed([command, ...args]: string[], extraEnv: Record<string, string> = {}): Promise<{ seconds: number; stdout: string }> {
+/** Runs a command to completion: its wall seconds, its stdout and its stderr. */
+function timed([command, ...args]: string[], extraEnv: Record<string, string> = {}): Promise<{ seconds: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     if (stopping) return reject(new Error("stopping"));
     const started = performance.now();
@@ -140,7 +164,7 @@ function timed([command, ...args]: string[], extraEnv: Record<string, string> = 
     child.on("close", (code, signal) => {
       children.delete(child);
       const seconds = (performance.now() - started) / 1000;
-      if (code === 0) return resolve({ seconds, stdout });
+      if (code === 0) return resolve({ seconds, stdout, stderr });
       const said = stderr.trim().split("\n").map((line) => line.trim()).filter(Boolean).join(" / ").slice(0, 300);
       reject(new Error(`${[command, ...args].map((arg) => path.basename(arg)).join(" ")} failed (${signal ?? `exit ${code}`})${said ? `: ${said}` : ""}`));
     });
@@ -167,10 +191,12 @@ async function startedLikeAStep(runtime: Runtime, script: string): Promise<strin
   return [...words.slice(0, at), started, ...words.slice(at + 1)];
 }
 
-/** The floor and the empty script under each runtime, after `make setup` (which builds what its steps run). */
-async function prepare(): Promise<Record<Runtime, { floor: string[]; empty: string[] }>> {
-  const commands = {} as Record<Runtime, { floor: string[]; empty: string[] }>;
-  for (const runtime of RUNTIMES) {
+type Commands = Partial<Record<Runtime, { floor: string[]; empty: string[] }>>;
+
+/** The floor and the empty script under each of `runtimes`, after `make setup` (which builds what its steps run). */
+async function prepare(runtimes: readonly Runtime[]): Promise<Commands> {
+  const commands: Commands = {};
+  for (const runtime of runtimes) {
     await timed(make("setup", `RUNTIME=${runtime}`));
     commands[runtime] = { floor: await startedLikeAStep(runtime, "bench/floor.ts"), empty: await startedLikeAStep(runtime, "bench/empty.ts") };
   }
@@ -228,10 +254,10 @@ interface WalkthroughVariant {
   needsRegistry: boolean;
 }
 
-function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty: string[] }>): WalkthroughVariant[] {
+function walkthroughVariants(commands: Commands): WalkthroughVariant[] {
   // bench/floor.ts walks every step, or only the one it is given.
   const floorWalkthrough = (runtime: Runtime) => (s: Record<string, string>, step?: string) =>
-    [...commands[runtime].floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR, ...(step ? [step] : [])];
+    [...commands[runtime]!.floor, "walkthrough", s.REGISTRY, s.AGENTS, s.TAG, s.TO_TAG, s.CARDS_DIR, s.OUT_DIR, ...(step ? [step] : [])];
   return [
     ...RUNTIMES.map((runtime) => ({
       name: `make, ${runtime}`,
@@ -242,7 +268,7 @@ function walkthroughVariants(commands: Record<Runtime, { floor: string[]; empty:
     { name: "bash + curl", command: (_, step) => ["bash", "bench/baseline.sh", step!], stepwise: true, needsRegistry: true },
     ...RUNTIMES.map((runtime) => ({ name: `one process, ${runtime}`, command: floorWalkthrough(runtime), stepwise: false, needsRegistry: true })),
     ...RUNTIMES.map((runtime) => ({ name: `floor per step, ${runtime}`, command: floorWalkthrough(runtime), stepwise: true, needsRegistry: true })),
-    ...RUNTIMES.map((runtime) => ({ name: `empty script, ${runtime}`, command: () => commands[runtime].empty, stepwise: false, needsRegistry: false })),
+    ...RUNTIMES.map((runtime) => ({ name: `empty script, ${runtime}`, command: () => commands[runtime]!.empty, stepwise: false, needsRegistry: false })),
   ];
 }
 
@@ -493,78 +519,123 @@ function scalePoint(figures: OurFleet) {
   return { ...figures, seconds, ms_per_card: seconds / figures.n * 1000 };
 }
 
+// Discovery: N fleet cards in a registry of their own, found with a skill filter five ways.
+/** Each way, in the order of a run, and what of the cache it starts without ("": all of it). */
+const DISCOVERY_MODES = {
+  /** Every repository, tag, manifest and card. */
+  "crawl, cold": { args: ["--crawl"], forget: "" },
+  /** The same with the cache of the crawl before: manifests only. */
+  "crawl, warm": { args: ["--crawl"], forget: undefined },
+  /** The index alone, its shards fetched. */
+  "index only, first read": { args: ["--index-only"], forget: "shards" },
+  /** The same again: the shards come from the cache, one request is left. */
+  "index only": { args: ["--index-only"], forget: undefined },
+  /** The index, then each selected repository's tags and manifests, and verified status. */
+  "index + check": { args: [], forget: undefined },
+} as const;
+type Mode = keyof typeof DISCOVERY_MODES;
+const MODES = Object.keys(DISCOVERY_MODES) as Mode[];
+
+/** `discover --json` as a user runs it under this runtime, with the V8 flags of the fleet. */
+const DISCOVER = RUNTIME === "deno"
+  ? ["node_modules/.bin/deno", "run", "-A", "--quiet", "--v8-flags=--max-semi-space-size=2", "scripts/discover.ts", "--json"]
+  : [process.execPath, "--max-semi-space-size=2", "--import", "tsx", "scripts/discover.ts", "--json"];
+
+/**
+ * One `discover`: its wall seconds, its CPU seconds (user and system, from the shell's `times`: on
+ * a shared machine the wall clock also counts waiting for a core), and how many cards it found.
+ */
+async function discover(args: readonly string[], discoverEnv: Record<string, string>) {
+  // Through a shell for its `times`; its start is counted, a few ms.
+  const { seconds, stdout, stderr } = await timed(["sh", "-c", '"$@"; status=$?; times >&2; exit $status', "sh", ...DISCOVER, ...args], discoverEnv);
+  // The last line of `times` is the children's user and system time: "0m1.234s 0m0.321s".
+  const [user, system] = [...stderr.trim().split("\n").pop()!.matchAll(/(\d+)m([\d.]+)s/g)].map(([, m, sec]) => Number(m) * 60 + Number(sec));
+  return { seconds, cpu: user + system, cards: (JSON.parse(stdout).cards as unknown[]).length };
+}
+
+interface DiscoveryRun {
+  /** The load average (1 min) as the run starts: on a shared machine it says how far to trust the seconds. */
+  load: number;
+  seconds: Record<Mode, number>;
+  cpu_seconds: Record<Mode, number>;
+}
+
+async function measureDiscovery(settings: Settings) {
+  const cache = path.join(scratch!, "discovery-cache");
+  return await withRegistry(async (registry) => {
+    const pushStarted = performance.now();
+    await pushFleet(new Registry(registry.address), settings.n);
+    progress(`discovery: pushed ${settings.n} cards in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s; discover --refresh writes the index`);
+    const discoverEnv = { REGISTRY: registry.address, SKILL: settings.skill, DISCOVERY_CACHE: cache };
+    const refresh = await discover(["--refresh"], discoverEnv);
+    const runs: DiscoveryRun[] = [];
+    let found: number | undefined;
+    for (let index = 0; index < settings.fleetRuns; index++) {
+      const run: DiscoveryRun = { load: os.loadavg()[0], seconds: {} as Record<Mode, number>, cpu_seconds: {} as Record<Mode, number> };
+      for (const mode of MODES) {
+        const { args, forget } = DISCOVERY_MODES[mode];
+        if (forget !== undefined) await rm(path.join(cache, forget), { recursive: true, force: true });
+        const result = await discover(args, discoverEnv);
+        // Every way must find the same cards, or the fast one is fast for the wrong reason.
+        found ??= result.cards;
+        if (result.cards !== found) throw new Error(`discovery: ${mode} found ${result.cards} cards, the others ${found}`);
+        [run.seconds[mode], run.cpu_seconds[mode]] = [result.seconds, result.cpu];
+      }
+      runs.push(run);
+      progress(`discovery run ${index + 1}/${settings.fleetRuns} (load ${run.load.toFixed(1)}): ${MODES.map((mode) => `${mode} ${run.seconds[mode].toFixed(2)} s`).join(", ")}`);
+    }
+    const byMode = (value: (run: DiscoveryRun, mode: Mode) => number) =>
+      Object.fromEntries(MODES.map((mode) => [mode, spread(runs.map((run) => value(run, mode)))])) as Record<Mode, Spread>;
+    return {
+      runs,
+      found: found!,
+      refresh_s: refresh.seconds,
+      seconds: byMode((run, mode) => run.seconds[mode]),
+      cpu_seconds: byMode((run, mode) => run.cpu_seconds[mode]),
+      /** The cold crawl's time over each way's, within each run: how many times faster it is. */
+      coldCrawlTo: byMode((run, mode) => run.seconds["crawl, cold"] / run.seconds[mode]),
+    };
+  });
+}
+
 const fixed = (digits: number) => (value: number) => value.toFixed(digits);
 const cell = (s: Spread, format = fixed(2), unit = "") => `${format(s.median)}${unit} (${format(s.min)}-${format(s.max)})`;
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
 
-async function bench(settings: Settings) {
-  const [started, loadBefore] = [performance.now(), os.loadavg()[0]];
-  if (!findOnPath("skopeo")) throw new EnvironmentError("skopeo is not on PATH; the fleet's per-card baseline needs it", "sudo apt-get install skopeo");
-  scratch = await mkdtemp(path.join(os.tmpdir(), "pallet-bench-"));
-  clockTicksPerS = Number((await timed(["getconf", "CLK_TCK"])).stdout.trim()) || clockTicksPerS;
-  progress("preparing: make setup, the floor and the empty script under each runtime");
-  const commands = await prepare();
+type Walkthrough = Awaited<ReturnType<typeof measureWalkthrough>>;
+type Fleet = Awaited<ReturnType<typeof measureFleet>>;
+type Discovery = Awaited<ReturnType<typeof measureDiscovery>>;
+const walkthroughTargets = (walk: Walkthrough): string[][] => [
+  ...RUNTIMES.map((runtime) => [`six make targets <= 0.8x bash + curl (${runtime})`, `${cell(walk.toCurl[runtime])}x`, verdict(walk.toCurl[runtime].median <= 0.8)]),
+  ...RUNTIMES.flatMap((runtime) =>
+    LIGHT_STEPS.map((step) => {
+      const over = walk.overEmpty[runtime][step];
+      return [`make ${step} <= 30 ms over an empty script (${runtime})`, cell(over, fixed(0), " ms"), verdict(over.median <= 30)];
+    })
+  ),
+  ["six make targets, node <= 2x deno", `${cell(walk.nodeToDeno)}x`, verdict(walk.nodeToDeno.median <= 2)],
+];
 
-  const walk = await measureWalkthrough(walkthroughVariants(commands), settings);
-  // Smallest first, the fleet in its place among the sizes: a run leaves this process bigger than
-  // it found it (see peak RSS), which must not slow a smaller size and flatter the curve.
-  const sizes = settings.n >= 10_000 ? [100, 1000, 10_000] : [100, 1000];
-  const smaller = settings.scale ? await scaleRuns(sizes.filter((n) => n < settings.n)) : [];
-  const fleet = await measureFleet(commands[RUNTIME].floor, settings);
-  const larger = settings.scale ? await scaleRuns(sizes.filter((n) => n > settings.n)) : [];
-  const scale = settings.scale ? [...smaller, ...(sizes.includes(settings.n) ? [scalePoint(fleet.runs[0].ours)] : []), ...larger] : undefined;
+const fleetTargets = (fleet: Fleet, n: number): string[][] => [
+  ["fleet push per card <= 0.2x one process per card (skopeo)", `${cell(fleet.toSkopeo.push, fixed(3))}x`, verdict(fleet.toSkopeo.push.median <= 0.2)],
+  ["fleet pull + verify per card <= 0.2x one process per card", `${cell(fleet.toSkopeo.pull_verify, fixed(3))}x`, verdict(fleet.toSkopeo.pull_verify.median <= 0.2)],
+  ["our CPU per card <= half the registry's", `${cell(fleet.cpuShare)}x`, verdict(fleet.cpuShare.median <= 0.5)],
+  [`peak RSS < 200 MB (N=${n})`, cell(fleet.ours.peak_rss_mb, fixed(0), " MB"), verdict(fleet.ours.peak_rss_mb.median < 200)],
+];
 
-  const targets = [
-    ...RUNTIMES.map((runtime) => [`six make targets <= 0.8x bash + curl (${runtime})`, `${cell(walk.toCurl[runtime])}x`, verdict(walk.toCurl[runtime].median <= 0.8)]),
-    ...RUNTIMES.flatMap((runtime) =>
-      LIGHT_STEPS.map((step) => {
-        const over = walk.overEmpty[runtime][step];
-        return [`make ${step} <= 30 ms over an empty script (${runtime})`, cell(over, fixed(0), " ms"), verdict(over.median <= 30)];
-      })
-    ),
-    ["six make targets, node <= 2x deno", `${cell(walk.nodeToDeno)}x`, verdict(walk.nodeToDeno.median <= 2)],
-    ["fleet push per card <= 0.2x one process per card (skopeo)", `${cell(fleet.toSkopeo.push, fixed(3))}x`, verdict(fleet.toSkopeo.push.median <= 0.2)],
-    ["fleet pull + verify per card <= 0.2x one process per card", `${cell(fleet.toSkopeo.pull_verify, fixed(3))}x`, verdict(fleet.toSkopeo.pull_verify.median <= 0.2)],
-    ["our CPU per card <= half the registry's", `${cell(fleet.cpuShare)}x`, verdict(fleet.cpuShare.median <= 0.5)],
-    [`peak RSS < 200 MB (N=${settings.n})`, cell(fleet.ours.peak_rss_mb, fixed(0), " MB"), verdict(fleet.ours.peak_rss_mb.median < 200)],
-  ];
-
-  const results = {
-    measured_at: new Date().toISOString(),
-    settings: { ...settings, loop_cards: LOOP_CARDS, fleet_runtime: RUNTIME },
-    // How each runtime started a script, the Makefile's way (compiled ones in the scratch directory).
-    commands: Object.fromEntries(RUNTIMES.map((runtime) => [runtime, commands[runtime].empty.join(" ").replaceAll(scratch!, "<scratch>")])),
-    walkthrough: walk,
-    fleet,
-    ...(scale && { scale }),
-    targets: targets.map(([target, measured, met]) => ({ target, measured, met: met === "met" })),
-    // Other work on the machine slows both sides of every ratio, but not always equally.
-    load_average: { before: loadBefore, after: os.loadavg()[0] },
-    cpus: os.cpus().length,
-    bench_s: (performance.now() - started) / 1000,
-  };
-  await mkdir(path.dirname(RESULTS), { recursive: true });
-  await writeFile(RESULTS, JSON.stringify(results, null, 2) + "\n");
-
-  say.banner("make bench");
-  say.line(`${results.measured_at}, ${results.cpus} CPUs, load average ${loadBefore.toFixed(2)} before, ${results.load_average.after.toFixed(2)} after`);
-  for (const runtime of RUNTIMES) say.line(`${runtime} starts a script as the Makefile does: ${results.commands[runtime]}`);
-
+function printWalkthrough(walk: Walkthrough, settings: Settings) {
   say.banner(`Walkthrough, registry up, seconds: median (min-max) of ${settings.runs} runs`);
-  const steps = walk.seconds;
-  const columns = ["make, deno", "make, node", "bash + curl", "floor per step, deno", "floor per step, node"];
-  table(["Step", ...columns], [...STEPS, "total"].map((step) => [step, ...columns.map((name) => cell(steps[name][step]))]));
+  const rows = (columns: string[], figure: Record<string, Record<string, Spread>>, format: (figure: Spread) => string) =>
+    [...STEPS, "total"].map((step) => [step, ...columns.map((name) => (figure[name][step] ? format(figure[name][step]) : ""))]);
+  const timedColumns = ["make, deno", "make, node", "bash + curl", "floor per step, deno", "floor per step, node"];
+  table(["Step", ...timedColumns], rows(timedColumns, walk.seconds, (figure) => cell(figure)));
   say.line();
-  const requests = walk.requests;
-  const count = (figure: Spread | undefined) => (!figure ? "" : figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)));
-  table(
-    ["Requests answered", "make, deno", "make, node", "bash + curl", "one process, deno"],
-    [...STEPS, "total"].map((step) => [step, ...["make, deno", "make, node", "bash + curl", "one process, deno"].map((name) => count(requests[name][step]))]),
-  );
+  const countedColumns = ["make, deno", "make, node", "bash + curl", "one process, deno"];
+  table(["Requests answered", ...countedColumns], rows(countedColumns, walk.requests, (figure) => (figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)))));
   say.line();
   table(["The same in one process, and nothing", "deno", "node"], [
-    ["one process (bench/floor.ts), all six steps", ...RUNTIMES.map((runtime) => cell(steps[`one process, ${runtime}`].total))],
-    ["empty script (bench/empty.ts)", ...RUNTIMES.map((runtime) => cell(steps[`empty script, ${runtime}`].total))],
+    ["one process (bench/floor.ts), all six steps", ...RUNTIMES.map((runtime) => cell(walk.seconds[`one process, ${runtime}`].total))],
+    ["empty script (bench/empty.ts)", ...RUNTIMES.map((runtime) => cell(walk.seconds[`empty script, ${runtime}`].total))],
   ]);
   say.line();
   table(["Six make targets, within each run", "deno", "node"], [
@@ -576,8 +647,11 @@ async function bench(settings: Settings) {
       [`  the floor's ${step}, ms over it`, ...RUNTIMES.map((runtime) => cell(walk.floorOverEmpty[runtime][step], fixed(0)))],
     ]),
   ]);
+}
 
-  const rate = fixed(0);
+const rate = fixed(0);
+
+function printFleet(fleet: Fleet, scale: ReturnType<typeof scalePoint>[] | undefined, settings: Settings) {
   say.banner(`Fleet under ${RUNTIME}: ${settings.n} cards (skopeo: ${LOOP_CARDS}), median (min-max) of ${settings.fleetRuns} runs`);
   table(["Figure", "ours, one process", "one process, bare client", "skopeo, one process per card"], [
     ["push, cards/s", cell(fleet.ours.push_per_s, rate), cell(fleet.floor.push_per_s, rate), cell(fleet.skopeo.push_per_s, fixed(1))],
@@ -596,19 +670,78 @@ async function bench(settings: Settings) {
     ["CPU per card, registry, ms", cell(fleet.ours.registry_cpu_ms_per_card)],
     ["peak RSS, MB", cell(fleet.ours.peak_rss_mb, fixed(0))],
   ]);
+  if (!scale) return;
+  say.banner("Scale: our client, one run per size");
+  table(
+    ["N", "push/s", "list s", "pull+verify/s", "total s", "ms per card"],
+    scale.map((p) => [String(p.n), rate(p.n / p.push_s), p.list_s.toFixed(2), rate(p.n / p.pull_verify_s), p.seconds.toFixed(1), p.ms_per_card.toFixed(2)]),
+  );
+  const [first, last] = [scale[scale.length - 2], scale[scale.length - 1]];
+  say.line(`ms per card grows ${(last.ms_per_card / first.ms_per_card).toFixed(2)}x from N=${first.n} to N=${last.n} (1.00x is linear time)`);
+}
 
-  if (scale) {
-    say.banner("Scale: our client, one run per size");
-    table(
-      ["N", "push/s", "list s", "pull+verify/s", "total s", "ms per card"],
-      scale.map((p) => [String(p.n), rate(p.n / p.push_s), p.list_s.toFixed(2), rate(p.n / p.pull_verify_s), p.seconds.toFixed(1), p.ms_per_card.toFixed(2)]),
-    );
-    const [first, last] = [scale[scale.length - 2], scale[scale.length - 1]];
-    say.line(`ms per card grows ${(last.ms_per_card / first.ms_per_card).toFixed(2)}x from N=${first.n} to N=${last.n} (1.00x is linear time)`);
+function printDiscovery(discovery: Discovery, settings: Settings) {
+  say.banner(`Discovery under ${RUNTIME}: ${settings.n} cards, --skill ${settings.skill}, median (min-max) of ${settings.fleetRuns} runs`);
+  say.line(`${discovery.found} of ${settings.n} cards have the skill; discover --refresh wrote the index in ${discovery.refresh_s.toFixed(2)} s`);
+  say.line("Seconds per discover, its process start included:");
+  table(
+    ["How", "seconds", "CPU seconds", "crawl (cold) / this"],
+    MODES.map((mode) => [mode, cell(discovery.seconds[mode]), cell(discovery.cpu_seconds[mode]), mode === "crawl, cold" ? "1" : cell(discovery.coldCrawlTo[mode], fixed(1))]),
+  );
+  say.note(`load average (1 min) at the start of each run: ${discovery.runs.map((run) => run.load.toFixed(1)).join(", ")} on ${os.cpus().length} cores`);
+}
+
+async function bench(settings: Settings) {
+  const [started, loadBefore] = [performance.now(), os.loadavg()[0]];
+  const has = (part: Part) => settings.parts.includes(part);
+  if (has("fleet") && !findOnPath("skopeo")) throw new EnvironmentError("skopeo is not on PATH; the fleet's per-card baseline needs it", "sudo apt-get install skopeo");
+  scratch = await mkdtemp(path.join(os.tmpdir(), "pallet-bench-"));
+  clockTicksPerS = Number((await timed(["getconf", "CLK_TCK"])).stdout.trim()) || clockTicksPerS;
+  // The walkthrough runs under both runtimes, the fleet under this one; discovery needs neither floor.
+  const runtimes = has("walkthrough") ? RUNTIMES : has("fleet") ? [RUNTIME] : [];
+  if (runtimes.length > 0) progress(`preparing: make setup, the floor and the empty script under ${runtimes.join(" and ")}`);
+  const commands = await prepare(runtimes);
+
+  const walk = has("walkthrough") ? await measureWalkthrough(walkthroughVariants(commands), settings) : undefined;
+  // Smallest first, the fleet in its place among the sizes: a run leaves this process bigger than
+  // it found it (see peak RSS), which must not slow a smaller size and flatter the curve.
+  const sizes = settings.n >= 10_000 ? [100, 1000, 10_000] : [100, 1000];
+  const scaled = settings.scale && has("fleet");
+  const smaller = scaled ? await scaleRuns(sizes.filter((n) => n < settings.n)) : [];
+  const fleet = has("fleet") ? await measureFleet(commands[RUNTIME]!.floor, settings) : undefined;
+  const larger = scaled ? await scaleRuns(sizes.filter((n) => n > settings.n)) : [];
+  const scale = scaled && fleet ? [...smaller, ...(sizes.includes(settings.n) ? [scalePoint(fleet.runs[0].ours)] : []), ...larger] : undefined;
+  const discovery = has("discovery") ? await measureDiscovery(settings) : undefined;
+  const targets = [...(walk ? walkthroughTargets(walk) : []), ...(fleet ? fleetTargets(fleet, settings.n) : [])];
+
+  const results = {
+    measured_at: new Date().toISOString(),
+    settings: { ...settings, loop_cards: LOOP_CARDS, fleet_runtime: RUNTIME },
+    // How each runtime started a script, the Makefile's way (compiled ones in the scratch directory).
+    commands: Object.fromEntries(Object.entries(commands).map(([runtime, { empty }]) => [runtime, empty.join(" ").replaceAll(scratch!, "<scratch>")])),
+    ...(walk && { walkthrough: walk }),
+    ...(fleet && { fleet }),
+    ...(scale && { scale }),
+    ...(discovery && { discovery }),
+    targets: targets.map(([target, measured, met]) => ({ target, measured, met: met === "met" })),
+    // Other work on the machine slows both sides of every ratio, but not always equally.
+    load_average: { before: loadBefore, after: os.loadavg()[0] },
+    cpus: os.cpus().length,
+    bench_s: (performance.now() - started) / 1000,
+  };
+  await mkdir(path.dirname(RESULTS), { recursive: true });
+  await writeFile(RESULTS, JSON.stringify(results, null, 2) + "\n");
+
+  say.banner(`make bench: ${settings.parts.join(", ")}`);
+  say.line(`${results.measured_at}, ${results.cpus} CPUs, load average ${loadBefore.toFixed(2)} before, ${results.load_average.after.toFixed(2)} after`);
+  for (const [runtime, command] of Object.entries(results.commands)) say.line(`${runtime} starts a script as the Makefile does: ${command}`);
+  if (walk) printWalkthrough(walk, settings);
+  if (fleet) printFleet(fleet, scale, settings);
+  if (discovery) printDiscovery(discovery, settings);
+  if (targets.length > 0) {
+    say.banner("Targets (reported, never asserted)");
+    table(["Target", "Measured", ""], targets);
   }
-
-  say.banner("Targets (reported, never asserted)");
-  table(["Target", "Measured", ""], targets);
   say.line(`\nWrote ${path.relative(ROOT, RESULTS)} (${results.bench_s.toFixed(0)} s)`);
 }
 

@@ -1,6 +1,7 @@
 // The floor of `make bench`: bench/baseline.sh's requests and checks made with nothing but each
 // runtime's own HTTP client, files and WebCrypto. What our steps take beyond it is requests
 // beyond the minimum and our own code; started once per step, it is what a step could cost.
+// bench.ts starts it, a process of its own, the way the Makefile starts a step:
 //
 //   floor.ts walkthrough REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR [STEP]
 //       the six steps in order (push list manifest pull verify copy), as the Makefile runs them;

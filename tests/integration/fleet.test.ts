@@ -67,7 +67,7 @@ describe("make bench (scripts/bench.ts)", () => {
   it("--help prints its settings and starts nothing", async () => {
     const result = await runScript("bench", ["--help"], { TMPDIR: tmp });
     assert.equal(result.code, 0, result.stderr);
-    for (const knob of ["N=500", "RUNS=5", "FLEET_RUNS=3", "SCALE=1"]) assert.match(result.stdout, new RegExp(knob));
+    for (const knob of ["PART=all", "N=500", "RUNS=5", "FLEET_RUNS=3", "SCALE=1", "SKILL=review_change"]) assert.match(result.stdout, new RegExp(knob));
     assert.equal(result.stderr, "");
     assert.deepEqual(ours(), []);
   });
@@ -76,6 +76,13 @@ describe("make bench (scripts/bench.ts)", () => {
     const result = await runScript("bench", [], { TMPDIR: tmp, N: "1e3" });
     assert.equal(result.code, 2);
     assert.deepEqual(errorLines(result.stderr), ['✗ N must be a whole number from 1, not "1e3"']);
+    assert.deepEqual(ours(), []);
+  });
+
+  it("refuses a part it does not have, before it starts anything", async () => {
+    const result = await runScript("bench", [], { TMPDIR: tmp, PART: "walkthrough,fleets" });
+    assert.equal(result.code, 2);
+    assert.deepEqual(errorLines(result.stderr), ['✗ PART must be all, or one or more of walkthrough,fleet,discovery joined by commas, not "walkthrough,fleets"']);
     assert.deepEqual(ours(), []);
   });
 
