@@ -15,7 +15,7 @@ import { findOnPath } from "../lib/executables.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { artifactManifest, EMPTY_BLOB, encodeManifest, MEDIA_TYPE } from "../lib/oci/manifest.ts";
 import { Registry } from "../lib/oci/registry.ts";
-import { say, table } from "../lib/step/output.ts";
+import { createOutput } from "../lib/step/output.ts";
 import { type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
 import {
   DEFAULT_CONCURRENCY,
@@ -27,7 +27,7 @@ import {
   listRepositories,
   pullAndVerify,
   pushFleet,
-} from "./fleet.ts";
+} from "../lib/fleet.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = path.join(ROOT, "tmp/bench/results.json");
@@ -42,6 +42,8 @@ const RUNTIME: Runtime = "Deno" in globalThis ? "deno" : "node";
 const WALKTHROUGH = { AGENTS: "plan,build,test", TAG: "v1", TO_TAG: "v2", CARDS_DIR: "fixtures/agent_cards" };
 /** One skopeo process per card costs about half a second here, so a few cards give its rate. */
 const LOOP_CARDS = 20;
+/** Where the figures are printed. */
+const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color: !env.noColor });
 
 const PARTS = ["walkthrough", "fleet", "discovery"] as const;
 type Part = typeof PARTS[number];
@@ -624,21 +626,21 @@ const fleetTargets = (fleet: Fleet, n: number): string[][] => [
 ];
 
 function printWalkthrough(walk: Walkthrough, settings: Settings) {
-  say.banner(`Walkthrough, registry up, seconds: median (min-max) of ${settings.runs} runs`);
+  out.banner(`Walkthrough, registry up, seconds: median (min-max) of ${settings.runs} runs`);
   const rows = (columns: string[], figure: Record<string, Record<string, Spread>>, format: (figure: Spread) => string) =>
     [...STEPS, "total"].map((step) => [step, ...columns.map((name) => (figure[name][step] ? format(figure[name][step]) : ""))]);
   const timedColumns = ["make, deno", "make, node", "bash + curl", "floor per step, deno", "floor per step, node"];
-  table(["Step", ...timedColumns], rows(timedColumns, walk.seconds, (figure) => cell(figure)));
-  say.line();
+  out.table(["Step", ...timedColumns], rows(timedColumns, walk.seconds, (figure) => cell(figure)));
+  out.line();
   const countedColumns = ["make, deno", "make, node", "bash + curl", "one process, deno"];
-  table(["Requests answered", ...countedColumns], rows(countedColumns, walk.requests, (figure) => (figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)))));
-  say.line();
-  table(["The same in one process, and nothing", "deno", "node"], [
+  out.table(["Requests answered", ...countedColumns], rows(countedColumns, walk.requests, (figure) => (figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)))));
+  out.line();
+  out.table(["The same in one process, and nothing", "deno", "node"], [
     ["one process (bench/floor.ts), all six steps", ...RUNTIMES.map((runtime) => cell(walk.seconds[`one process, ${runtime}`].total))],
     ["empty script (bench/empty.ts)", ...RUNTIMES.map((runtime) => cell(walk.seconds[`empty script, ${runtime}`].total))],
   ]);
-  say.line();
-  table(["Six make targets, within each run", "deno", "node"], [
+  out.line();
+  out.table(["Six make targets, within each run", "deno", "node"], [
     ["/ bash + curl", ...RUNTIMES.map((runtime) => `${cell(walk.toCurl[runtime])}x`)],
     ["/ one process", ...RUNTIMES.map((runtime) => `${cell(walk.toFloor[runtime])}x`)],
     ["/ the floor, one process per step", ...RUNTIMES.map((runtime) => `${cell(walk.toStepFloor[runtime])}x`)],
@@ -652,43 +654,43 @@ function printWalkthrough(walk: Walkthrough, settings: Settings) {
 const rate = fixed(0);
 
 function printFleet(fleet: Fleet, scale: ReturnType<typeof scalePoint>[] | undefined, settings: Settings) {
-  say.banner(`Fleet under ${RUNTIME}: ${settings.n} cards (skopeo: ${LOOP_CARDS}), median (min-max) of ${settings.fleetRuns} runs`);
-  table(["Figure", "ours, one process", "one process, bare client", "skopeo, one process per card"], [
+  out.banner(`Fleet under ${RUNTIME}: ${settings.n} cards (skopeo: ${LOOP_CARDS}), median (min-max) of ${settings.fleetRuns} runs`);
+  out.table(["Figure", "ours, one process", "one process, bare client", "skopeo, one process per card"], [
     ["push, cards/s", cell(fleet.ours.push_per_s, rate), cell(fleet.floor.push_per_s, rate), cell(fleet.skopeo.push_per_s, fixed(1))],
     ["list (catalog, every page), s", cell(fleet.ours.list_s), cell(fleet.floor.list_s), "-"],
     ["pull + verify, cards/s", cell(fleet.ours.pull_verify_per_s, rate), cell(fleet.floor.pull_verify_per_s, rate), cell(fleet.skopeo.pull_verify_per_s, fixed(1))],
   ]);
-  say.line();
-  table(["Our time per card, within each run", "/ bare client", "/ skopeo per card"], [
+  out.line();
+  out.table(["Our time per card, within each run", "/ bare client", "/ skopeo per card"], [
     ["push", `${cell(fleet.toFloor.push)}x`, `${cell(fleet.toSkopeo.push, fixed(3))}x`],
     ["list", `${cell(fleet.toFloor.list)}x`, "-"],
     ["pull + verify", `${cell(fleet.toFloor.pull_verify)}x`, `${cell(fleet.toSkopeo.pull_verify, fixed(3))}x`],
   ]);
-  say.line();
-  table(["Our client", "Value"], [
+  out.line();
+  out.table(["Our client", "Value"], [
     ["CPU per card, ours, ms", cell(fleet.ours.client_cpu_ms_per_card)],
     ["CPU per card, registry, ms", cell(fleet.ours.registry_cpu_ms_per_card)],
     ["peak RSS, MB", cell(fleet.ours.peak_rss_mb, fixed(0))],
   ]);
   if (!scale) return;
-  say.banner("Scale: our client, one run per size");
-  table(
+  out.banner("Scale: our client, one run per size");
+  out.table(
     ["N", "push/s", "list s", "pull+verify/s", "total s", "ms per card"],
     scale.map((p) => [String(p.n), rate(p.n / p.push_s), p.list_s.toFixed(2), rate(p.n / p.pull_verify_s), p.seconds.toFixed(1), p.ms_per_card.toFixed(2)]),
   );
   const [first, last] = [scale[scale.length - 2], scale[scale.length - 1]];
-  say.line(`ms per card grows ${(last.ms_per_card / first.ms_per_card).toFixed(2)}x from N=${first.n} to N=${last.n} (1.00x is linear time)`);
+  out.line(`ms per card grows ${(last.ms_per_card / first.ms_per_card).toFixed(2)}x from N=${first.n} to N=${last.n} (1.00x is linear time)`);
 }
 
 function printDiscovery(discovery: Discovery, settings: Settings) {
-  say.banner(`Discovery under ${RUNTIME}: ${settings.n} cards, --skill ${settings.skill}, median (min-max) of ${settings.fleetRuns} runs`);
-  say.line(`${discovery.found} of ${settings.n} cards have the skill; discover --refresh wrote the index in ${discovery.refresh_s.toFixed(2)} s`);
-  say.line("Seconds per discover, its process start included:");
-  table(
+  out.banner(`Discovery under ${RUNTIME}: ${settings.n} cards, --skill ${settings.skill}, median (min-max) of ${settings.fleetRuns} runs`);
+  out.line(`${discovery.found} of ${settings.n} cards have the skill; discover --refresh wrote the index in ${discovery.refresh_s.toFixed(2)} s`);
+  out.line("Seconds per discover, its process start included:");
+  out.table(
     ["How", "seconds", "CPU seconds", "crawl (cold) / this"],
     MODES.map((mode) => [mode, cell(discovery.seconds[mode]), cell(discovery.cpu_seconds[mode]), mode === "crawl, cold" ? "1" : cell(discovery.coldCrawlTo[mode], fixed(1))]),
   );
-  say.note(`load average (1 min) at the start of each run: ${discovery.runs.map((run) => run.load.toFixed(1)).join(", ")} on ${os.cpus().length} cores`);
+  out.note(`load average (1 min) at the start of each run: ${discovery.runs.map((run) => run.load.toFixed(1)).join(", ")} on ${os.cpus().length} cores`);
 }
 
 async function bench(settings: Settings) {
@@ -732,17 +734,17 @@ async function bench(settings: Settings) {
   await mkdir(path.dirname(RESULTS), { recursive: true });
   await writeFile(RESULTS, JSON.stringify(results, null, 2) + "\n");
 
-  say.banner(`make bench: ${settings.parts.join(", ")}`);
-  say.line(`${results.measured_at}, ${results.cpus} CPUs, load average ${loadBefore.toFixed(2)} before, ${results.load_average.after.toFixed(2)} after`);
-  for (const [runtime, command] of Object.entries(results.commands)) say.line(`${runtime} starts a script as the Makefile does: ${command}`);
+  out.banner(`make bench: ${settings.parts.join(", ")}`);
+  out.line(`${results.measured_at}, ${results.cpus} CPUs, load average ${loadBefore.toFixed(2)} before, ${results.load_average.after.toFixed(2)} after`);
+  for (const [runtime, command] of Object.entries(results.commands)) out.line(`${runtime} starts a script as the Makefile does: ${command}`);
   if (walk) printWalkthrough(walk, settings);
   if (fleet) printFleet(fleet, scale, settings);
   if (discovery) printDiscovery(discovery, settings);
   if (targets.length > 0) {
-    say.banner("Targets (reported, never asserted)");
-    table(["Target", "Measured", ""], targets);
+    out.banner("Targets (reported, never asserted)");
+    out.table(["Target", "Measured", ""], targets);
   }
-  say.line(`\nWrote ${path.relative(ROOT, RESULTS)} (${results.bench_s.toFixed(0)} s)`);
+  out.line(`\nWrote ${path.relative(ROOT, RESULTS)} (${results.bench_s.toFixed(0)} s)`);
 }
 
 let interrupted = false;
@@ -750,7 +752,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   process.once(signal, async () => {
     interrupted = true;
     await cleanUp();
-    say.error(`interrupted by ${signal}; stopped the registries and commands this run started, removed its scratch directory`);
+    out.error(`interrupted by ${signal}; stopped the registries and commands this run started, removed its scratch directory`);
     process.exit(code);
   });
 }
@@ -769,8 +771,8 @@ try {
   if (interrupted) await new Promise(() => {});
   // One line, whatever failed: what each measured command said is in the message.
   const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  say.error(error instanceof CliError ? message : `bench failed: ${message}`);
-  if (error instanceof CliError && error.hint) say.hint(error.hint);
+  out.error(error instanceof CliError ? message : `bench failed: ${message}`);
+  if (error instanceof CliError && error.hint) out.hint(error.hint);
   process.exitCode = error instanceof CliError ? error.exitCode : 1;
 } finally {
   await cleanUp();

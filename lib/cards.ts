@@ -13,6 +13,9 @@ import {
 import { isOciError } from "./oci/errors.ts";
 import { parseJson } from "./oci/json.ts";
 
+/** The artifact type every agent card is pushed with (REFERENCE §6: the AI Card working group's mapping). */
+export const CARD_TYPE = "application/a2a-agent-card+json";
+
 /** Cards are a few KB; anything this big is a mistake, and reading it would only waste memory. */
 export const MAX_CARD_BYTES = 1024 * 1024;
 

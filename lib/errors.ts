@@ -1,3 +1,5 @@
+import { OciError } from "./oci/errors.ts";
+
 /**
  * Every failure a user can meet is one of these. The exit code tells scripts and CI what kind
  * of failure it was: 2 for usage and environment problems (fix the command, the input or the
@@ -35,3 +37,14 @@ export class ContentError extends CliError {
     super(message, 1, hint);
   }
 }
+
+/** 1 for content that failed a check, 2 for usage and environment problems. */
+export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof CliError) return error.exitCode;
+  if (error instanceof OciError) return ["not-found", "invalid-content", "too-large", "rejected"].includes(error.kind) ? 1 : 2;
+  return 1;
+}
+
+/** A failure of the content itself (missing, changed, hostile): a verification reports it and goes on. */
+export const isContentFailure = (error: unknown): error is OciError | CliError =>
+  (error instanceof OciError || error instanceof CliError) && exitCodeOf(error) === 1;

@@ -9,9 +9,7 @@ import { parseJson } from "../lib/oci/json.ts";
 import { CREATED_ANNOTATION } from "../lib/oci/manifest.ts";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../lib/oci/reference.ts";
 import type { Repository } from "../lib/oci/registry.ts";
-import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say } from "../lib/step/output.ts";
-import { runStep } from "../lib/step/run.ts";
+import { isMain, main, type Step } from "../lib/step/run.ts";
 
 async function version(repository: Repository, tag: string) {
   const subject = repository.reference(tag);
@@ -29,7 +27,7 @@ async function version(repository: Repository, tag: string) {
   };
 }
 
-await runStep({
+export const step: Step = {
   name: "diff",
   section: "Phase 5: Compare Two Versions",
   runs: "no oras command: reads REGISTRY/agents/<agent>:FROM and :TO (manifests and cards) and compares the cards with json-diff",
@@ -40,43 +38,46 @@ await runStep({
     to: { type: "string", env: "TO", help: "the newer tag (default v2)" },
   },
   example: "make diff AGENT=plan FROM=v1 TO=v2   (exits 0 when the cards are the same, 1 when they differ)",
-}, async ({ options, flags }) => {
-  const agent = flags.agent as string | undefined;
-  if (!agent || !REPOSITORY_PATTERN.test(`${AGENTS_NAMESPACE}/${agent}`)) {
-    throw new UsageError(
-      agent ? `invalid agent name ${JSON.stringify(agent)}: use lowercase letters and digits, separated by '.', '_' or '-'` : "no agent to compare",
-      "Name it with AGENT (or --agent), e.g. make diff AGENT=plan FROM=v1 TO=v2.",
-    );
-  }
-  const [from, to] = [(flags.from as string | undefined) ?? "v1", (flags.to as string | undefined) ?? "v2"];
-  for (const [name, tag] of [["from", from], ["to", to]]) {
-    if (!TAG_PATTERN.test(tag)) {
-      throw new UsageError(`invalid tag ${JSON.stringify(tag)}: tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, `Set --${name} (env ${name.toUpperCase()}) to a tag such as v1.`);
+  async body({ options, flags, out, client }) {
+    const agent = flags.agent as string | undefined;
+    if (!agent || !REPOSITORY_PATTERN.test(`${AGENTS_NAMESPACE}/${agent}`)) {
+      throw new UsageError(
+        agent ? `invalid agent name ${JSON.stringify(agent)}: use lowercase letters and digits, separated by '.', '_' or '-'` : "no agent to compare",
+        "Name it with AGENT (or --agent), e.g. make diff AGENT=plan FROM=v1 TO=v2.",
+      );
     }
-  }
-  const repository = registryFor(options.registry, options.remote).repository(`${AGENTS_NAMESPACE}/${agent}`);
-  const [older, newer] = [await version(repository, from), await version(repository, to)];
-  for (const side of [older, newer]) {
-    say.line(`${repository.reference(side.tag)}  manifest ${side.digest}  card ${side.card}  version ${String(side.value.version)}`);
-  }
-  const sameContent = canonicalJson(older.value) === canonicalJson(newer.value);
-  const verdict = older.digest === newer.digest
-    ? `${from} and ${to} are identical: the same manifest, ${older.digest}`
-    : older.card === newer.card
-    ? `${from} and ${to} hold identical cards; only their manifests differ (created ${older.created ?? "-"} and ${newer.created ?? "-"})`
-    : sameContent
-    ? `${from} and ${to} hold the same card content, formatted differently`
-    : undefined;
-  const diff = sameContent ? undefined : await contentDiff(older.value, newer.value);
-  if (verdict) {
-    say.ok(verdict);
-  } else {
-    say.line(diff!.trimEnd());
-    say.fail(`${from} and ${to} differ (version ${String(older.value.version)} -> ${String(newer.value.version)})`);
-    process.exitCode = 1;
-  }
-  if (options.json) {
-    const side = ({ tag, digest, card, created }: typeof older) => ({ tag, digest, card, created });
-    printJson({ agent, from: side(older), to: side(newer), identical: sameContent, ...(diff && { diff }) });
-  }
-});
+    const [from, to] = [(flags.from as string | undefined) ?? "v1", (flags.to as string | undefined) ?? "v2"];
+    for (const [name, tag] of [["from", from], ["to", to]]) {
+      if (!TAG_PATTERN.test(tag)) {
+        throw new UsageError(`invalid tag ${JSON.stringify(tag)}: tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, `Set --${name} (env ${name.toUpperCase()}) to a tag such as v1.`);
+      }
+    }
+    const repository = client.repository(`${AGENTS_NAMESPACE}/${agent}`);
+    const [older, newer] = [await version(repository, from), await version(repository, to)];
+    for (const side of [older, newer]) {
+      out.line(`${repository.reference(side.tag)}  manifest ${side.digest}  card ${side.card}  version ${String(side.value.version)}`);
+    }
+    const sameContent = canonicalJson(older.value) === canonicalJson(newer.value);
+    const verdict = older.digest === newer.digest
+      ? `${from} and ${to} are identical: the same manifest, ${older.digest}`
+      : older.card === newer.card
+      ? `${from} and ${to} hold identical cards; only their manifests differ (created ${older.created ?? "-"} and ${newer.created ?? "-"})`
+      : sameContent
+      ? `${from} and ${to} hold the same card content, formatted differently`
+      : undefined;
+    const diff = sameContent ? undefined : await contentDiff(older.value, newer.value);
+    if (verdict) {
+      out.ok(verdict);
+    } else {
+      out.line(diff!.trimEnd());
+      out.fail(`${from} and ${to} differ (version ${String(older.value.version)} -> ${String(newer.value.version)})`);
+    }
+    if (options.json) {
+      const side = ({ tag, digest, card, created }: typeof older) => ({ tag, digest, card, created });
+      out.json({ agent, from: side(older), to: side(newer), identical: sameContent, ...(diff && { diff }) });
+    }
+    return verdict ? 0 : 1;
+  },
+};
+
+if (isMain(import.meta)) await main(step);

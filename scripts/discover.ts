@@ -1,14 +1,12 @@
 // Phase 4: every agent card in a registry, found without writing a file: from the discovery
 // index (REGISTRY/agents:index) where there is one, checked against the registry, else by crawling.
-import { DiscoveryCache } from "../lib/discovery/cache.ts";
+import { openDiscoveryCache } from "../lib/step/discovery.ts";
 import { agentOf, type CardEntry, entryJson } from "../lib/discovery/card-entry.ts";
 import { INDEX_REPOSITORY, INDEX_TAG } from "../lib/discovery/catalog-index.ts";
 import { discover, type Discovery, verifiedKey } from "../lib/discovery/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
-import { registryFor } from "../lib/oras/command.ts";
-import { printJson, say, table } from "../lib/step/output.ts";
-import { runStep } from "../lib/step/run.ts";
+import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** Problems are listed up to this many; a registry full of broken cards should not bury the table. */
 const PROBLEMS_SHOWN = 10;
@@ -22,7 +20,7 @@ function describeSource(found: Discovery, index: string): string {
 
 const verifiedText = (verified: boolean | null) => (verified === null ? "not asked" : verified ? "yes" : "no");
 
-await runStep({
+export const step: Step = {
   name: "discover",
   section: "Phase 4: Discover Agent Cards",
   runs: "no oras command: reads the index REGISTRY/agents:index (an OCI image index), else GET /v2/_catalog, tags and manifests",
@@ -36,60 +34,62 @@ await runStep({
     "index-only": { type: "boolean", env: "INDEX_ONLY", help: "read the index alone: no tag checked, verified status not asked" },
   },
   example: "make discover SKILL=create_plan   (or: deno run -A scripts/discover.ts --skill create_plan --json)",
-}, async ({ options, flags }) => {
-  const tag = flags.tag as string | undefined;
-  if (tag !== undefined && !TAG_PATTERN.test(tag)) {
-    throw new UsageError(`invalid tag ${JSON.stringify(tag)}: tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, "Set --tag (env DISCOVER_TAG) to a tag such as v1.");
-  }
-  const modes = ["refresh", "crawl", "index-only"].filter((mode) => flags[mode]);
-  if (modes.length > 1) throw new UsageError(`--${modes.join(" and --")} exclude each other`, "Pick one.");
+  async body({ options, flags, out, client: registry }) {
+    const tag = flags.tag as string | undefined;
+    if (tag !== undefined && !TAG_PATTERN.test(tag)) {
+      throw new UsageError(`invalid tag ${JSON.stringify(tag)}: tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, "Set --tag (env DISCOVER_TAG) to a tag such as v1.");
+    }
+    const modes = ["refresh", "crawl", "index-only"].filter((mode) => flags[mode]);
+    if (modes.length > 1) throw new UsageError(`--${modes.join(" and --")} exclude each other`, "Pick one.");
 
-  const registry = registryFor(options.registry, options.remote);
-  const cache = await DiscoveryCache.open();
-  const found = await discover(registry, {
-    filter: { skill: flags.skill as string | undefined, name: flags.name as string | undefined, tag },
-    cache,
-    refresh: Boolean(flags.refresh),
-    crawl: Boolean(flags.crawl),
-    indexOnly: Boolean(flags["index-only"]),
-  });
-  await cache.save().catch((error: Error) => say.warn(`the discovery cache in ${cache.dir} was not written: ${error.message}`));
-
-  const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
-  const verified = (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
-  say.line(describeSource(found, index));
-  // With --json the JSON carries the table's data; the table would only slow a large answer down.
-  if (found.entries.length > 0 && !options.json) {
-    table(
-      ["Agent", "Tag", "Card version", "A2A", "URL", "Skills", "Digest", "Verified"],
-      found.entries.map((entry) => [
-        agentOf(entry.repository),
-        entry.tag,
-        entry.card.version,
-        entry.card.a2aVersion,
-        entry.card.urls[0] ?? "-",
-        entry.card.skills.join(", "),
-        entry.manifest.digest,
-        verifiedText(verified(entry)),
-      ]),
-    );
-  }
-  if (flags.refresh) say.ok(`rebuilt the index ${index} from the crawl`);
-  if (found.stale.length > 0) {
-    say.warn(`the index is out of date for ${found.stale.join(", ")}: shown as the registry has them now`);
-    say.note("  Rebuild it with `make discover REFRESH=1` (or --refresh).");
-  }
-  for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) say.warn(`passed over: ${problem}`);
-  if (found.problems.length > PROBLEMS_SHOWN) say.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read`);
-  if (options.json) {
-    printJson({
-      registry: options.registry,
-      source: found.source,
-      ...(found.crawled && { crawled: found.crawled }),
-      stale: found.stale,
-      cardsFetched: found.fetched,
-      cards: found.entries.map((entry) => entryJson(entry, verified(entry))),
-      problems: found.problems,
+    const cache = await openDiscoveryCache();
+    const found = await discover(registry, {
+      filter: { skill: flags.skill as string | undefined, name: flags.name as string | undefined, tag },
+      cache,
+      refresh: Boolean(flags.refresh),
+      crawl: Boolean(flags.crawl),
+      indexOnly: Boolean(flags["index-only"]),
     });
-  }
-});
+    await cache.save().catch((error: Error) => out.warn(`the discovery cache in ${cache.dir} was not written: ${error.message}`));
+
+    const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
+    const verified = (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
+    out.line(describeSource(found, index));
+    // With --json the JSON carries the table's data; the table would only slow a large answer down.
+    if (found.entries.length > 0 && !options.json) {
+      out.table(
+        ["Agent", "Tag", "Card version", "A2A", "URL", "Skills", "Digest", "Verified"],
+        found.entries.map((entry) => [
+          agentOf(entry.repository),
+          entry.tag,
+          entry.card.version,
+          entry.card.a2aVersion,
+          entry.card.urls[0] ?? "-",
+          entry.card.skills.join(", "),
+          entry.manifest.digest,
+          verifiedText(verified(entry)),
+        ]),
+      );
+    }
+    if (flags.refresh) out.ok(`rebuilt the index ${index} from the crawl`);
+    if (found.stale.length > 0) {
+      out.warn(`the index is out of date for ${found.stale.join(", ")}: shown as the registry has them now`);
+      out.note("  Rebuild it with `make discover REFRESH=1` (or --refresh).");
+    }
+    for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) out.warn(`passed over: ${problem}`);
+    if (found.problems.length > PROBLEMS_SHOWN) out.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read`);
+    if (options.json) {
+      out.json({
+        registry: options.registry,
+        source: found.source,
+        ...(found.crawled && { crawled: found.crawled }),
+        stale: found.stale,
+        cardsFetched: found.fetched,
+        cards: found.entries.map((entry) => entryJson(entry, verified(entry))),
+        problems: found.problems,
+      });
+    }
+  },
+};
+
+if (isMain(import.meta)) await main(step);

@@ -7,17 +7,14 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { findOnPath } from "../lib/executables.ts";
 import { ORAS_INSTALL_HINT } from "../lib/step/oras.ts";
-import { runStep } from "../lib/step/run.ts";
+import { hintFor, isMain, main, type StepContext, type Step } from "../lib/step/run.ts";
 import { env } from "../lib/env.ts";
-import { say } from "../lib/step/output.ts";
 import { findRegistryBinary } from "../lib/registry-server.ts";
 import { parseChallenge } from "../lib/oci/auth.ts";
 import { dockerCredential } from "../lib/oci/credentials.ts";
 import { isOciError, OciError } from "../lib/oci/errors.ts";
-import { registryFor } from "../lib/oras/command.ts";
+import type { Registry } from "../lib/oci/registry.ts";
 import type { HttpResponse } from "../lib/oci/transport.ts";
-import type { StepOptions } from "../lib/step/options.ts";
-import { advice } from "../lib/step/run.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = `${ROOT}node_modules/.bin/deno`;
@@ -103,7 +100,7 @@ function describeAnswer(response: HttpResponse): { registry: boolean; wants?: st
  * The largest catalog page the registry serves: pages of 1,000 when it takes them, else the
  * largest `n` it accepts, found by halving (Distribution refuses an n above catalog.maxentries).
  */
-async function catalogPageLimit(registry: ReturnType<typeof registryFor>): Promise<number> {
+async function catalogPageLimit(registry: Registry): Promise<number> {
   const accepts = async (n: number) => {
     const response = await registry.request(`/v2/_catalog?n=${n}`, { scope: "registry:catalog:*", accept: [400] });
     await response.body?.cancel();
@@ -125,13 +122,12 @@ async function catalogPageLimit(registry: ReturnType<typeof registryFor>): Promi
  * accepted; whether the catalog is offered, and its page limit. Or what answers instead: nothing,
  * something silent, something that is not a registry, TLS spoken the other way.
  */
-async function checkRegistry(options: StepOptions): Promise<Check[]> {
+async function checkRegistry({ options, client: registry, clients }: StepContext): Promise<Check[]> {
   const host = options.registry;
-  const registry = registryFor(host, options.remote);
   const url = `${registry.baseUrl}/v2/`;
   const failed = async (error: unknown, text: string): Promise<Check[]> => {
     if (!(error instanceof OciError)) throw error;
-    return [{ ok: false, text, fix: await advice(error, options) }];
+    return [{ ok: false, text, fix: await hintFor(error, options, clients) }];
   };
   let answer;
   try {
@@ -177,7 +173,7 @@ async function checkRegistry(options: StepOptions): Promise<Check[]> {
       checks.push({ ok: true, text: `credentials for ${host} from ${credential.source}${credential.username ? ` (user ${credential.username})` : ""}, accepted` });
     } else if (answer.wants) {
       const missing = new OciError("unauthorized", "", { reason: "no-credentials", subject: host });
-      checks.push({ ok: false, text: `no credentials for ${host} (REGISTRY_USERNAME/REGISTRY_PASSWORD, or the Docker config)`, fix: await advice(missing, options) });
+      checks.push({ ok: false, text: `no credentials for ${host} (REGISTRY_USERNAME/REGISTRY_PASSWORD, or the Docker config)`, fix: await hintFor(missing, options, clients) });
       return checks;
     } else {
       checks.push({ ok: true, text: `no credentials for ${host}, and it needs none` });
@@ -227,30 +223,34 @@ function checkRegistryBinary(): Check {
     };
 }
 
-await runStep({
+export const step: Step = {
   name: "doctor",
   section: "Doctor: is this machine ready for Phase 3?",
   runs: "oras version, and a look at everything else Phase 3 needs",
   options: ["registry"],
   example: "make doctor REGISTRY=localhost:5001",
-}, async ({ options }) => {
-  const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8"));
-  const checks = await Promise.all([
-    checkNode(Number(pkg.engines.node.match(/\d+/)[0])),
-    checkDeno(),
-    checkDependencies(pkg),
-    checkRegistry(options),
-    checkOciClient(env.orasBackend),
-    checkOptional("skopeo", "checks what was pushed with an independent client"),
-    checkOptional("jq", "the spec's jq commands"),
-    checkRegistryBinary(),
-  ]);
-  for (const check of checks.flat()) {
-    (check.ok ? say.ok : say.fail)(check.text);
-    if (!check.ok && check.fix) say.note(`  fix: ${check.fix.replaceAll("\n", "\n       ")}`);
-  }
-  const failed = checks.flat().filter((check) => !check.ok && !check.optional).length;
-  say.line();
-  say.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
-  process.exitCode = failed === 0 ? 0 : 2;
-});
+  async body(context) {
+    const { out } = context;
+    const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8"));
+    const checks = await Promise.all([
+      checkNode(Number(pkg.engines.node.match(/\d+/)[0])),
+      checkDeno(),
+      checkDependencies(pkg),
+      checkRegistry(context),
+      checkOciClient(env.orasBackend),
+      checkOptional("skopeo", "checks what was pushed with an independent client"),
+      checkOptional("jq", "the spec's jq commands"),
+      checkRegistryBinary(),
+    ]);
+    for (const check of checks.flat()) {
+      (check.ok ? out.ok : out.fail)(check.text);
+      if (!check.ok && check.fix) out.note(`  fix: ${check.fix.replaceAll("\n", "\n       ")}`);
+    }
+    const failed = checks.flat().filter((check) => !check.ok && !check.optional).length;
+    out.line();
+    out.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
+    return failed === 0 ? 0 : 2;
+  },
+};
+
+if (isMain(import.meta)) await main(step);

@@ -3,9 +3,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { env } from "../lib/env.ts";
 import { credentialStoreOf } from "../lib/oci/credentials.ts";
-import { orasIn } from "../lib/step/oras.ts";
-import { printJson, say } from "../lib/step/output.ts";
-import { runStep } from "../lib/step/run.ts";
+import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** Standard input, whole: a password piped in (`printf '%s' "$TOKEN" | make login …`). */
 async function readStdin(): Promise<string> {
@@ -35,22 +33,25 @@ async function promptHidden(prompt: string): Promise<string> {
   }
 }
 
-await runStep({
+export const step: Step = {
   name: "login",
   section: "Log in to a registry",
   runs: "oras login -u REGISTRY_USERNAME --password-stdin REGISTRY",
   usage: "--username USER ",
   options: ["registry", "username"],
   example: "printf '%s' \"$TOKEN\" | make login REGISTRY=registry.example:5000 REGISTRY_USERNAME=me",
-}, async ({ options, remote }) => {
-  const username = options.username;
-  if (!username) {
-    throw new UsageError("make login needs a user name", "Set REGISTRY_USERNAME=<user> (or --username); the password comes from stdin or REGISTRY_PASSWORD.");
-  }
-  const password = env.registryPassword ?? (process.stdin.isTTY ? await promptHidden("Password: ") : await readStdin());
-  const oras = orasIn(undefined, password);
-  await oras`login ${remote} --username ${username} --password-stdin ${options.registry}`;
-  const storedIn = await credentialStoreOf(options.registry);
-  say.ok(`the credentials of ${username} for ${options.registry} are in ${storedIn}`);
-  if (options.json) printJson({ registry: options.registry, username, storedIn });
-});
+  async body({ options, remote, out, orasIn }) {
+    const username = options.username;
+    if (!username) {
+      throw new UsageError("make login needs a user name", "Set REGISTRY_USERNAME=<user> (or --username); the password comes from stdin or REGISTRY_PASSWORD.");
+    }
+    const password = env.registryPassword ?? (process.stdin.isTTY ? await promptHidden("Password: ") : await readStdin());
+    const oras = orasIn(undefined, { stdin: password });
+    await oras`login ${remote} --username ${username} --password-stdin ${options.registry}`;
+    const storedIn = await credentialStoreOf(options.registry);
+    out.ok(`the credentials of ${username} for ${options.registry} are in ${storedIn}`);
+    if (options.json) out.json({ registry: options.registry, username, storedIn });
+  },
+};
+
+if (isMain(import.meta)) await main(step);

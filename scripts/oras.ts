@@ -7,6 +7,7 @@
 // registry's refusals) on stderr and exits 1, usage errors included.
 import { text } from "node:stream/consumers";
 import { env } from "../lib/env.ts";
+import { Clients } from "../lib/oci/client.ts";
 import { errorText, runOras } from "../lib/oras/main.ts";
 import { splitWords } from "../lib/oras/words.ts";
 
@@ -17,6 +18,7 @@ try {
     out: (output) => process.stdout.write(output),
     err: (output) => process.stderr.write(output),
     stdin: () => text(process.stdin),
+    clients: new Clients(env.registryTimeoutMs),
   });
 } catch (error) {
   process.stderr.write(errorText(error));

@@ -5,20 +5,18 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadCards } from "../lib/cards.ts";
 import { compareCard } from "../lib/compare.ts";
-import { ContentError } from "../lib/errors.ts";
-import { OciError } from "../lib/oci/errors.ts";
+import { ContentError, isContentFailure } from "../lib/errors.ts";
 import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
-import { oras, orasIn } from "../lib/step/oras.ts";
-import { inTurn, printJson, say, shellLine } from "../lib/step/output.ts";
-import { advice, isContentFailure, runStep, withScratchDir } from "../lib/step/run.ts";
+import { shellLine } from "../lib/step/output.ts";
+import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
  * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
  */
-async function attachVerification(tagged: string, repository: string, digest: string, checks: Check[], remote: string[]) {
+async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[]) {
   return await withScratchDir("pallet-verification-", async (dir) => {
     const record = await verificationRecord({ reference: tagged, digest }, checks);
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
@@ -27,60 +25,64 @@ async function attachVerification(tagged: string, repository: string, digest: st
   });
 }
 
-await runStep({
+export const step: Step = {
   name: "verify",
   section: "3.2 Verify Storage, Steps 3-4: Registry Verification Report",
   runs: "oras pull REGISTRY/agents/<agent>:TAG -o OUT_DIR/; diff CARDS_DIR/<agent>_agent_card.json OUT_DIR/<agent>_agent_card.json",
   options: ["registry", "agents", "tag", "cards", "out"],
   example: "make verify TAG=v2",
-}, async ({ options, remote }) => {
-  const originals = await loadCards(options.cardsDir, options.agents);
-  const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
-  // The agents are verified side by side (each attach waits for its referrers index to settle)
-  // and reported one after another.
-  const report = await inTurn(originals, AGENTS_AT_ONCE, async (original) => {
-    say.line();
-    say.line(`Verifying ${original.agent} agent...`);
-    const ref = agentReference(options, original.agent);
-    try {
-      const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
-      const pulledPath = path.join(options.outDir, original.fileName);
-      say.command(shellLine(["diff", original.path, pulledPath]));
-      const pulled = await readFile(pulledPath).catch(() => {
-        throw new ContentError(`${ref} holds no layer titled ${original.fileName}`);
-      });
-      const comparison = await compareCard(original.bytes, pulled);
-      for (const check of comparison.checks) (check.ok ? say.ok : say.fail)(`${check.name}: ${check.detail}`);
-      let verification: string | undefined;
-      if (comparison.ok) {
-        say.ok(`${original.agent} agent: Content verified`);
-        verification = await attachVerification(ref, agentRepository(options, original.agent), digest, comparison.checks, remote);
-      } else {
-        say.fail(
-          `${original.agent} agent: ${
-            comparison.formattingOnly ? "formatting differs, JSON content is the same (something re-serialised the card)" : "Content mismatch"
-          }`,
-        );
-        if (comparison.diff) say.line(comparison.diff);
+  async body(context) {
+    const { options, remote, out, oras, clients } = context;
+    const originals = await loadCards(options.cardsDir, options.agents);
+    const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
+    // The agents are verified side by side (each attach waits for its referrers index to settle)
+    // and reported one after another.
+    const report = await out.inTurn(originals, AGENTS_AT_ONCE, async (original) => {
+      out.line();
+      out.line(`Verifying ${original.agent} agent...`);
+      const ref = agentReference(options, original.agent);
+      try {
+        const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
+        const pulledPath = path.join(options.outDir, original.fileName);
+        out.command(shellLine(["diff", original.path, pulledPath]));
+        const pulled = await readFile(pulledPath).catch(() => {
+          throw new ContentError(`${ref} holds no layer titled ${original.fileName}`);
+        });
+        const comparison = await compareCard(original.bytes, pulled);
+        for (const check of comparison.checks) (check.ok ? out.ok : out.fail)(`${check.name}: ${check.detail}`);
+        let verification: string | undefined;
+        if (comparison.ok) {
+          out.ok(`${original.agent} agent: Content verified`);
+          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, comparison.checks);
+        } else {
+          out.fail(
+            `${original.agent} agent: ${
+              comparison.formattingOnly ? "formatting differs, JSON content is the same (something re-serialised the card)" : "Content mismatch"
+            }`,
+          );
+          if (comparison.diff) out.line(comparison.diff);
+        }
+        return { agent: original.agent, reference: ref, digest, ...comparison, verification };
+      } catch (error) {
+        // A missing or hostile artifact fails this agent; the others are still checked.
+        if (!isContentFailure(error)) throw error;
+        out.fail(`${original.agent} agent: ${error.message}`);
+        const hint = await hintFor(error, options, clients);
+        if (hint) out.note("  " + hint.replaceAll("\n", "\n  "));
+        return { agent: original.agent, reference: ref, ok: false, error: error.message };
       }
-      return { agent: original.agent, reference: ref, digest, ...comparison, verification };
-    } catch (error) {
-      // A missing or hostile artifact fails this agent; the others are still checked.
-      if (!isContentFailure(error)) throw error;
-      say.fail(`${original.agent} agent: ${error.message}`);
-      const hint = error instanceof OciError ? await advice(error, options) : error.hint;
-      if (hint) say.note("  " + hint.replaceAll("\n", "\n  "));
-      return { agent: original.agent, reference: ref, ok: false, error: error.message };
+    });
+    if (options.json) out.json({ verified: report });
+    const failed = report.filter((entry) => !entry.ok).map((entry) => entry.agent);
+    if (failed.length > 0) {
+      throw new ContentError(
+        `${failed.length} of ${report.length} agents failed verification: ${failed.join(", ")}`,
+        "Push the cards again (make push) and rerun make verify; the lines above say what differs.",
+      );
     }
-  });
-  if (options.json) printJson({ verified: report });
-  const failed = report.filter((entry) => !entry.ok).map((entry) => entry.agent);
-  if (failed.length > 0) {
-    throw new ContentError(
-      `${failed.length} of ${report.length} agents failed verification: ${failed.join(", ")}`,
-      "Push the cards again (make push) and rerun make verify; the lines above say what differs.",
-    );
-  }
-  say.line();
-  say.line("=== All agents verified successfully ===");
-});
+    out.line();
+    out.line("=== All agents verified successfully ===");
+  },
+};
+
+if (isMain(import.meta)) await main(step);

@@ -1,9 +1,10 @@
 // make walkthrough: all of Phase 3 in the spec's order, each step as its own `make <step>`, timed;
 // the summary sets the times against the workshop's budget. PAUSE=1 waits for Enter before each.
 import { $ } from "zx";
-import { walkthroughEpoch } from "../lib/discovery/publishing.ts";
+import { env } from "../lib/env.ts";
+import { walkthroughEpoch } from "../lib/step/options.ts";
 import { BUILTIN_NOTE, orasCli } from "../lib/step/oras.ts";
-import { say } from "../lib/step/output.ts";
+import { createOutput } from "../lib/step/output.ts";
 import { reportFailure } from "../lib/step/run.ts";
 
 const STEPS = ["registry", "push", "list", "manifest", "pull", "verify", "copy"];
@@ -20,25 +21,26 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
     "Example: make walkthrough PAUSE=1",
   ].join("\n"));
 } else {
+  const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color: !env.noColor });
   try {
     const started = String(Date.now());
     const make = (step: string, env: Record<string, string> = {}) =>
       $({ stdio: "inherit", nothrow: true, env: { ...process.env, WALKTHROUGH_STARTED: started, SOURCE_DATE_EPOCH: String(walkthroughEpoch()), ...env } })`make --no-print-directory ${step}`;
     // Said once here rather than by every step.
-    if (!orasCli()) say.note(BUILTIN_NOTE);
+    if (!orasCli()) out.note(BUILTIN_NOTE);
     const times: Record<string, number> = {};
     for (const step of STEPS) {
       const stepStarted = performance.now();
       const { exitCode } = await make(step);
       times[step] = (performance.now() - stepStarted) / 1000;
       if (exitCode !== 0) {
-        say.error(`the walkthrough stopped at \`make ${step}\` (exit ${exitCode}); the lines above say why`);
+        out.error(`the walkthrough stopped at \`make ${step}\` (exit ${exitCode}); the lines above say why`);
         process.exitCode = exitCode ?? 1;
         break;
       }
     }
     if (!process.exitCode) process.exitCode = (await make("summary", { STEP_TIMES: JSON.stringify(times) })).exitCode ?? 1;
   } catch (error) {
-    await reportFailure(error);
+    process.exitCode = await reportFailure(error, out);
   }
 }

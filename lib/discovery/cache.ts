@@ -5,7 +5,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { env } from "../env.ts";
 import { DIGEST_PATTERN, sha256Digest } from "../oci/digest.ts";
 import type { CardSummary } from "./card-entry.ts";
 
@@ -50,8 +49,8 @@ export class DiscoveryCache {
     private readonly outcomes: Map<string, Outcome>,
   ) {}
 
-  /** The cache DISCOVERY_CACHE names (tmp/discovery by default, "off" for none); what cannot be read counts as empty. */
-  static async open(dir: string = env.discoveryCache ?? DEFAULT_DIR): Promise<DiscoveryCache> {
+  /** The cache in `dir` (tmp/discovery by default, "off" for none); what cannot be read counts as empty. */
+  static async open(dir: string = DEFAULT_DIR): Promise<DiscoveryCache> {
     if (dir === "off") return new DiscoveryCache(undefined, new Map());
     const outcomes = new Map<string, Outcome>();
     try {

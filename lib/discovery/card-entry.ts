@@ -33,6 +33,11 @@ export const agentOf = (repository: string) =>
 export function summariseCard(bytes: Uint8Array, label: string): { summary: CardSummary } | { problem: string } {
   const { card, problems } = validateCardBytes(bytes, label);
   if (!card || problems.length > 0) return { problem: problems.join("; ") };
+  return summaryOf(card, label);
+}
+
+/** The summary of a card that passed its schema already. */
+export function summaryOf(card: Record<string, unknown>, label: string): { summary: CardSummary } | { problem: string } {
   const protocol = cardProtocol(card);
   if ("problem" in protocol) return { problem: `${label} ${protocol.problem}` };
   return {

@@ -19,7 +19,7 @@ import { isOciError, OciError } from "../oci/errors.ts";
 import { type Descriptor, encodeIndex, MEDIA_TYPE, parseIndex } from "../oci/manifest.ts";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry, Repository } from "../oci/registry.ts";
-import { CARD_TYPE } from "../step/options.ts";
+import { CARD_TYPE } from "../cards.ts";
 import type { DiscoveryCache } from "./cache.ts";
 import { AGENTS_NAMESPACE, byAgentAndTag, type CardEntry } from "./card-entry.ts";
 import { CRAWL_CONCURRENCY } from "./crawl.ts";

@@ -1,7 +1,6 @@
 // Finding agent cards the slow way: every repository of the catalog, every tag, every manifest.
 // A card's own blob is fetched only when no earlier run (the cache) or the index knows its
 // manifest digest. Anything that is not an agent card is passed over without a word.
-import { MAX_CARD_BYTES } from "../cards.ts";
 import { mapLimit } from "../concurrency.ts";
 import { parseImageManifest } from "../oci/artifacts.ts";
 import { DIGEST_PATTERN, sha256Digest } from "../oci/digest.ts";
@@ -9,8 +8,8 @@ import { isOciError, OciError } from "../oci/errors.ts";
 import type { Descriptor, ImageManifest } from "../oci/manifest.ts";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import { collect, readLimited, type Registry, type Repository } from "../oci/registry.ts";
-import { CARD_TYPE } from "../step/options.ts";
-import { isContentFailure } from "../step/run.ts";
+import { CARD_TYPE, MAX_CARD_BYTES } from "../cards.ts";
+import { isContentFailure } from "../errors.ts";
 import type { DiscoveryCache, Outcome } from "./cache.ts";
 import { byAgentAndTag, type CardEntry, type CardSummary, summariseCard } from "./card-entry.ts";
 

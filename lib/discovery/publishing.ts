@@ -1,40 +1,16 @@
-// What every command that publishes a card shares: the created time it pins, and keeping the
-// discovery index up to date afterwards.
-import { env } from "../env.ts";
+// After a push or a copy: keeping the discovery index up to date with the tags just published.
 import { CliError } from "../errors.ts";
 import { OciError } from "../oci/errors.ts";
-import { CREATED_ANNOTATION, createdTimestamp } from "../oci/manifest.ts";
-import type { Repository } from "../oci/registry.ts";
-import { registryFor } from "../oras/command.ts";
-import { type StepOptions } from "../step/options.ts";
-import { say } from "../step/output.ts";
-import { DiscoveryCache } from "./cache.ts";
-import { agentOf, AGENTS_NAMESPACE, type CardEntry, summariseCard } from "./card-entry.ts";
+import type { Registry, Repository } from "../oci/registry.ts";
+import type { DiscoveryCache } from "./cache.ts";
+import { agentOf, AGENTS_NAMESPACE, type CardEntry, type CardSummary } from "./card-entry.ts";
 import { addToIndex, INDEX_REPOSITORY, INDEX_TAG, type IndexState, listedEntry, readListing } from "./catalog-index.ts";
 import { cardAt } from "./crawl.ts";
 
-/**
- * The created time `make walkthrough` pins unless SOURCE_DATE_EPOCH says otherwise, so that every
- * participant gets the digests the README prints: 2026-01-01T00:00:00Z.
- */
-export const WALKTHROUGH_EPOCH = 1767225600;
-
-/** What `make walkthrough` passes its steps as SOURCE_DATE_EPOCH: the user's, else WALKTHROUGH_EPOCH. */
-export const walkthroughEpoch = () => env.sourceDateEpoch ?? WALKTHROUGH_EPOCH;
-
-/**
- * `--annotation org.opencontainers.image.created=…` when SOURCE_DATE_EPOCH is set, the way oras
- * documents a reproducible push; nothing otherwise, so oras stamps the time of the push.
- */
-export function createdFlags(): string[] {
-  const epoch = env.sourceDateEpoch;
-  return epoch === undefined ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
-}
-
-/** What a step saw of an agent's tag a moment ago: the digest it pushed or resolved, and the card bytes it pushed there. */
+/** What a step saw of an agent's tag a moment ago: the digest it pushed or resolved, and the card it pushed there, validated. */
 export interface Seen {
   digest: string;
-  card?: Uint8Array;
+  card?: { summary: CardSummary } | { problem: string };
 }
 
 /**
@@ -51,21 +27,28 @@ async function entryOf(
 ): Promise<{ entry?: CardEntry; bytes?: Uint8Array }> {
   const listed = seen && listedEntry(listing, seen.digest);
   if (listed) return { entry: { ...listed, repository: repository.name, tag } };
-  const pushed = seen?.card && summariseCard(seen.card, repository.reference(tag));
+  const pushed = seen?.card;
   if (pushed && "summary" in pushed) await cache.outcome(seen.digest, () => Promise.resolve({ kind: "card", card: pushed.summary }));
   return await cardAt(repository, tag, cache);
 }
 
+/** The index after an update: the `agent:tag`s it lists now, or why it could not be updated. */
+export type IndexUpdate = { index: string; listed: string[] } | { index: string; failure: OciError | CliError };
+
 /**
  * Puts `agents/<agent>:<tag>` of each agent in the discovery index, after a push or a copy;
  * `seen` holds what the step itself learnt of those tags. The cards are published by then, so
- * a failure here only warns, and says how to catch up.
+ * a registry failure here is an answer, not an exception.
  */
-export async function updateIndex(options: StepOptions, tag = options.tag, agents = options.agents, seen = new Map<string, Seen>()): Promise<void> {
-  const registry = registryFor(options.registry, options.remote);
-  const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
+export async function updateIndex(
+  registry: Registry,
+  cache: DiscoveryCache,
+  tag: string,
+  agents: string[],
+  seen = new Map<string, Seen>(),
+): Promise<IndexUpdate> {
+  const index = `${registry.host}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
   try {
-    const cache = await DiscoveryCache.open();
     const repositories = agents.map((agent) => registry.repository(`${AGENTS_NAMESPACE}/${agent}`));
     const listing = await readListing(registry, repositories.map((repository) => repository.name), cache);
     const entries = [];
@@ -77,10 +60,9 @@ export async function updateIndex(options: StepOptions, tag = options.tag, agent
     }
     await addToIndex(registry, entries, { listing, cache, manifests });
     await cache.save().catch(() => {});
-    say.ok(`discovery index ${index} lists ${entries.map((entry) => `${agentOf(entry.repository)}:${entry.tag}`).join(", ")}`);
+    return { index, listed: entries.map((entry) => `${agentOf(entry.repository)}:${entry.tag}`) };
   } catch (error) {
     if (!(error instanceof OciError || error instanceof CliError)) throw error;
-    say.warn(`the discovery index ${index} was not updated: ${error.message}`);
-    say.note("  `make discover REFRESH=1` rebuilds it; until then `make discover CRAWL=1` finds every card.");
+    return { index, failure: error };
   }
 }

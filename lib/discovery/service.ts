@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry } from "../oci/registry.ts";
-import { isContentFailure } from "../step/run.ts";
+import { isContentFailure } from "../errors.ts";
 import type { DiscoveryCache } from "./cache.ts";
 import { agentOf, AGENTS_NAMESPACE, type CardEntry, type CardFilter, entryJson, matches } from "./card-entry.ts";
 import { indexDigest } from "./catalog-index.ts";

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../concurrency.ts";
 import { sha256Digest } from "./digest.ts";
-import { OciError } from "./errors.ts";
+import { OciError, type Reason } from "./errors.ts";
 import {
   type ArtifactLayer,
   artifactManifest,
@@ -98,7 +98,7 @@ export interface PulledFile {
   size: number;
 }
 
-const hostile = (message: string, reason: string) => new OciError("invalid-content", message, { reason });
+const hostile = (message: string, reason: Reason) => new OciError("invalid-content", message, { reason });
 
 /**
  * Where a title may be written: inside `outDir`, nowhere else. oras refuses the same titles

@@ -32,6 +32,21 @@ export type ErrorKind =
   /** A local file or directory that cannot be written (pulls write files). */
   | "file-system";
 
+/** A finer cause within a kind, for whoever turns errors into advice. */
+export type Reason =
+  // unauthorized
+  | "no-credentials" | "anonymous-refused" | "rejected-credentials" | "bad-username" | "invalid-token" | "insufficient-scope"
+  | "token-service" | "unsupported-challenge" | "docker-config" | "credential-helper" | "cleartext" | "cleartext-token-service"
+  // tls
+  | "untrusted-certificate" | "https-server" | "plain-http-server" | "name-mismatch" | "expired" | "handshake" | "ca-file"
+  // unsupported
+  | "no-catalog"
+  // invalid-content
+  | "path-traversal" | "no-title" | "duplicate-title" | "digest-mismatch" | "oversized-blob" | "truncated"
+  | "unexpected-media-type" | "malformed-manifest" | "not-an-index"
+  // file-system
+  | "file-in-the-way" | "not-writable" | "cannot-create";
+
 export class OciError extends Error {
   constructor(
     readonly kind: ErrorKind,
@@ -45,8 +60,8 @@ export class OciError extends Error {
       subject?: string;
       /** How many attempts were made before giving up. */
       attempts?: number;
-      /** A finer cause within the kind, for advice: "truncated", "digest-mismatch", "path-traversal", … */
-      reason?: string;
+      /** A finer cause within the kind, for advice. */
+      reason?: Reason;
     } = {},
   ) {
     super(message);

@@ -69,7 +69,13 @@ export function manifestReference(ref: Reference): string {
   return reference;
 }
 
+/** The host of "host:port", "[::1]:port" or "host", without the port and brackets. */
+export const hostOf = (registry: string): string => registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
+
 export function isLoopbackHost(registry: string): boolean {
-  const host = registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
+  const host = hostOf(registry);
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+/** The plain-HTTP rule of this client: as asked; unasked, to this machine only (localhost, 127.0.0.0/8, ::1). */
+export const usesPlainHttp = (registry: string, asked?: boolean): boolean => asked ?? isLoopbackHost(registry);

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { sha256Digest } from "./digest.ts";
 import { type ErrorKind, OciError } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
-import { isLoopbackHost } from "./reference.ts";
+import { isLoopbackHost, usesPlainHttp } from "./reference.ts";
 import { createTransport, type HttpResponse, joinChunks, type Transport } from "./transport.ts";
 import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
 
@@ -21,7 +21,7 @@ export interface RegistryOptions {
    * plain HTTP for loopback hosts (or as `plainHttp` says), HTTPS elsewhere, `timeoutMs` per request.
    */
   transport?: Transport;
-  /** Without a transport: plain HTTP instead of TLS. Defaults to true for loopback hosts only. */
+  /** Without a transport: plain HTTP instead of TLS, as usesPlainHttp decides when unset. */
   plainHttp?: boolean;
   /** Without a transport: the time limit of each request in milliseconds. */
   timeoutMs?: number;
@@ -67,7 +67,7 @@ export class Registry {
     private readonly options: RegistryOptions = {},
   ) {
     this.transport = options.transport ??
-      createTransport({ plainHttp: options.plainHttp ?? isLoopbackHost(host), timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      createTransport({ plainHttp: usesPlainHttp(host, options.plainHttp), timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
     this.baseUrl = this.transport.baseUrl(host);
     this.retries = options.retries ?? 4;
   }

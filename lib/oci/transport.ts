@@ -11,11 +11,11 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { OciError } from "./errors.ts";
+import { OciError, type Reason } from "./errors.ts";
 import type { nodeHttpClient } from "./node-http.ts";
 
 export interface TransportOptions {
-  /** true: plain HTTP to every host; false: HTTPS to every host, localhost too; unset: oras's rule. */
+  /** Plain HTTP instead of TLS, to every host; HTTPS unless set (lib/oci/reference.ts's usesPlainHttp decides). */
   plainHttp?: boolean;
   /** A PEM file of CA certificates to trust, besides the system's. */
   caFile?: string;
@@ -112,17 +112,6 @@ export interface Transport {
 
 type Fetch = (url: string, init: HttpRequest) => Promise<HttpResponse>;
 
-/** oras's rule: only `localhost` gets plain HTTP by default, not 127.0.0.1 or ::1. */
-export function usesPlainHttp(registry: string, plainHttp?: boolean): boolean {
-  if (plainHttp !== undefined) return plainHttp;
-  return hostOf(registry) === "localhost";
-}
-
-/** "host:port", "[::1]:port" or "host" without the port and brackets. */
-function hostOf(registry: string): string {
-  return registry.replace(/:[0-9]+$/, "").replace(/^\[|\]$/g, "");
-}
-
 export function createTransport(options: TransportOptions = {}): Transport {
   const caCerts = options.caFile === undefined ? undefined : readCaFile(options.caFile);
   const tuned = tunedFetch(caCerts, options.insecure ?? false);
@@ -133,7 +122,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     : "the system's CAs";
 
   return {
-    baseUrl: (registry) => `${usesPlainHttp(registry, options.plainHttp) ? "http" : "https"}://${registry}`,
+    baseUrl: (registry) => `${options.plainHttp ? "http" : "https"}://${registry}`,
     trust,
     close: tuned.close,
     async fetch(url, init = {}) {
@@ -231,7 +220,7 @@ function cleanDetail(message: string): string {
   return message.replace(/^.*client error \([^)]*\): /, "").replace(/^invalid peer certificate: /, "").trim();
 }
 
-const TLS_PROBLEMS: { pattern: RegExp; reason: string; says: (host: string, detail: string) => string }[] = [
+const TLS_PROBLEMS: { pattern: RegExp; reason: Reason; says: (host: string, detail: string) => string }[] = [
   {
     pattern: /WRONG[_ ]VERSION[_ ]NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|HTTP_REQUEST|InvalidContentType|corrupt message/i,
     reason: "plain-http-server",

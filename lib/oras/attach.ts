@@ -37,17 +37,18 @@ export const attach: Command = {
     }
     const text = flags.format === "text";
     const layers = await loadLayers(files, flags, io);
-    const attached = await attachArtifact(repositoryOf(target, flags), reference, layers, {
+    const attached = await attachArtifact(repositoryOf(target, flags, io), reference, layers, {
       artifactType,
       annotations,
       onStatus: text ? pushStatus(io) : undefined,
     });
-    if (!text) {
+    if (text) {
+      // The subject as typed when it named the digest, else by its digest.
+      const subject = raw.endsWith(attached.subject.digest) ? raw : `${target.path}@${attached.subject.digest}`;
+      io.out(`Attached to [registry] ${subject}\nDigest: ${attached.descriptor.digest}\n`);
+    } else {
       printJson(io, describe(target.path, attached.referrer));
-      return;
     }
-    // The subject as typed when it named the digest, else by its digest.
-    const subject = raw.endsWith(attached.subject.digest) ? raw : `${target.path}@${attached.subject.digest}`;
-    io.out(`Attached to [registry] ${subject}\nDigest: ${attached.descriptor.digest}\n`);
+    return { digest: attached.descriptor.digest };
   },
 };

@@ -4,12 +4,9 @@ import { UsageError } from "../errors.ts";
 import { env } from "../env.ts";
 import type { OnStatus, TransferStatus } from "../oci/artifacts.ts";
 import { type Descriptor, goEscape, layerTitle } from "../oci/manifest.ts";
-import { parseReference, type Reference } from "../oci/reference.ts";
-import { Registry } from "../oci/registry.ts";
-import { Authenticator } from "../oci/auth.ts";
-import { type Credential, credentialLookup } from "../oci/credentials.ts";
-import { createTransport, usesPlainHttp } from "../oci/transport.ts";
-import { say } from "../step/output.ts";
+import type { ClientSettings, Clients } from "../oci/client.ts";
+import { hostOf, parseReference, type Reference } from "../oci/reference.ts";
+import type { Registry } from "../oci/registry.ts";
 
 /** Where a command reads its files and writes its output. */
 export interface OrasIO {
@@ -20,6 +17,13 @@ export interface OrasIO {
   err?(text: string): void;
   /** Standard input, read whole: what --password-stdin reads. */
   stdin?(): Promise<string>;
+  /** The run's registry clients, shared with whatever else the process does. */
+  clients: Clients;
+  /**
+   * Files the caller has read and checked already, by absolute path: push and attach send these
+   * bytes instead of reading the file again, so what was checked is what is sent.
+   */
+  files?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface Flag {
@@ -50,7 +54,19 @@ export interface Command {
   args: [number, number];
   /** What the arguments are, for the error when their number is wrong. */
   argsHelp: string;
-  run(flags: FlagValues, args: string[], io: OrasIO): Promise<void>;
+  run(flags: FlagValues, args: string[], io: OrasIO): Promise<OrasResult | void>;
+}
+
+/** What a command did, for a caller in this process: the printed text is one rendering of it. */
+export interface OrasResult {
+  /** The manifest that push, pull, cp, tag, attach and resolve name, and that manifest fetch read. */
+  digest?: string;
+  /** What repo ls and repo tags list, in their order. */
+  names?: string[];
+  /** The files pull wrote, as absolute paths. */
+  files?: string[];
+  /** The manifest manifest fetch read, as stored. */
+  content?: Uint8Array;
 }
 
 /**
@@ -183,12 +199,12 @@ export function helpText(command: Command): string {
 }
 
 /** Parses argv for `command` and runs it, or prints its help for -h/--help. */
-export async function runCommand(command: Command, argv: string[], io: OrasIO): Promise<void> {
+export async function runCommand(command: Command, argv: string[], io: OrasIO): Promise<OrasResult> {
   const name = commandName(command);
   const { flags, args } = parseFlags(name, argv, { ...flagsOf(command), help: { type: "boolean", short: "h", help: "" } });
   if (flags.help) {
     io.out(helpText(command));
-    return;
+    return {};
   }
   for (const pair of command.exclusive ?? []) {
     if (pair.every((flag) => flags[flag] !== undefined)) throw new UsageError(`--${pair.join(", --")} cannot be used at the same time`);
@@ -203,7 +219,7 @@ export async function runCommand(command: Command, argv: string[], io: OrasIO): 
       `Usage: oras ${command.use}\nPlease specify ${command.argsHelp}. Run "oras ${name} -h" for more options and examples`,
     );
   }
-  await command.run(flags, args, io);
+  return (await command.run(flags, args, io)) ?? {};
 }
 
 /** As oras reads --password-stdin: all of stdin, less one trailing line break. */
@@ -214,23 +230,17 @@ async function readPassword(io: OrasIO): Promise<string> {
   return password;
 }
 
-/** How to reach one registry and as whom. */
-export interface RemoteOptions {
-  /** true or false as asked (--plain-http, --plain-http=false); unset: oras's rule, plain HTTP for localhost only. */
-  plainHttp?: boolean;
-  /** A PEM file of CAs to trust besides the system's. */
-  caFile?: string;
-  /** No certificate verification. */
-  insecure?: boolean;
-  /** Given explicitly; else the Docker config's is used. */
-  credential?: Credential;
-}
+/**
+ * oras's own plain-HTTP rule, which the built-in follows so that one command line behaves the
+ * same with either: as the flag says; unsaid, plain HTTP to `localhost` only, not to 127.0.0.1 or ::1.
+ */
+export const orasPlainHttp = (host: string, flag?: boolean): boolean => flag ?? hostOf(host) === "localhost";
 
 /**
- * The remote options of one side of a command. Credentials: --username with the password
+ * The client settings of one side of a command. Credentials: --username with the password
  * --password-stdin read, else REGISTRY_USERNAME and REGISTRY_PASSWORD, else none given.
  */
-export function remoteOptionsOf(flags: FlagValues, prefix = ""): RemoteOptions {
+export function remoteOptionsOf(host: string, flags: FlagValues, prefix = ""): ClientSettings {
   const username = flags[`${prefix}username`] as string | undefined;
   const password = prefix ? undefined : flags.password as string | undefined;
   if ((username === undefined) !== (password === undefined)) {
@@ -240,36 +250,24 @@ export function remoteOptionsOf(flags: FlagValues, prefix = ""): RemoteOptions {
     );
   }
   return {
-    plainHttp: flags[`${prefix}plain-http`] as boolean | undefined,
+    plainHttp: orasPlainHttp(host, flags[`${prefix}plain-http`] as boolean | undefined),
     caFile: flags[`${prefix}ca-file`] as string | undefined,
     insecure: Boolean(flags[`${prefix}insecure`]),
     credential: username !== undefined ? { username, password, source: "--username and --password-stdin" } : env.registryCredential,
   };
 }
 
-const registries = new Map<string, Registry>();
+/** The registry of `host` as one side's flags say to reach it, from the run's clients. */
+export function registryOf(host: string, flags: FlagValues, io: OrasIO, prefix = ""): Registry {
+  const settings = remoteOptionsOf(host, flags, prefix);
+  return io.clients.for(host, settings, () => {
+    if (settings.insecure) io.err?.(insecureWarning(host, prefix) + "\n");
+  });
+}
 
-/**
- * One Registry per host, transport and credential for the whole process, so that the commands
- * of one step share connections, tokens and what they learnt about blobs. Plain HTTP as oras
- * decides: as asked, else for `localhost` only. Credentials: the given one, else the Docker config's.
- */
-export function registryFor(host: string, remote: RemoteOptions = {}): Registry {
-  const { caFile, credential } = remote;
-  // Keyed by what is meant, not how it was said: a step's own settings and the flags of its oras
-  // commands (plain HTTP to localhost left unsaid, --insecure=false) then share one Registry.
-  const plainHttp = usesPlainHttp(host, remote.plainHttp);
-  const insecure = Boolean(remote.insecure);
-  const key = JSON.stringify([host, plainHttp, caFile, insecure, credential?.username, credential?.password]);
-  let registry = registries.get(key);
-  if (!registry) {
-    const transport = createTransport({ plainHttp, caFile, insecure, timeoutMs: env.registryTimeoutMs });
-    if (insecure) say.warn(`--insecure: the TLS certificate of ${host} is not verified; anyone on the network path can read and change this traffic`);
-    const credentials = credentialLookup({ explicit: credential && { [host]: credential } });
-    registry = new Registry(host, { transport, authorizer: new Authenticator({ fetch: transport.fetch, credentials }) });
-    registries.set(key, registry);
-  }
-  return registry;
+/** Said once per registry reached without checking its certificate. */
+export function insecureWarning(host: string, prefix = ""): string {
+  return `--${prefix}insecure: the TLS certificate of ${host} is not verified; anyone on the network path can read and change this traffic`;
 }
 
 export interface Target extends Reference {
@@ -297,8 +295,8 @@ export function requireReference(command: string, target: Target): string {
   return target.reference;
 }
 
-export const repositoryOf = (target: Target, flags: FlagValues, prefix = "") =>
-  registryFor(target.registry, remoteOptionsOf(flags, prefix)).repository(target.repository);
+export const repositoryOf = (target: Target, flags: FlagValues, io: OrasIO, prefix = "") =>
+  registryOf(target.registry, flags, io, prefix).repository(target.repository);
 
 /**
  * A registry written `user:password@host` would put a secret in shell history and in every
@@ -351,7 +349,7 @@ export function sortKeys(value: unknown): unknown {
 }
 
 /** Prints JSON as oras's --format json does: Go's encoder, two-space indent, a final newline. */
-export const printJson = (io: OrasIO, value: unknown) => io.out(goEscape(JSON.stringify(value, null, 2)) + "\n");
+export const printJson = (io: Pick<OrasIO, "out">, value: unknown) => io.out(goEscape(JSON.stringify(value, null, 2)) + "\n");
 
 /**
  * A descriptor as oras's JSON output models it: the digest reference first, then the

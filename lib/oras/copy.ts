@@ -19,8 +19,8 @@ export const copy: Command = {
     checkTags(extraTags);
     const from = parseTarget(fromRaw);
     const to = parseTarget(toRaw);
-    const source = repositoryOf(from, flags, "from-");
-    const target = repositoryOf(to, flags, "to-");
+    const source = repositoryOf(from, flags, io, "from-");
+    const target = repositoryOf(to, flags, io, "to-");
     const reference = requireReference("cp", from);
     // Within one repository oras finds the manifest already there and prints no node at all.
     const sameRepository = source.registry === target.registry && source.name === target.name;
@@ -34,5 +34,6 @@ export const copy: Command = {
       await tagAll(target, bytes, copied.mediaType, extraTags, (tag) => io.out(`Tagged ${tag}\n`));
     }
     io.out(`Digest: ${copied.digest}\n`);
+    return { digest: copied.digest };
   },
 };

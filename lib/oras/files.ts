@@ -63,6 +63,11 @@ export async function loadLayers(texts: string[], flags: FlagValues, io: OrasIO)
     const title = path.isAbsolute(file) ? path.normalize(file) : cleanTitle(file);
     if (flags.format === "text") io.out(`Preparing ${title}\n`);
     const full = path.resolve(io.cwd, file);
+    const checked = io.files?.get(full);
+    if (checked) {
+      layers.push({ title, mediaType, bytes: checked });
+      continue;
+    }
     const info = await stat(full).catch(() => undefined);
     if (!info) throw new UsageError(`stat ${file}: no such file or directory`);
     if (!info.isFile()) throw new UsageError(`${file} is not a regular file (this client does not push directories)`, "Push the files in it one by one.");

@@ -3,7 +3,7 @@
 import { UsageError } from "../errors.ts";
 import { eraseCredential, storeCredential } from "../oci/credentials.ts";
 import { isValidRegistry } from "../oci/reference.ts";
-import { type Command, refuseUserinfo, registryFor, remoteFlags, remoteOptionsOf } from "./command.ts";
+import { type Command, refuseUserinfo, registryOf, remoteFlags } from "./command.ts";
 
 function registryArgument(text: string): string {
   refuseUserinfo(`${text}/`);
@@ -28,9 +28,8 @@ export const loginCommand: Command = {
         `e.g. printf '%s' "$PASSWORD" | oras login -u USER --password-stdin ${registry}`,
       );
     }
-    const remote = remoteOptionsOf(flags);
     // As oras-go's credentials.Login: the registry must accept them before they are kept.
-    await registryFor(registry, remote).ping();
+    await registryOf(registry, flags, io).ping();
     await storeCredential(registry, { username, password });
     io.out("Login Succeeded\n");
   },

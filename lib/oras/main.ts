@@ -1,36 +1,35 @@
 // The oras CLI's commands, done by the built-in OCI client: the same argv, the same output.
 import { CliError, UsageError } from "../errors.ts";
 import { OciError } from "../oci/errors.ts";
-import { attach } from "./attach.ts";
-import { type Command, helpText, type OrasIO, runCommand } from "./command.ts";
-import { copy } from "./copy.ts";
-import { discover } from "./discover.ts";
-import { loginCommand, logoutCommand } from "./login.ts";
-import { manifestFetch } from "./manifest.ts";
-import { pull } from "./pull.ts";
-import { push } from "./push.ts";
-import { repoLs, repoTags } from "./repo.ts";
-import { resolve } from "./resolve.ts";
-import { tag } from "./tag.ts";
+import { type Command, helpText, type OrasIO, type OrasResult, runCommand } from "./command.ts";
+
+/** A command, loaded when it runs: a step that pushes loads push alone, not the other ten. */
+type Load = () => Promise<Command>;
+
+const resolve: Load = async () => (await import("./resolve.ts")).resolve;
+const copy: Load = async () => (await import("./copy.ts")).copy;
+const repoLs: Load = async () => (await import("./repo.ts")).repoLs;
+const repoTags: Load = async () => (await import("./repo.ts")).repoTags;
+const manifestFetch: Load = async () => (await import("./manifest.ts")).manifestFetch;
 
 /** Commands by name, with oras's aliases; a group (repo, manifest) maps its subcommands. */
-export const COMMANDS: Record<string, Command | Record<string, Command>> = {
-  push,
-  pull,
-  attach,
-  discover,
+export const COMMANDS: Record<string, Load | Record<string, Load>> = {
+  push: async () => (await import("./push.ts")).push,
+  pull: async () => (await import("./pull.ts")).pull,
+  attach: async () => (await import("./attach.ts")).attach,
+  discover: async () => (await import("./discover.ts")).discover,
   resolve,
   digest: resolve,
   cp: copy,
   copy,
-  tag,
-  login: loginCommand,
-  logout: logoutCommand,
+  tag: async () => (await import("./tag.ts")).tag,
+  login: async () => (await import("./login.ts")).loginCommand,
+  logout: async () => (await import("./login.ts")).logoutCommand,
   repo: { ls: repoLs, list: repoLs, tags: repoTags, "show-tags": repoTags },
   manifest: { fetch: manifestFetch, get: manifestFetch, show: manifestFetch },
 };
 
-const isCommand = (entry: Command | Record<string, Command>): entry is Command => "run" in entry;
+const isCommand = (entry: Load | Record<string, Load>): entry is Load => typeof entry === "function";
 
 const OVERVIEW = [
   ["push", "Push files to a registry"],
@@ -67,22 +66,23 @@ const USAGE = [
   "",
 ].join("\n");
 
-export async function runOras(argv: string[], io: OrasIO): Promise<void> {
+export async function runOras(argv: string[], io: OrasIO): Promise<OrasResult> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" && rest.length === 0 || name === "--help" || name === "-h") {
     io.out(USAGE);
-    return;
+    return {};
   }
   if (name === "help") return await runOras([...rest, "--help"], io);
-  const entry = COMMANDS[name];
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) throw new UsageError(`unknown command ${JSON.stringify(name)} for "oras"`, "Run 'oras --help' for usage.");
-  if (isCommand(entry)) return await runCommand(entry, rest, io);
+  if (isCommand(entry)) return await runCommand(await entry(), rest, io);
   const [subname, ...args] = rest;
-  const subcommand = entry[subname ?? ""];
-  if (subcommand) return await runCommand(subcommand, args, io);
+  const subcommand = Object.hasOwn(entry, subname ?? "") ? entry[subname] : undefined;
+  if (subcommand) return await runCommand(await subcommand(), args, io);
   if (subname === undefined || subname === "--help" || subname === "-h") {
-    io.out(Object.values(entry).filter((command, i, all) => all.indexOf(command) === i).map(helpText).join("\n"));
-    return;
+    const loads = Object.values(entry).filter((load, i, all) => all.indexOf(load) === i);
+    io.out((await Promise.all(loads.map((load) => load()))).map(helpText).join("\n"));
+    return {};
   }
   throw new UsageError(`unknown command ${JSON.stringify(subname)} for "oras ${name}"`, `Run 'oras ${name} --help' for usage.`);
 }

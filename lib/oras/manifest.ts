@@ -32,7 +32,7 @@ export const manifestFetch: Command = {
     if (output === "-" && flags.format !== "text") throw new UsageError("`--output -` cannot be used with `--format json` at the same time");
     const target = parseTarget(raw);
     const reference = requireReference("manifest fetch", target);
-    const repository = repositoryOf(target, flags);
+    const repository = repositoryOf(target, flags, io);
     const pretty = (json: string) => (flags.pretty ? indentJson(json) + "\n" : json);
     const printDescriptor = ({ mediaType, digest, size }: Descriptor) => io.out(pretty(goEscape(JSON.stringify({ mediaType, digest, size }))));
     const toFile = output !== undefined && output !== "-";
@@ -59,5 +59,6 @@ export const manifestFetch: Command = {
     } else if (!toFile) {
       io.out(pretty(stored));
     }
+    return { digest: descriptor.digest, content: bytes };
   },
 };

@@ -38,12 +38,13 @@ export const pull: Command = {
     const outDir = path.resolve(io.cwd, (flags.output as string | undefined) ?? ".");
     // oras prints the manifest's lines around its layers', so the layers' wait for the manifest.
     const layerLines: [string, Descriptor][] = [];
-    const pulled = await pullArtifact(repositoryOf(target, flags), reference, outDir, {
+    const pulled = await pullArtifact(repositoryOf(target, flags, io), reference, outDir, {
       onStatus: (status, descriptor) => {
         const prompt = LAYER_PROMPTS[status];
         if (prompt) layerLines.push([prompt, descriptor]);
       },
     });
+    const result = { digest: pulled.descriptor.digest, files: pulled.files.map((file) => path.resolve(outDir, file.title)) };
     if (flags.format === "json") {
       printJson(io, {
         reference: `${target.path}@${pulled.descriptor.digest}`,
@@ -52,7 +53,7 @@ export const pull: Command = {
           ...describe(target.path, pulled.manifest.layers.find((layer) => layer.digest === file.digest && layerTitle(layer) === file.title)!),
         })),
       });
-      return;
+      return result;
     }
     const manifest = pulled.descriptor;
     statusLine(io, "Downloading", manifest);
@@ -65,5 +66,6 @@ export const pull: Command = {
     } else {
       io.out(`Pulled [registry] ${raw}\nDigest: ${manifest.digest}\n`);
     }
+    return result;
   },
 };

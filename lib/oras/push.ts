@@ -68,7 +68,7 @@ export const push: Command = {
     const annotations = parseAnnotations(flags.annotation as string[] | undefined);
     const text = flags.format === "text";
     const layers = await loadLayers(files, flags, io);
-    const repository = repositoryOf(target, flags);
+    const repository = repositoryOf(target, flags, io);
     const pushed = await pushArtifact(repository, target.reference, layers, {
       artifactType: (flags["artifact-type"] as string | undefined) ?? DEFAULT_ARTIFACT_TYPE,
       annotations,
@@ -83,12 +83,13 @@ export const push: Command = {
     });
     if (text) {
       io.out(`ArtifactType: ${manifest.artifactType}\nDigest: ${pushed.descriptor.digest}\n`);
-      return;
+    } else {
+      printJson(io, {
+        ...describe(target.path, { ...pushed.descriptor, annotations: manifest.annotations, artifactType: manifest.artifactType }),
+        // Go encodes oras's empty list of tags as null.
+        referenceAsTags: tagged.length > 0 ? tagged.map((tag) => `${target.path}:${tag}`) : null,
+      });
     }
-    printJson(io, {
-      ...describe(target.path, { ...pushed.descriptor, annotations: manifest.annotations, artifactType: manifest.artifactType }),
-      // Go encodes oras's empty list of tags as null.
-      referenceAsTags: tagged.length > 0 ? tagged.map((tag) => `${target.path}:${tag}`) : null,
-    });
+    return { digest: pushed.descriptor.digest };
   },
 };

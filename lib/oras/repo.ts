@@ -2,7 +2,7 @@
 import { UsageError } from "../errors.ts";
 import { DIGEST_PATTERN } from "../oci/digest.ts";
 import { isValidRegistry, parseReference } from "../oci/reference.ts";
-import { type Command, type Flag, type OrasIO, parseTarget, printJson, registryFor, remoteFlags, remoteOptionsOf, repositoryOf } from "./command.ts";
+import { type Command, type Flag, type OrasIO, parseTarget, printJson, registryOf, remoteFlags, repositoryOf } from "./command.ts";
 
 const lastFlag = (what: string): Flag => ({ type: "string", value: "string", help: `start after the ${what} specified by \`last\`` });
 
@@ -47,13 +47,14 @@ export const repoLs: Command = {
     const last = flags.last as string | undefined;
     // The catalog is sorted, so `--last` keeps what sorts after it, as the registry would.
     const repositories = await list(
-      registryFor(host, remoteOptionsOf(flags)).catalog(),
+      registryOf(host, flags, io).catalog(),
       (name) => name.startsWith(namespace) && (last === undefined || name > last),
       format === "text",
       io,
       (name) => name.slice(namespace.length),
     );
     if (format === "json") printJson(io, { registry: host, repositories });
+    return { names: repositories.map((name) => name.slice(namespace.length)) };
   },
 };
 
@@ -80,7 +81,7 @@ export const repoTags: Command = {
   async run(flags, [raw], io) {
     const format = flags.format;
     const target = parseTarget(raw);
-    const repository = repositoryOf(target, flags);
+    const repository = repositoryOf(target, flags, io);
     let digest: string | undefined;
     if (target.reference) {
       digest = target.digest ?? (await repository.resolve(target.reference)).digest;
@@ -94,5 +95,6 @@ export const repoTags: Command = {
       return (await repository.resolve(tag)).digest === digest;
     }, format === "text", io);
     if (format === "json") printJson(io, { tags });
+    return { names: tags };
   },
 };

@@ -13,7 +13,8 @@ export const resolve: Command = {
   argsHelp: "the target artifact reference to resolve",
   async run(flags, [raw], io) {
     const target = parseTarget(raw);
-    const { digest } = await repositoryOf(target, flags).resolve(requireReference("resolve", target));
+    const { digest } = await repositoryOf(target, flags, io).resolve(requireReference("resolve", target));
     io.out(flags["full-reference"] ? `${target.path}@${digest}\n` : `${digest}\n`);
+    return { digest };
   },
 };

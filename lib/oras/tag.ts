@@ -20,9 +20,10 @@ export const tag: Command = {
     const target = parseTarget(raw);
     const reference = requireReference("tag", target);
     if (checkTags(tags).length === 0) throw new UsageError("dstReferences cannot be empty: missing reference", "Name at least one new tag.");
-    const repository = repositoryOf(target, flags);
+    const repository = repositoryOf(target, flags, io);
     const { descriptor, bytes } = await repository.fetchManifest(reference);
     io.out(`Tagging [registry] ${target.path}@${descriptor.digest}\n`);
     await tagAll(repository, bytes, descriptor.mediaType, tags, (tag) => io.out(`Tagged ${tag}\n`));
+    return { digest: descriptor.digest };
   },
 };

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { env, remoteVariable, type Side } from "../env.ts";
 import { UsageError } from "../errors.ts";
-import { isLoopbackHost, isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
-import type { RemoteOptions } from "../oras/command.ts";
+import type { ClientSettings } from "../oci/client.ts";
+import { CREATED_ANNOTATION, createdTimestamp } from "../oci/manifest.ts";
+import { isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN, usesPlainHttp } from "../oci/reference.ts";
+import { orasPlainHttp } from "../oras/command.ts";
 
 export interface StepOptions {
   registry: string;
@@ -13,14 +15,14 @@ export interface StepOptions {
   outDir: string;
   json: boolean;
   /** How to reach REGISTRY, exactly as the oras commands of the step are told (remoteFlags). */
-  remote: RemoteOptions;
+  remote: ClientSettings & { plainHttp: boolean };
   /** Who logs in (make login). */
   username?: string;
   /** A mirror's source and target, with their own transports and credentials. */
   from?: string;
   to?: string;
-  fromRemote?: RemoteOptions;
-  toRemote?: RemoteOptions;
+  fromRemote?: ClientSettings;
+  toRemote?: ClientSettings;
 }
 
 /** Every valued option, its environment twin (what the Makefile passes) and its default. */
@@ -174,16 +176,15 @@ function registryOption(registry: string, where: string): string {
 }
 
 /**
- * How to reach a side's registry: flags first, then that side's environment. Plain HTTP is
- * spoken when asked for, and to every loopback address unless TLS is asked for (a CA file or
- * --insecure); elsewhere, and whenever TLS is asked for, HTTPS.
+ * How to reach a side's registry: flags first, then that side's environment. Plain HTTP when
+ * asked for; HTTPS when TLS is asked for (a CA file or --insecure); else the client's rule.
  */
 function remoteSettings(
   registry: string,
   side: Side,
   flags: { plainHttp?: boolean; caFile?: string; insecure?: boolean } = {},
   withCredential = true,
-): RemoteOptions {
+): ClientSettings & { plainHttp: boolean } {
   const fromEnv = env.remote(side);
   const caFile = flags.caFile ?? fromEnv.caFile;
   const insecure = flags.insecure ?? fromEnv.insecure;
@@ -195,11 +196,9 @@ function remoteSettings(
       "Keep the one the registry speaks: plain HTTP, or HTTPS with its CA.",
     );
   }
-  const plainHttp = askedPlain || (!tls && isLoopbackHost(registry)) ? true : tls && hostName(registry) === "localhost" ? false : undefined;
+  const plainHttp = usesPlainHttp(registry, askedPlain ? true : tls ? false : undefined);
   return { plainHttp, caFile, insecure, credential: withCredential ? fromEnv.credential : undefined };
 }
-
-const hostName = (registry: string) => registry.replace(/:\d+$/, "");
 
 function mirrorSides(from: string, to: string) {
   if (!from || !to) {
@@ -212,14 +211,13 @@ function mirrorSides(from: string, to: string) {
 
 /**
  * The remote flags an oras command needs to reach this registry as `remote` says, for one side
- * ("" or "from-"/"to-"). oras speaks plain HTTP unasked only to `localhost`: every other
- * loopback address needs --plain-http, and localhost needs --plain-http=false for TLS. Never a secret.
+ * ("" or "from-"/"to-"): --plain-http where oras would not speak it unasked (every loopback
+ * address but localhost), --plain-http=false where it would. Never a secret.
  */
 export function remoteFlags(options: StepOptions, prefix = "", remote = options.remote, registry = options.registry): string[] {
   const flags: string[] = [];
-  const byDefault = hostName(registry) === "localhost";
-  if (remote.plainHttp === true && !byDefault) flags.push(`--${prefix}plain-http`);
-  if (remote.plainHttp === false && byDefault) flags.push(`--${prefix}plain-http=false`);
+  const plainHttp = usesPlainHttp(registry, remote.plainHttp);
+  if (plainHttp !== orasPlainHttp(registry)) flags.push(plainHttp ? `--${prefix}plain-http` : `--${prefix}plain-http=false`);
   if (remote.caFile !== undefined) flags.push(`--${prefix}ca-file`, remote.caFile);
   if (remote.insecure) flags.push(`--${prefix}insecure`);
   return flags;
@@ -234,5 +232,21 @@ export const agentRepository = (options: StepOptions, agent: string) => `${optio
 /** How many agents a step works on at once, as the fleet client keeps 8 cards in flight. */
 export const AGENTS_AT_ONCE = 8;
 
-/** The artifact type every agent card is pushed with (REFERENCE §6: the AI Card working group's mapping). */
-export const CARD_TYPE = "application/a2a-agent-card+json";
+
+/**
+ * The created time `make walkthrough` pins unless SOURCE_DATE_EPOCH says otherwise, so that every
+ * participant gets the digests the README prints: 2026-01-01T00:00:00Z.
+ */
+export const WALKTHROUGH_EPOCH = 1767225600;
+
+/** What `make walkthrough` passes its steps as SOURCE_DATE_EPOCH: the user's, else WALKTHROUGH_EPOCH. */
+export const walkthroughEpoch = () => env.sourceDateEpoch ?? WALKTHROUGH_EPOCH;
+
+/**
+ * `--annotation org.opencontainers.image.created=…` when SOURCE_DATE_EPOCH is set, the way oras
+ * documents a reproducible push; nothing otherwise, so oras stamps the time of the push.
+ */
+export function createdFlags(): string[] {
+  const epoch = env.sourceDateEpoch;
+  return epoch === undefined ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
+}

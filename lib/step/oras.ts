@@ -3,18 +3,24 @@
 //   await oras`push --artifact-type ${CARD_TYPE} ${ref} ${file}:application/json`
 //
 // and that one line is what is printed (`$ oras push …`), and what runs: the real oras CLI when
-// it is on PATH, else the built-in implementation of exactly that argv (lib/oras/).
+// it is on PATH, else the built-in implementation of exactly that argv (lib/oras/). The built-in
+// hands back what it did; only the real CLI's printed text is read for it.
 import { CliError } from "../errors.ts";
 import { env } from "../env.ts";
 import { findOnPath } from "../executables.ts";
+import type { Clients } from "../oci/client.ts";
+import type { OrasResult } from "../oras/command.ts";
 import { runOras } from "../oras/main.ts";
-import { say, shellLine } from "./output.ts";
+import { type Output, shellLine } from "./output.ts";
 
+/** What a command did: from the built-in's own result, or read from what the real CLI printed. */
 export interface OrasOutput {
-  /** What the command wrote to stdout, as oras writes it. */
-  stdout: string;
-  /** The `Digest: sha256:…` line of push, pull and cp, or the line resolve prints. */
+  /** The manifest digest push, pull, cp, tag, attach and resolve name. */
   digest: string;
+  /** What repo ls and repo tags list. */
+  names: string[];
+  /** The manifest manifest fetch read. */
+  content: Uint8Array;
 }
 
 /** The oras CLI on PATH, unless ORAS_BACKEND=builtin; undefined means the built-in client runs. */
@@ -33,9 +39,6 @@ export const ORAS_INSTALL_HINT =
   "or use the built-in client, which writes the same artifacts: ORAS_BACKEND=builtin.";
 
 export const BUILTIN_NOTE = "(oras is not on PATH: the built-in OCI client runs each command below, with the same results)";
-
-/** Said once per process, before the first command, unless the walkthrough said it already. */
-let noteDue = !env.walkthroughStarted;
 
 /**
  * A tagged template as argv, the way zx reads one: literal text splits at white space, a value
@@ -67,55 +70,81 @@ function argv(strings: TemplateStringsArray, values: unknown[]): string[] {
   return args;
 }
 
-async function run(args: string[], cwd: string | undefined, stdin?: string): Promise<OrasOutput> {
-  const cli = orasCli();
-  const credential = cli && !args.includes("--password-stdin") ? env.registryCredential : undefined;
-  if (credential) {
-    throw new CliError(
-      `${credential.source} are read by the built-in client only; the oras CLI on PATH takes credentials from its login`,
-      2,
-      "Store them where oras finds them with `make login` (then unset both), or use the built-in client: ORAS_BACKEND=builtin.",
-    );
-  }
-  if (!cli && noteDue) say.note(BUILTIN_NOTE);
-  noteDue = false;
-  const line = shellLine(["oras", ...args]);
-  say.command(cwd ? `(cd ${shellLine([cwd])} && ${line})` : line);
-  let stdout = "";
-  if (cli) {
-    // Loaded only here: every step would otherwise pay zx's start-up, though only this runs a program.
-    const { $ } = await import("zx");
-    const result = await $({ cwd, quiet: true, nothrow: true, input: stdin })`${cli} ${args}`;
-    if (result.exitCode !== 0) throw new CliError(result.stderr.trim() || `oras exited with ${result.exitCode}`, 1);
-    stdout = result.stdout;
-    say.text(stdout);
-  } else {
-    await runOras(args, {
-      cwd: cwd ?? process.cwd(),
-      stdin: stdin === undefined ? undefined : () => Promise.resolve(stdin),
-      out: (text) => {
-        stdout += text;
-        say.text(text);
-      },
-    });
-  }
-  if (stdout && !stdout.endsWith("\n")) say.text("\n");
+/** What the real CLI did, read from what it printed: the `Digest:` line (or resolve's bare one), one name a line, or a manifest. */
+function fromText(stdout: string): OrasResult {
   return {
-    stdout,
-    get digest() {
-      const digest = stdout.match(/^(?:Digest: )?(sha256:[a-f0-9]{64})$/m)?.[1];
-      if (!digest) throw new CliError(`oras ${args[0]} printed no digest:\n${stdout}`, 1);
-      return digest;
-    },
+    digest: stdout.match(/^(?:Digest: )?(sha256:[a-f0-9]{64})$/m)?.[1],
+    names: stdout.split("\n").filter(Boolean),
+    content: new TextEncoder().encode(stdout),
   };
 }
 
 type Oras = (strings: TemplateStringsArray, ...values: unknown[]) => Promise<OrasOutput>;
 
-/**
- * `oras` run in a directory, printed as `(cd DIR && oras …)`: push names files relative to it.
- * `stdin` is what the command reads on standard input (a --password-stdin password), never printed.
- */
-export const orasIn = (cwd?: string, stdin?: string): Oras => (strings, ...values) => run(argv(strings, values), cwd, stdin);
+/** What a command is handed besides its argv. */
+interface Given {
+  /** What it reads on standard input (a --password-stdin password), never printed. */
+  stdin?: string;
+  /** Files read and checked already, by absolute path (OrasIO.files); the oras CLI reads them itself. */
+  files?: ReadonlyMap<string, Uint8Array>;
+}
 
-export const oras: Oras = orasIn();
+/**
+ * The oras commands of one step, printed to `out`, the built-in ones over the step's `clients`.
+ * `orasIn(dir)` runs in a directory, printed as `(cd DIR && oras …)`: push names files relative to it.
+ */
+export function orasFor(out: Output, clients: Clients) {
+  /** Said once, before the first command, unless the walkthrough said it already. */
+  let noteDue = !env.walkthroughStarted;
+
+  async function run(args: string[], cwd: string | undefined, { stdin, files }: Given): Promise<OrasOutput> {
+    const cli = orasCli();
+    const credential = cli && !args.includes("--password-stdin") ? env.registryCredential : undefined;
+    if (credential) {
+      throw new CliError(
+        `${credential.source} are read by the built-in client only; the oras CLI on PATH takes credentials from its login`,
+        2,
+        "Store them where oras finds them with `make login` (then unset both), or use the built-in client: ORAS_BACKEND=builtin.",
+      );
+    }
+    if (!cli && noteDue) out.note(BUILTIN_NOTE);
+    noteDue = false;
+    const line = shellLine(["oras", ...args]);
+    out.command(cwd ? `(cd ${shellLine([cwd])} && ${line})` : line);
+    let stdout = "";
+    let result: OrasResult;
+    if (cli) {
+      // Loaded only here: every step would otherwise pay zx's start-up, though only this runs a program.
+      const { $ } = await import("zx");
+      const ran = await $({ cwd, quiet: true, nothrow: true, input: stdin })`${cli} ${args}`;
+      if (ran.exitCode !== 0) throw new CliError(ran.stderr.trim() || `oras exited with ${ran.exitCode}`, 1);
+      stdout = ran.stdout;
+      out.text(stdout);
+      result = fromText(stdout);
+    } else {
+      result = await runOras(args, {
+        cwd: cwd ?? process.cwd(),
+        stdin: stdin === undefined ? undefined : () => Promise.resolve(stdin),
+        out: (text) => {
+          stdout += text;
+          out.text(text);
+        },
+        err: (text) => out.warn(text.trimEnd()),
+        clients,
+        files,
+      });
+    }
+    if (stdout && !stdout.endsWith("\n")) out.text("\n");
+    return {
+      names: result.names ?? [],
+      content: result.content ?? new Uint8Array(),
+      get digest() {
+        if (!result.digest) throw new CliError(`oras ${args[0]} printed no digest:\n${stdout}`, 1);
+        return result.digest;
+      },
+    };
+  }
+
+  const orasIn = (cwd?: string, given: Given = {}): Oras => (strings, ...values) => run(argv(strings, values), cwd, given);
+  return { oras: orasIn(), orasIn };
+}

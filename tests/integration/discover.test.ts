@@ -11,7 +11,7 @@ import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
-import { CARD_TYPE } from "../../lib/step/options.ts";
+import { CARD_TYPE } from "../../lib/cards.ts";
 import { AGENTS, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
 
 interface Listed {

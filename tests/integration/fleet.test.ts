@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fleetCard, fleetOriginal, listRepositories, pullAndVerify, pushFleet } from "../../bench/fleet.ts";
+import { fleetCard, fleetOriginal, listRepositories, pullAndVerify, pushFleet } from "../../lib/fleet.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { runScript, skopeo, startScript, withRegistry } from "../helpers.ts";

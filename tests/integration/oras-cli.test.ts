@@ -7,6 +7,7 @@ import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -28,7 +29,7 @@ const lines = (text: string) => text.split("\n").slice(0, -1);
 async function oras(args: string[], cwd = PROJECT_ROOT): Promise<Run> {
   let stdout = "";
   let stderr = "";
-  const io = { cwd, out: (text: string) => (stdout += text), err: (text: string) => (stderr += text) };
+  const io = { cwd, out: (text: string) => (stdout += text), err: (text: string) => (stderr += text), clients: new Clients(10_000) };
   try {
     await runOras(args, io);
     return { code: 0, stdout, stderr };
@@ -412,7 +413,7 @@ describe("the oras commands README.md and docs/ show", () => {
         if (!existsSync(path.join(cwd, file))) copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
       }
       let failure: unknown;
-      await runOras(args, { cwd, out: () => {} }).catch((error) => (failure = error));
+      await runOras(args, { cwd, out: () => {}, clients: new Clients(10_000) }).catch((error) => (failure = error));
       assert.ok(!(failure instanceof UsageError), `${where}\nrefused: ${(failure as Error)?.message}`);
       if (!command.troubleshooting) assert.equal(failure, undefined, `${where}\nfailed: ${(failure as Error)?.message}`);
     }

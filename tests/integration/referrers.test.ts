@@ -9,6 +9,7 @@ import http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
+import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { type Descriptor, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { addReferrer, attachArtifact, listReferrers, referrersTag } from "../../lib/oci/referrers.ts";
@@ -140,7 +141,7 @@ describe("verified status in the registry", () => {
     assert.equal(await isVerified(plan(), digest), true);
 
     let tree = "";
-    await runOras(["discover", "--plain-http", `${host()}/agents/plan:v1`], { cwd: PROJECT_ROOT, out: (text) => (tree += text) });
+    await runOras(["discover", "--plain-http", `${host()}/agents/plan:v1`], { cwd: PROJECT_ROOT, out: (text) => (tree += text), clients: new Clients(10_000) });
     const records = tree.match(/sha256:[a-f0-9]{64}/g)!.slice(1);
     assert.equal(records.length, 1, tree);
     assert.match(tree, new RegExp(`^${host()}/agents/plan@${digest}\\n└── ${VERIFICATION_TYPE.replaceAll(".", "\\.").replaceAll("+", "\\+")}\\n    └── sha256:`));

@@ -6,7 +6,7 @@ import path from "node:path";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, parseManifest } from "../../lib/oci/manifest.ts";
-import { CARD_TYPE } from "../../lib/step/options.ts";
+import { CARD_TYPE } from "../../lib/cards.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { parseReference } from "../../lib/oci/reference.ts";
 import type { RegistryProcess } from "../../lib/registry-server.ts";

@@ -15,7 +15,7 @@ import {
   MAX_MANIFEST_BYTES,
   MEDIA_TYPE,
 } from "../../lib/oci/manifest.ts";
-import { CARD_TYPE } from "../../lib/step/options.ts";
+import { CARD_TYPE } from "../../lib/cards.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { blobDataPath, filesBelow, fixtureCard, runScript, startFaultProxy, withRegistry } from "../helpers.ts";
 

@@ -5,7 +5,9 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { OciError } from "../../lib/oci/errors.ts";
+import { usesPlainHttp } from "../../lib/oci/reference.ts";
 import { createTransport, type Transport, type TransportOptions } from "../../lib/oci/transport.ts";
+import { orasPlainHttp } from "../../lib/oras/command.ts";
 import { freePort, type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
 import { silentServer } from "../helpers.ts";
 import { type SecureRegistry, startBasicAuthRegistry } from "../servers.ts";
@@ -48,15 +50,23 @@ describe("transport: TLS, plain HTTP and what a failure means", () => {
     return true;
   };
 
-  it("speaks plain HTTP unasked only to localhost, as oras does, and as told otherwise", () => {
-    const unset = transport({});
-    assert.equal(unset.baseUrl("localhost:5001"), "http://localhost:5001");
-    assert.equal(unset.baseUrl("localhost"), "http://localhost");
-    assert.equal(unset.baseUrl("127.0.0.1:5001"), "https://127.0.0.1:5001");
-    assert.equal(unset.baseUrl("[::1]:5001"), "https://[::1]:5001");
-    assert.equal(unset.baseUrl("registry.example"), "https://registry.example");
-    assert.equal(transport({ plainHttp: true }).baseUrl("registry.example:5000"), "http://registry.example:5000");
-    assert.equal(transport({ plainHttp: false }).baseUrl("localhost:5001"), "https://localhost:5001");
+  it("speaks plain HTTP as told; unasked, the built-in oras only to localhost, as oras does", () => {
+    const asOras = (registry: string, flag?: boolean) => transport({ plainHttp: orasPlainHttp(registry, flag) }).baseUrl(registry);
+    assert.equal(asOras("localhost:5001"), "http://localhost:5001");
+    assert.equal(asOras("localhost"), "http://localhost");
+    assert.equal(asOras("127.0.0.1:5001"), "https://127.0.0.1:5001");
+    assert.equal(asOras("[::1]:5001"), "https://[::1]:5001");
+    assert.equal(asOras("registry.example"), "https://registry.example");
+    assert.equal(asOras("registry.example:5000", true), "http://registry.example:5000");
+    assert.equal(asOras("localhost:5001", false), "https://localhost:5001");
+    assert.equal(transport({}).baseUrl("localhost:5001"), "https://localhost:5001");
+  });
+
+  it("speaks plain HTTP unasked, as a client of this project, to every address of this machine and no other", () => {
+    for (const registry of ["localhost:5001", "127.0.0.1:5001", "127.9.9.9", "[::1]:5001"]) assert.equal(usesPlainHttp(registry), true, registry);
+    for (const registry of ["registry.example", "10.0.0.1:5000", "localhost.example:5000", "[::2]:5001"]) assert.equal(usesPlainHttp(registry), false, registry);
+    assert.equal(usesPlainHttp("127.0.0.1:5001", false), false);
+    assert.equal(usesPlainHttp("registry.example", true), true);
   });
 
   it("reaches a TLS registry whose CA it was given, by address and by name", async () => {
@@ -79,7 +89,8 @@ describe("transport: TLS, plain HTTP and what a failure means", () => {
   it("names a TLS registry asked in plain HTTP, localhost's default included", async () => {
     const expected = failsWith("tls", "https-server", /speaks HTTPS, but the request went over plain HTTP \(it answered 400: "Client sent an HTTP request to an HTTPS server\."\)$/);
     await assert.rejects(ping(transport({ caFile: secure.caFile, plainHttp: true }), secure.address), expected);
-    await assert.rejects(ping(transport({ caFile: secure.caFile }), `localhost:${port(secure.address)}`), expected);
+    const localhost = `localhost:${port(secure.address)}`;
+    await assert.rejects(ping(transport({ caFile: secure.caFile, plainHttp: orasPlainHttp(localhost) }), localhost), expected);
   });
 
   it("names a plain HTTP registry asked over TLS", async () => {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readIndex } from "../../lib/discovery/catalog-index.ts";
-import { WALKTHROUGH_EPOCH } from "../../lib/discovery/publishing.ts";
+import { WALKTHROUGH_EPOCH } from "../../lib/step/options.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, EMPTY_CONFIG } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";

@@ -7,7 +7,7 @@ import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { referrersTag } from "../../lib/oci/referrers.ts";
 import { MEDIA_TYPE, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
-import { CARD_TYPE } from "../../lib/step/options.ts";
+import { CARD_TYPE } from "../../lib/cards.ts";
 import { AGENTS, fixtureCard as fixture, runScript, skopeo, withRegistry } from "../helpers.ts";
 
 describe("the Phase 3 walkthrough", () => {

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { validateCardBytes } from "../../lib/cards.ts";
 import { mapLimit } from "../../lib/concurrency.ts";
-import { fleetCard, fleetIndex, fleetOriginal } from "../../bench/fleet.ts";
+import { fleetCard, fleetIndex, fleetOriginal } from "../../lib/fleet.ts";
 import { REPOSITORY_PATTERN } from "../../lib/oci/reference.ts";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));

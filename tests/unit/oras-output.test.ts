@@ -9,7 +9,7 @@ import { indentJson } from "../../lib/oras/json.ts";
 
 const printed = (value: unknown) => {
   let text = "";
-  printJson({ cwd: ".", out: (chunk) => (text += chunk) }, value);
+  printJson({ out: (chunk) => (text += chunk) }, value);
   return text;
 };
 

@@ -1,15 +1,17 @@
+// Many agent cards at once: a fleet of generated cards pushed, listed, pulled back and verified
+// side by side, over one Registry. `make bench` measures it at up to 10,000 cards; the fleet
+// tests check it against a real registry and skopeo.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { cardFileName, validateCardBytes } from "../lib/cards.ts";
-import { compareCard } from "../lib/compare.ts";
-import { mapLimit } from "../lib/concurrency.ts";
-import { pullArtifact, pushArtifact } from "../lib/oci/artifacts.ts";
-import { OciError } from "../lib/oci/errors.ts";
-import { CREATED_ANNOTATION } from "../lib/oci/manifest.ts";
-import { REPOSITORY_PATTERN } from "../lib/oci/reference.ts";
-import { collect, type Registry } from "../lib/oci/registry.ts";
-import { CARD_TYPE } from "../lib/step/options.ts";
-import { isContentFailure } from "../lib/step/run.ts";
+import { CARD_TYPE, cardFileName, validateCardBytes } from "./cards.ts";
+import { compareCard } from "./compare.ts";
+import { mapLimit } from "./concurrency.ts";
+import { pullArtifact, pushArtifact } from "./oci/artifacts.ts";
+import { OciError } from "./oci/errors.ts";
+import { CREATED_ANNOTATION } from "./oci/manifest.ts";
+import { REPOSITORY_PATTERN } from "./oci/reference.ts";
+import { collect, type Registry } from "./oci/registry.ts";
+import { isContentFailure } from "./errors.ts";
 
 /** Where fleet cards live: `<registry>/fleet/fleet-00042:v1`. */
 export const FLEET_NAMESPACE = "fleet";
