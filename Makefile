@@ -102,14 +102,14 @@ registry-status: setup
 push list manifest pull verify copy summary doctor walkthrough: setup
 	@$(call step,$@)
 
-# Phase 4 and 5 (README "Discovery and versions"): make discover SKILL=create_plan, make serve,
+# Phase 4 and 5 (docs/discovery.md): make discover SKILL=create_plan, make serve,
 # make publish CARD=path TAG=v2, make diff AGENT=plan FROM=v1 TO=v2, make versions AGENT=plan.
 .PHONY: discover serve publish diff versions
 export SKILL AGENT DISCOVER_TAG REFRESH CRAWL INDEX_ONLY SERVE_ADDR CARD FORCE FROM TO DISCOVERY_CACHE
 discover serve publish diff versions: setup
 	@$(call step,$@)
 
-# Real registries (README "Publishing to a real registry"): make login REGISTRY=host:port
+# Real registries (docs/real-registries.md): make login REGISTRY=host:port
 # REGISTRY_USERNAME=me, the password on stdin or in REGISTRY_PASSWORD; make logout; and
 # make mirror FROM=host:port TO=host:port, each side with its own FROM_…/TO_… settings.
 .PHONY: login logout mirror

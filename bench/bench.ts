@@ -48,7 +48,7 @@ const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color
 const PARTS = ["walkthrough", "fleet", "discovery"] as const;
 type Part = typeof PARTS[number];
 
-const USAGE = `make bench   or   deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
+const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
 Times three parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and

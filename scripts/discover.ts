@@ -33,7 +33,7 @@ export const step: Step = {
     crawl: { type: "boolean", env: "CRAWL", help: "crawl every repository, whatever the index says (writes nothing)" },
     "index-only": { type: "boolean", env: "INDEX_ONLY", help: "read the index alone: no tag checked, verified status not asked" },
   },
-  example: "make discover SKILL=create_plan   (or: deno run -A scripts/discover.ts --skill create_plan --json)",
+  example: "make discover SKILL=create_plan   (or: node_modules/.bin/deno run -A scripts/discover.ts --skill create_plan --json)",
   async body({ options, flags, out, client: registry }) {
     const tag = flags.tag as string | undefined;
     if (tag !== undefined && !TAG_PATTERN.test(tag)) {

@@ -62,7 +62,7 @@ const USAGE = [
   "",
   'Use "oras [command] --help" for more information about a command.',
   "Run it as: make oras ARGS='repo ls localhost:5000', or scripts/oras.ts repo ls localhost:5000",
-  "(deno run -A scripts/oras.ts, or node --import tsx scripts/oras.ts).",
+  "(node_modules/.bin/deno run -A scripts/oras.ts, or node --import tsx scripts/oras.ts).",
   "",
 ].join("\n");
 

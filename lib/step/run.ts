@@ -71,7 +71,7 @@ function helpText(step: Step): string {
     "",
     `Runs: ${step.runs}`,
     "",
-    `Usage: make ${step.name}   or   deno run -A scripts/${step.name}.ts ${step.usage ?? ""}[options]`,
+    `Usage: make ${step.name}   or   node_modules/.bin/deno run -A scripts/${step.name}.ts ${step.usage ?? ""}[options]`,
     "",
     "Options:",
     ...optionsHelp(step.options, step.flags),
