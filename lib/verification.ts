@@ -7,7 +7,8 @@ import { fetchImageManifest } from "./oci/artifacts.ts";
 import { sha256Digest } from "./oci/digest.ts";
 import { OciError } from "./oci/errors.ts";
 import { listReferrers } from "./oci/referrers.ts";
-import { readLimited, type Repository } from "./oci/registry.ts";
+import type { Repository } from "./oci/registry.ts";
+import { readLimited } from "./oci/transport.ts";
 
 /** The artifact type of a verification record, so that `oras discover --artifact-type` finds them. */
 export const VERIFICATION_TYPE = "application/vnd.pallet.verification.v1+json";

@@ -4,7 +4,7 @@ import { openDiscoveryCache } from "../lib/step/discovery.ts";
 import { agentOf, type CardEntry, entryJson } from "../lib/discovery/card-entry.ts";
 import { INDEX_REPOSITORY, INDEX_TAG } from "../lib/discovery/catalog-index.ts";
 import { discover, type Discovery, verifiedKey } from "../lib/discovery/discover.ts";
-import { UsageError } from "../lib/errors.ts";
+import { ContentError, UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
@@ -88,6 +88,13 @@ export const step: Step = {
         cards: found.entries.map((entry) => entryJson(entry, verified(entry))),
         problems: found.problems,
       });
+    }
+    // Cards were there, and none could be read: that is no answer, whatever the count says.
+    if (found.entries.length === 0 && found.problems.length > 0) {
+      throw new ContentError(
+        `none of the ${found.problems.length} agent cards found could be read`,
+        "The lines above say why for each; check the registry with `make registry-status`, then run again.",
+      );
     }
   },
 };

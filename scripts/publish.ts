@@ -1,6 +1,7 @@
 // Phase 5: publish a card, changed or new, under a tag of its own. A tag that already holds a
 // different card is left alone unless FORCE=1: a version, once published, is what others pulled.
 import path from "node:path";
+import { setTimeout } from "node:timers/promises";
 import { CARD_TYPE, loadCards } from "../lib/cards.ts";
 import { AGENTS_NAMESPACE } from "../lib/discovery/card-entry.ts";
 import { cardLayer } from "../lib/discovery/crawl.ts";
@@ -12,6 +13,9 @@ import { type Repository } from "../lib/oci/registry.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { agentReference, createdFlags } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
+
+/** The least time a publish waits before reading its tag back. */
+const MIN_SETTLE_MS = 50;
 
 /** What a tag holds now: nothing, a card (its manifest and card digests), or something else. */
 async function published(repository: Repository, tag: string): Promise<{ digest: string; card?: string } | undefined> {
@@ -51,7 +55,9 @@ export const step: Step = {
     for (const warning of card.warnings) out.warn(warning);
 
     const ref = agentReference(options, agent);
-    const before = await published(client.repository(`${AGENTS_NAMESPACE}/${agent}`), options.tag);
+    const repository = client.repository(`${AGENTS_NAMESPACE}/${agent}`);
+    const started = performance.now();
+    const before = await published(repository, options.tag);
     const result = { agent, reference: ref, card: sha256Digest(card.bytes), digest: before?.digest, replaced: undefined as string | undefined };
     if (before?.card === result.card) {
       out.ok(`${ref} already holds this card (${before.digest}); nothing to publish`);
@@ -66,6 +72,17 @@ export const step: Step = {
       result.replaced = before?.digest;
       const checked = new Map([[path.resolve(card.path), card.bytes]]);
       result.digest = (await orasIn(path.dirname(file), { files: checked })`push ${remote} --artifact-type ${CARD_TYPE} ${createdFlags()} ${ref} ${card.fileName}:application/json`).digest;
+      // The registry keeps a tag's last PUT and has no conditional one (Distribution ignores
+      // If-Match): a publisher who looked before ours landed can land after it. Such a push ends
+      // within the time ours took from looking to landing, so after as long again the tag tells who won.
+      await setTimeout(Math.max(MIN_SETTLE_MS, performance.now() - started));
+      const after = await published(repository, options.tag);
+      if (after?.card !== result.card) {
+        throw new ContentError(
+          `${ref} was published by someone else while this push ran: it now holds ${after ? `${after.card ? `the card ${after.card}` : "something that is not an agent card"} (manifest ${after.digest})` : "nothing"}, not this card`,
+          `This card was not kept. See what is there with \`make versions AGENT=${agent}\`, then publish under a tag not used yet, or replace it with FORCE=1.`,
+        );
+      }
     }
     await indexPublished({ client, out }, options.tag, [agent]);
     if (options.json) out.json({ published: result });

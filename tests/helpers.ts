@@ -116,6 +116,15 @@ export interface FaultProxy {
   hold(method: string, path: RegExp): Promise<() => void>;
   /** Forwards matching requests' headers and first `bytes` bytes, then sends nothing more: a transfer in flight. */
   stall(method: string, path: RegExp, bytes: number): void;
+  /**
+   * Forwards matching requests' headers without a length, then sends zeros for as long as the
+   * client reads, up to `bytes`: a source that sends far more than it announced.
+   */
+  flood(method: string, path: RegExp, bytes: number): void;
+  /** How many bytes the floods sent before their clients stopped reading. */
+  flooded(): number;
+  /** Forwards matching requests with `Link: <next>; rel="next"`: a list whose pages go on. */
+  link(method: string, path: RegExp, next: string): void;
   stop(): Promise<void>;
 }
 
@@ -123,7 +132,9 @@ type Fault =
   | { kind: "fail"; status: number; code?: string }
   | { kind: "pad"; bytes: number; declareLength: boolean }
   | { kind: "hold"; arrived: (release: () => void) => void }
-  | { kind: "stall"; bytes: number };
+  | { kind: "stall"; bytes: number }
+  | { kind: "flood"; bytes: number }
+  | { kind: "link"; next: string };
 
 /**
  * A fault injector in front of a real registry: forwards every request, except those a rule
@@ -134,6 +145,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
   const rules: { method: string; path: RegExp; times: number; fault: Fault }[] = [];
   const requests: string[] = [];
+  let flooded = 0;
   const sockets = new Set<net.Socket>();
 
   const forward = (
@@ -141,10 +153,29 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     response: http.ServerResponse,
     pad?: Extract<Fault, { kind: "pad" }>,
     stall?: Extract<Fault, { kind: "stall" }>,
+    flood?: Extract<Fault, { kind: "flood" }>,
   ) => {
     const upstream = http.request(
       { host: targetHost, port: targetPort, method: request.method, path: request.url, headers: request.headers },
       (answer) => {
+        if (flood) {
+          answer.resume();
+          const { "content-length": _, ...headers } = answer.headers;
+          response.writeHead(answer.statusCode ?? 502, headers);
+          const chunk = Buffer.alloc(64 * 1024);
+          let sent = 0;
+          const more = () => {
+            while (sent < flood.bytes && !response.destroyed) {
+              sent += chunk.length;
+              flooded += chunk.length;
+              if (!response.write(chunk)) return void response.once("drain", more);
+            }
+            response.end();
+          };
+          response.on("close", () => (sent = flood.bytes));
+          more();
+          return;
+        }
         if (stall) {
           response.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.once("data", (chunk: Buffer) => response.write(chunk.subarray(0, stall.bytes)));
@@ -189,6 +220,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       forward(request, response, fault);
     } else if (fault.kind === "stall") {
       forward(request, response, undefined, fault);
+    } else if (fault.kind === "flood") {
+      forward(request, response, undefined, undefined, fault);
+    } else if (fault.kind === "link") {
+      const setHeader = response.setHeader.bind(response);
+      response.writeHead = ((status: number, headers?: http.OutgoingHttpHeaders) => {
+        for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) setHeader(name, value);
+        setHeader("link", `<${fault.next}>; rel="next"`);
+        return http.ServerResponse.prototype.writeHead.call(response, status);
+      }) as typeof response.writeHead;
+      forward(request, response);
     } else {
       fault.arrived(() => forward(request, response));
     }
@@ -208,6 +249,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     pad: (method, path, bytes, declareLength) => add(method, path, Infinity, { kind: "pad", bytes, declareLength }),
     hold: (method, path) => new Promise((arrived) => add(method, path, 1, { kind: "hold", arrived })),
     stall: (method, path, bytes) => add(method, path, Infinity, { kind: "stall", bytes }),
+    flood: (method, path, bytes) => add(method, path, Infinity, { kind: "flood", bytes }),
+    flooded: () => flooded,
+    link: (method, path, next) => add(method, path, Infinity, { kind: "link", next }),
     stop: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { mkdir, open, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../concurrency.ts";
@@ -17,7 +17,8 @@ import {
   MEDIA_TYPE,
   parseManifest,
 } from "./manifest.ts";
-import { bodyChunks, type Repository } from "./registry.ts";
+import type { Repository } from "./registry.ts";
+import { bodyChunks, readLimited } from "./transport.ts";
 
 /** Blobs of one artifact in flight at once, as oras does. */
 const BLOB_CONCURRENCY = 5;
@@ -253,9 +254,13 @@ async function downloadBlob(repository: Repository, layer: Descriptor, dir: stri
   const partial = path.join(dir, `.${layer.digest.slice(7, 19)}.${process.pid}.${randomBytes(4).toString("hex")}.partial`);
   let file;
   try {
-    file = await open(partial, "wx");
+    // Recorded, then created in one synchronous call: an interrupt can come between any two
+    // awaits, and must find every file this process has created to remove it.
     halfWritten.add(partial);
+    closeSync(openSync(partial, "wx"));
+    file = await open(partial, "r+");
   } catch (error) {
+    halfWritten.delete(partial);
     await response.body?.cancel();
     throw new OciError("file-system", `cannot write into ${dir}: ${fileSystemReason(error)}`, { reason: "not-writable" });
   }
@@ -285,6 +290,9 @@ async function downloadBlob(repository: Repository, layer: Descriptor, dir: stri
   return partial;
 }
 
+/** Blobs are copied through memory: an agent card is a few KB, a layer past this is refused, not buffered. */
+export const MAX_COPIED_BLOB_BYTES = 64 * 1024 * 1024;
+
 /**
  * `oras cp`: within one repository the manifest is put again under the new tag; across
  * repositories of one registry blobs are mounted; across registries they are copied. `read` is
@@ -307,10 +315,14 @@ export async function copyArtifact(
         blob.digest,
         async () => {
           onStatus("Copying", blob);
-          const response = await source.fetchBlob(blob.digest);
-          const bytes = new Uint8Array(await response.arrayBuffer());
-          if (sha256Digest(bytes) !== blob.digest) {
-            throw hostile(`blob ${blob.digest} of ${source.reference(from)} failed verification`, "digest-mismatch");
+          const what = `blob ${blob.digest} of ${source.reference(from)}`;
+          if (blob.size > MAX_COPIED_BLOB_BYTES) {
+            throw new OciError("too-large", `${what} is ${blob.size} bytes; this client copies blobs of up to ${MAX_COPIED_BLOB_BYTES} bytes`, { subject: what });
+          }
+          // Never more than the descriptor says, whatever the source sends.
+          const bytes = await readLimited(await source.fetchBlob(blob.digest), blob.size, what);
+          if (bytes.byteLength !== blob.size || sha256Digest(bytes) !== blob.digest) {
+            throw hostile(`${what} failed verification`, "digest-mismatch");
           }
           return bytes;
         },

@@ -21,7 +21,7 @@
 import type { Credential } from "./credentials.ts";
 import { OciError } from "./errors.ts";
 import { isLoopbackHost } from "./reference.ts";
-import type { HttpRequest, HttpResponse } from "./transport.ts";
+import { type HttpRequest, type HttpResponse, readStart } from "./transport.ts";
 
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
@@ -209,7 +209,8 @@ export class Authenticator {
       if (!(error instanceof OciError)) throw error;
       throw new OciError(error.kind, `token service ${params.realm} for ${registry}: ${error.message}`, { ...error.details, subject: registry });
     }
-    const text = await response.text();
+    const body = await readStart(response, MAX_TOKEN_RESPONSE_BYTES + 1);
+    const text = new TextDecoder().decode(body);
     if (response.status === 401 || response.status === 403) {
       throw problem(
         "unauthorized",
@@ -222,7 +223,7 @@ export class Authenticator {
     if (!response.ok) {
       throw problem(response.status >= 500 ? "unavailable" : "unauthorized", `it answered HTTP ${response.status}`, response.status);
     }
-    if (text.length > MAX_TOKEN_RESPONSE_BYTES) throw problem("unauthorized", `its answer is over ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+    if (body.byteLength > MAX_TOKEN_RESPONSE_BYTES) throw problem("unauthorized", `its answer is over ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
     let answer: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       answer = JSON.parse(text);

@@ -39,11 +39,13 @@ export type Reason =
   | "token-service" | "unsupported-challenge" | "docker-config" | "credential-helper" | "cleartext" | "cleartext-token-service"
   // tls
   | "untrusted-certificate" | "https-server" | "plain-http-server" | "name-mismatch" | "expired" | "handshake" | "ca-file"
+  // timeout
+  | "stalled"
   // unsupported
   | "no-catalog"
   // invalid-content
   | "path-traversal" | "no-title" | "duplicate-title" | "digest-mismatch" | "oversized-blob" | "truncated"
-  | "unexpected-media-type" | "malformed-manifest" | "not-an-index"
+  | "unexpected-media-type" | "malformed-manifest" | "not-an-index" | "pagination-loop"
   // file-system
   | "file-in-the-way" | "not-writable" | "cannot-create";
 

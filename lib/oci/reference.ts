@@ -24,8 +24,18 @@ export function isValidRegistry(registry: string): boolean {
   return port === undefined || registry.endsWith("]") || (Number(port) > 0 && Number(port) < 65536);
 }
 
+/** `user:password@` or `user@` before the host, after an optional `scheme://`. */
+const USERINFO = /^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^/@\s]+@(?=[^/@\s]*(?:\/|$))/;
+
+/** Whether `text` starts with a host that carries a password (`user:password@host`, `https://user:password@host`). */
+export const carriesPassword = (text: string): boolean => USERINFO.exec(text)?.[0].slice(0, -1).replace(/^[^:]*:\/\//, "").includes(":") ?? false;
+
+/** `text` as it may be shown: any user-info before the host replaced by `***@`. */
+export const withoutUserinfo = (text: string): string => text.replace(USERINFO, "$1***@");
+
 export function parseReference(text: string): Reference {
-  const problem = (why: string) => new OciError("invalid-reference", `invalid reference "${text}": ${why}`, { subject: text });
+  const shown = withoutUserinfo(text);
+  const problem = (why: string) => new OciError("invalid-reference", `invalid reference "${shown}": ${why}`, { subject: shown });
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf("@");

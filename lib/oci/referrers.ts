@@ -6,7 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type OnStatus, pushArtifact, type Fetched } from "./artifacts.ts";
 import { OciError } from "./errors.ts";
 import { type ArtifactLayer, type Descriptor, encodeIndex, MAX_MANIFEST_BYTES, MEDIA_TYPE, parseIndex } from "./manifest.ts";
-import { readLimited, type Repository } from "./registry.ts";
+import type { Repository } from "./registry.ts";
+import { readLimited } from "./transport.ts";
 
 /** The tag the referrers tag schema keeps a subject's referrers under: `sha256-<hex>`. */
 export const referrersTag = (digest: string) => digest.replace(":", "-");

@@ -3,7 +3,7 @@ import { sha256Digest } from "./digest.ts";
 import { type ErrorKind, OciError } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost, usesPlainHttp } from "./reference.ts";
-import { createTransport, type HttpResponse, joinChunks, type Transport } from "./transport.ts";
+import { createTransport, type HttpResponse, readLimited, readStart, type Transport } from "./transport.ts";
 import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
 
 /**
@@ -49,6 +49,12 @@ const MAX_BACKOFF_MS = 4000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Repositories asked for per catalog page: Distribution's default cap (catalog.maxentries). */
 const CATALOG_PAGE = 1000;
+/** A page of a list: 1,000 names of at most 255 characters, quoted, fit in 300 KB. */
+export const MAX_PAGE_BYTES = 1024 * 1024;
+/** Pages of one list: at 1,000 names a page, ten million repositories or tags. */
+export const MAX_PAGES = 10_000;
+/** What is read of an error answer to tell what it says. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /**
  * One registry host, over `fetch`, which keeps connections alive between requests: retries,
@@ -109,7 +115,7 @@ export class Registry {
   }
 
   private async responseError(response: HttpResponse, options: RequestOptions, attempts: number): Promise<OciError> {
-    const text = await response.text().catch(() => "");
+    const text = new TextDecoder().decode(await readStart(response, MAX_ERROR_BODY_BYTES));
     let code: string | undefined;
     let detail: string | undefined;
     try {
@@ -176,14 +182,33 @@ export class Registry {
     await response.body?.cancel();
   }
 
-  /** GETs every page of a list, following `Link: <…>; rel="next"`. */
+  /**
+   * GETs every page of a list, following `Link: <…>; rel="next"`: each page at most MAX_PAGE_BYTES,
+   * at most MAX_PAGES of them, and never the same page twice (a link back would loop forever).
+   */
   async *pages<T>(path: string, options: RequestOptions, read: (body: unknown) => T[]): AsyncGenerator<T[]> {
-    let next: string | undefined = path;
-    while (next) {
-      const response = await this.request(next, options);
-      const body = await response.json().catch(() => {
+    const seen = new Set<string>();
+    const what = `the list ${options.subject}`;
+    for (let next: string | undefined = path; next;) {
+      const url = new URL(next, this.baseUrl).href;
+      if (seen.has(url)) {
+        throw new OciError("invalid-content", `${what}: the registry's next page is one it sent already (${new URL(url).pathname}${new URL(url).search}); stopped`, {
+          subject: options.subject,
+          reason: "pagination-loop",
+        });
+      }
+      if (seen.size === MAX_PAGES) {
+        throw new OciError("too-large", `${what} goes on past ${MAX_PAGES.toLocaleString("en-US")} pages; stopped`, { subject: options.subject });
+      }
+      seen.add(url);
+      const response = await this.request(url, options);
+      const bytes = await readLimited(response, MAX_PAGE_BYTES, `a page of ${what}`);
+      let body: unknown;
+      try {
+        body = JSON.parse(new TextDecoder().decode(bytes));
+      } catch {
         throw new OciError("invalid-content", `${options.subject}: the registry answered a list that is not JSON`, { subject: options.subject });
-      });
+      }
       yield read(body);
       next = response.headers.get("link")?.match(/<([^>]+)>\s*;\s*rel="?next"?/)?.[1];
     }
@@ -435,45 +460,6 @@ function refuseCleartextCredentials(url: string, headers: Record<string, string>
   if (Object.keys(headers).some((name) => name.toLowerCase() === "authorization")) {
     throw new OciError("unauthorized", `refusing to send credentials over plain HTTP to ${host}`, { subject: host, reason: "cleartext" });
   }
-}
-
-/**
- * The chunks of an answer's body. One that breaks off (the registry stopped, or its storage
- * holds fewer bytes than it announced) becomes a clear error instead of the runtime's own
- * ("terminated", "error reading a body from connection").
- */
-export async function* bodyChunks(response: HttpResponse, what: string): AsyncGenerator<Uint8Array> {
-  const declared = response.headers.get("content-length");
-  let received = 0;
-  try {
-    for await (const chunk of response.body ?? []) {
-      received += chunk.byteLength;
-      yield chunk;
-    }
-  } catch {
-    throw new OciError("invalid-content", `${what} broke off after ${received}${declared ? ` of ${declared}` : ""} bytes`, {
-      subject: what,
-      reason: "truncated",
-    });
-  }
-}
-
-/** Reads a whole answer, refusing one larger than `limit` without buffering it. */
-export async function readLimited(response: HttpResponse, limit: number, what: string): Promise<Uint8Array> {
-  const declared = Number(response.headers.get("content-length"));
-  const tooLarge = () => new OciError("too-large", `${what} is larger than ${limit.toLocaleString("en-US")} bytes; refusing it`, { subject: what });
-  if (declared > limit) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of bodyChunks(response, what)) {
-    total += chunk.byteLength;
-    if (total > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return joinChunks(chunks);
 }
 
 /** Every item of every page. */

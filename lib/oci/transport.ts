@@ -63,6 +63,64 @@ export function joinChunks(chunks: Uint8Array[]): Uint8Array {
   return bytes;
 }
 
+/**
+ * The chunks of an answer's body. One that breaks off (the registry stopped, or its storage
+ * holds fewer bytes than it announced) becomes a clear error instead of the runtime's own
+ * ("terminated", "error reading a body from connection").
+ */
+export async function* bodyChunks(response: HttpResponse, what: string): AsyncGenerator<Uint8Array> {
+  const declared = response.headers.get("content-length");
+  let received = 0;
+  const after = () => `after ${received}${declared ? ` of ${declared}` : ""} bytes`;
+  try {
+    for await (const chunk of response.body ?? []) {
+      received += chunk.byteLength;
+      yield chunk;
+    }
+  } catch (error) {
+    // The request's time limit ran out while the body came: a stalled peer, not broken content.
+    if ((error as Error)?.name === "TimeoutError") {
+      throw new OciError("timeout", `${what} stalled: the sender stopped ${after()} and did not go on within the time limit`, { subject: what, reason: "stalled" });
+    }
+    throw new OciError("invalid-content", `${what} broke off ${after()}`, { subject: what, reason: "truncated" });
+  }
+}
+
+/** Reads a whole answer, refusing one larger than `limit` without buffering more than that. */
+export async function readLimited(response: HttpResponse, limit: number, what: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length"));
+  const tooLarge = () => new OciError("too-large", `${what} is larger than ${limit.toLocaleString("en-US")} bytes; refusing it`, { subject: what });
+  if (declared > limit) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of bodyChunks(response, what)) {
+    total += chunk.byteLength;
+    if (total > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return joinChunks(chunks);
+}
+
+/** The first `limit` bytes of an answer at most, the rest left unread: enough of an error page to tell what it says. */
+export async function readStart(response: HttpResponse, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of response.body ?? []) {
+      chunks.push(chunk.subarray(0, limit - total));
+      total += chunk.byteLength;
+      if (total >= limit) break;
+    }
+  } catch {
+    // What came before the break is what there is to tell.
+  }
+  await response.body?.cancel().catch(() => {});
+  return joinChunks(chunks);
+}
+
 /** An HttpResponse over any chunk source: node:http's answers, or a body already read. */
 export class StreamedResponse implements HttpResponse {
   readonly status: number;
@@ -191,7 +249,8 @@ function tunedFetch(caCerts: string[] | undefined, insecure: boolean): { fetch: 
  * says so. The body is read here to tell, and handed on as it was.
  */
 async function refuseHttpToHttpsServer(response: HttpResponse, url: string): Promise<HttpResponse> {
-  const bytes = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+  // An error page: its start tells, and is all that is handed on.
+  const bytes = await readStart(response, 64 * 1024);
   const text = new TextDecoder().decode(bytes);
   if (/HTTP request (was sent )?to (an )?HTTPS (server|port)/i.test(text)) {
     const { host } = new URL(url);

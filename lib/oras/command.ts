@@ -5,7 +5,7 @@ import { env } from "../env.ts";
 import type { OnStatus, TransferStatus } from "../oci/artifacts.ts";
 import { type Descriptor, goEscape, layerTitle } from "../oci/manifest.ts";
 import type { ClientSettings, Clients } from "../oci/client.ts";
-import { hostOf, parseReference, type Reference } from "../oci/reference.ts";
+import { carriesPassword, hostOf, parseReference, type Reference } from "../oci/reference.ts";
 import type { Registry } from "../oci/registry.ts";
 
 /** Where a command reads its files and writes its output. */
@@ -211,6 +211,7 @@ export async function runCommand(command: Command, argv: string[], io: OrasIO): 
   }
   if (command.formats) flags.format = outputFormat(flags.format as string | undefined, command.formats);
   if (flags["password-stdin"]) flags.password = await readPassword(io);
+  for (const arg of args) refuseUserinfo(arg);
   const [least, most] = command.args;
   if (args.length < least || args.length > most) {
     const wanted = least === most ? `exactly ${least}` : most === Infinity ? `at least ${least}` : `${least} to ${most}`;
@@ -280,7 +281,7 @@ export interface Target extends Reference {
 }
 
 export function parseTarget(raw: string): Target {
-  const ref = parseReference(refuseUserinfo(raw));
+  const ref = parseReference(raw);
   return { ...ref, raw, path: `${ref.registry}/${ref.repository}`, reference: ref.digest ?? ref.tag };
 }
 
@@ -299,17 +300,16 @@ export const repositoryOf = (target: Target, flags: FlagValues, io: OrasIO, pref
   registryOf(target.registry, flags, io, prefix).repository(target.repository);
 
 /**
- * A registry written `user:password@host` would put a secret in shell history and in every
- * message that names it: refused without repeating it.
+ * A registry written `user:password@host` (or `https://user:password@host`) would put a secret
+ * in shell history and in every message that names it: refused without repeating it.
  */
-export function refuseUserinfo(text: string): string {
-  if (/^[^/@=\s]+:[^/@\s]*@[^/@\s]+(\/|$)/.test(text)) {
+function refuseUserinfo(text: string) {
+  if (carriesPassword(text)) {
     throw new UsageError(
       "a registry written user:password@host was refused (not shown here, not used)",
       "Give the registry as host[:port] and log in with `oras login -u USER --password-stdin HOST`.",
     );
   }
-  return text;
 }
 
 /** oras's 12-hex-digit short digest. */

@@ -2,12 +2,11 @@
 // Credentials go where oras keeps them: the Docker config's credHelpers, credsStore or auths.
 import { UsageError } from "../errors.ts";
 import { eraseCredential, storeCredential } from "../oci/credentials.ts";
-import { isValidRegistry } from "../oci/reference.ts";
-import { type Command, refuseUserinfo, registryOf, remoteFlags } from "./command.ts";
+import { isValidRegistry, withoutUserinfo } from "../oci/reference.ts";
+import { type Command, registryOf, remoteFlags } from "./command.ts";
 
 function registryArgument(text: string): string {
-  refuseUserinfo(`${text}/`);
-  if (!isValidRegistry(text)) throw new UsageError(`invalid registry ${JSON.stringify(text)}: expected host[:port], e.g. localhost:5000`);
+  if (!isValidRegistry(text)) throw new UsageError(`invalid registry ${JSON.stringify(withoutUserinfo(text))}: expected host[:port], e.g. localhost:5000`);
   return text;
 }
 

@@ -1,7 +1,7 @@
 // oras repo ls [flags] <registry>[/<namespace>]   and   oras repo tags [flags] <name>[{:<tag>|@<digest>}]
 import { UsageError } from "../errors.ts";
 import { DIGEST_PATTERN } from "../oci/digest.ts";
-import { isValidRegistry, parseReference } from "../oci/reference.ts";
+import { isValidRegistry, parseReference, withoutUserinfo } from "../oci/reference.ts";
 import { type Command, type Flag, type OrasIO, parseTarget, printJson, registryOf, remoteFlags, repositoryOf } from "./command.ts";
 
 const lastFlag = (what: string): Flag => ({ type: "string", value: "string", help: `start after the ${what} specified by \`last\`` });
@@ -42,7 +42,7 @@ export const repoLs: Command = {
       host = ref.registry;
       namespace = `${ref.repository}/`;
     } else if (!isValidRegistry(host)) {
-      throw new UsageError(`could not parse repository path: invalid registry ${JSON.stringify(host)}`);
+      throw new UsageError(`could not parse repository path: invalid registry ${JSON.stringify(withoutUserinfo(host))}`);
     }
     const last = flags.last as string | undefined;
     // The catalog is sorted, so `--last` keeps what sorts after it, as the registry would.

@@ -44,6 +44,10 @@ const BY_REASON: Partial<Record<Reason, (registry: string) => string>> = {
   expired: () => "The registry's certificate must be renewed (or this machine's clock is wrong).",
   "ca-file": () => "Point --ca-file (REGISTRY_CA_FILE) at the PEM file of the CA that signed the registry's certificate.",
 
+  stalled: () =>
+    "It stopped sending in the middle of an answer: check it with `make registry-status` and its log, then run again;\n" +
+    "over a slow link, allow more time with REGISTRY_TIMEOUT=seconds.",
+
   "no-catalog": () => "Name the agent repositories instead: make list AGENTS=plan,build,test (list then asks for those directly).",
 
   "path-traversal": () => `${HOSTILE} Do not pull it with --allow-path-traversal.`,
@@ -54,6 +58,7 @@ const BY_REASON: Partial<Record<Reason, (registry: string) => string>> = {
   truncated: () =>
     "The registry stopped while sending it, or its storage is damaged: check `make registry-status`;\n" +
     `if it runs and this happens again, ${START_OVER}`,
+  "pagination-loop": () => "The registry's list pages lead back to themselves: tell its operator. Steps that take AGENTS name\nthe agents' repositories directly, without the catalog.",
   "unexpected-media-type": () =>
     "Expected application/vnd.oci.image.manifest.v1+json, the form oras push writes; this reference holds something else.",
 
