@@ -343,8 +343,12 @@ export class Repository {
     return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes };
   }
 
-  /** PUTs a manifest under a tag or its digest; the registry's answer must name the same digest. */
-  async pushManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+  /**
+   * PUTs a manifest under a tag or its digest; the registry's answer must name the same digest.
+   * `subjectIndexed`: the registry answered with OCI-Subject, saying it indexed the manifest's
+   * subject for its referrers API (distribution-spec 1.1), so no client needs to.
+   */
+  async pushManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor & { subjectIndexed: boolean }> {
     const subject = this.reference(reference);
     const response = await this.registry.request(`/v2/${this.name}/manifests/${reference}`, {
       method: "PUT",
@@ -363,7 +367,7 @@ export class Repository {
     if (stored && stored !== digest) {
       throw new OciError("invalid-content", `the registry stored ${subject} as ${stored}, but its bytes hash to ${digest}`, { subject });
     }
-    return { mediaType, digest, size: bytes.byteLength };
+    return { mediaType, digest, size: bytes.byteLength, subjectIndexed: response.headers.get("oci-subject") !== null };
   }
 
   /**
