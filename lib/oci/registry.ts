@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { sha256Digest } from "./digest.ts";
-import { type ErrorKind, OciError } from "./errors.ts";
+import { type ErrorKind, OciError, type RegistryErrorBody } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost, usesPlainHttp } from "./reference.ts";
 import { createTransport, type HttpResponse, joinChunks, type Transport } from "./transport.ts";
@@ -85,7 +85,7 @@ export class Registry {
         ? await authorizer.authorized(this.host, options.scope ?? "", (authorization) => this.send(url, options, authorization))
         : await this.send(url, options);
       if (response.ok || options.accept?.includes(response.status)) return response;
-      const error = await this.responseError(response, options, attempt + 1);
+      const error = await this.responseError(response, url, options, attempt + 1);
       const transient = RETRYABLE.has(response.status) || options.transientCodes?.includes(error.details.code ?? "");
       if (transient && attempt < this.retries) {
         const retryAfter = Number(response.headers.get("retry-after")) * 1000;
@@ -108,27 +108,25 @@ export class Registry {
     });
   }
 
-  private async responseError(response: HttpResponse, options: RequestOptions, attempts: number): Promise<OciError> {
+  private async responseError(response: HttpResponse, url: string, options: RequestOptions, attempts: number): Promise<OciError> {
     const text = await response.text().catch(() => "");
-    let code: string | undefined;
-    let detail: string | undefined;
+    let errors: RegistryErrorBody[] | undefined;
     try {
-      const first = JSON.parse(text).errors?.[0];
-      if (first) {
-        code = first.code;
-        detail = first.message ?? code;
-      }
+      const listed = JSON.parse(text).errors;
+      if (Array.isArray(listed) && listed.length > 0) errors = listed;
     } catch {
       // Not a distribution error body.
     }
+    const code = errors?.[0].code;
+    let detail = errors && (errors[0].message ?? code);
     const status = response.status;
-    const subject = options.subject ?? new URL(response.url || this.baseUrl).pathname;
-    const details = { status, code, subject, attempts };
+    const subject = options.subject ?? new URL(url).pathname;
+    const details = { status, code, subject, attempts, request: `${options.method ?? "GET"} ${url}`, errors };
     if (code === undefined && !(await this.isRegistry())) {
       const type = response.headers.get("content-type")?.split(";")[0];
       return new OciError(
         "not-a-registry",
-        `${this.baseUrl} answers, but not as an OCI registry (${options.method ?? "GET"} ${new URL(response.url || this.baseUrl).pathname} ` +
+        `${this.baseUrl} answers, but not as an OCI registry (${options.method ?? "GET"} ${new URL(url).pathname} ` +
           `answered ${status}${type ? ` ${type}` : ""}, and GET /v2/ does not answer like a registry)`,
         details,
       );

@@ -1,0 +1,151 @@
+// scripts/oras.ts against the real oras 1.3.6 (built by `make go-tools`): every `$ oras …` line
+// of README.md and docs/ run by both, each in a world of its own (registries, CA files, Docker
+// config) in the same state, and the usage errors and refusals of oras-cli.test.ts. Same exit
+// code, same --format json text, same output lines, except the differences docs/oras.md lists in
+// its one table ("Checked against the real oras"), each with its reason.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
+import { type DocsWorld, PAGES, prepare, runBuiltin, shownCommands, startDocsWorld } from "../docs-commands.ts";
+import { PROJECT_ROOT, type Run } from "../helpers.ts";
+import { needsTools, realOras } from "../reference-tools.ts";
+
+/** A difference docs/oras.md allows: what oras prints and what this client prints instead, `…` standing for any text. */
+interface Allowed {
+  what: string;
+  oras: RegExp;
+  ours: RegExp;
+}
+
+/** The rows of docs/oras.md's table of deliberate differences. */
+function allowedDifferences(): Allowed[] {
+  const page = readFileSync(path.join(PROJECT_ROOT, "docs/oras.md"), "utf8");
+  const section = page.slice(page.indexOf("## Checked against the real oras"));
+  const pattern = (cell: string) => {
+    const text = cell.trim().replace(/^`|`$/g, "");
+    return new RegExp(`^${text.split("…").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "s");
+  };
+  return section.split("\n").filter((line) => /^\| [^-|]/.test(line)).slice(1).map((line) => {
+    const [what, oras, ours] = line.split(" | ").map((cell) => cell.replace(/^\| /, ""));
+    return { what, oras: pattern(oras), ours: pattern(ours) };
+  });
+}
+
+/** A lines' blob status lines, which both clients print in the order their concurrent transfers finish. */
+const STATUS = /^(Uploading|Uploaded |Exists   |Mounted|Copying|Copied |Downloading|Downloaded |Skipped ) /;
+
+/**
+ * The two runs of one command made comparable: each world's addresses and paths back to the
+ * page's, times of now to <now>, and digests only one of them printed (of manifests with a
+ * creation time of now) numbered in order of appearance.
+ */
+function comparable(runs: [Run, Run], worlds: [DocsWorld, DocsWorld], page: string): [Run, Run] {
+  const texts = runs.map(({ stdout, stderr }, i) => {
+    const back = (text: string) =>
+      worlds[i].substitutions(page).reduce((result, [shown, here]) => result.replaceAll(here, shown), text).replaceAll(worlds[i].work, "<work>")
+        .replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b/g, (time) => Math.abs(Date.parse(time) - Date.now()) < 86_400_000 ? "<now>" : time);
+    return [back(stdout), back(stderr)];
+  });
+  const digests = texts.map(([stdout, stderr]) => [...new Set(`${stdout}${stderr}`.match(/sha256:[a-f0-9]{64}/g))]);
+  return runs.map((run, i) => {
+    const own = digests[i].filter((digest) => !digests[1 - i].includes(digest));
+    const [stdout, stderr] = texts[i].map((text) =>
+      own.reduce((result, digest, n) => result.replaceAll(digest, `sha256:<new ${n + 1}>`).replaceAll(digest.slice(7, 19), `<new ${n + 1}>`), text)
+    );
+    return { code: run.code, stdout, stderr };
+  }) as [Run, Run];
+}
+
+/** What differs between oras's run and ours, beyond what docs/oras.md allows; empty when nothing does. */
+function differences(oras: Run, ours: Run, allowed: Allowed[]): string[] {
+  const found: string[] = [];
+  if (oras.code !== ours.code) found.push(`exit code: oras ${oras.code}, ours ${ours.code}`);
+  const ordered = (text: string) => {
+    const lines = text.split("\n");
+    return [...lines.filter((line) => !STATUS.test(line)), ...lines.filter((line) => STATUS.test(line)).sort()].join("\n");
+  };
+  const [theirs, mine] = [oras, ours].map(({ stdout, stderr }) => ({ stdout: ordered(stdout), stderr: ordered(stderr) }));
+  if (theirs.stdout === mine.stdout && theirs.stderr === mine.stderr) return found;
+  const flat = ({ stdout, stderr }: { stdout: string; stderr: string }) => `${stdout}\n${stderr}`.trim().replace(/\s*\n\s*/g, " ");
+  if (!allowed.some((row) => row.oras.test(flat(theirs)) && row.ours.test(flat(mine)))) {
+    found.push(`--- oras\n${theirs.stdout}\n[stderr]\n${theirs.stderr}\n--- ours\n${mine.stdout}\n[stderr]\n${mine.stderr}`);
+  }
+  return found;
+}
+
+describe("the real oras and scripts/oras.ts run every oras command README.md and docs/ show", needsTools("oras"), () => {
+  let worlds: [DocsWorld, DocsWorld];
+  const allowed = allowedDifferences();
+  const saved = process.env.DOCKER_CONFIG;
+
+  before(async () => {
+    worlds = await Promise.all([startDocsWorld(), startDocsWorld()]) as [DocsWorld, DocsWorld];
+    // The built-in runs in this process: its `oras login` writes where DOCKER_CONFIG says.
+    process.env.DOCKER_CONFIG = worlds[1].dockerConfig;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.DOCKER_CONFIG;
+    else process.env.DOCKER_CONFIG = saved;
+    await Promise.all(worlds?.map((world) => world.stop()) ?? []);
+  });
+
+  it("docs/oras.md's table of differences is there, and each row says why", () => {
+    assert.ok(allowed.length > 0);
+    for (const row of allowed) assert.ok(row.what.length > 0);
+  });
+
+  for (const page of PAGES) {
+    it(`${page}: the same exit codes, JSON and lines, in page order`, async () => {
+      const problems: string[] = [];
+      for (const command of shownCommands(page)) {
+        const [theirs, ours] = [prepare(command, worlds[0]), prepare(command, worlds[1])];
+        const runs: [Run, Run] = [
+          await realOras(theirs.args, { cwd: theirs.cwd, input: theirs.input, dockerConfig: worlds[0].dockerConfig }),
+          await runBuiltin(ours.args, ours),
+        ];
+        const found = differences(...comparable(runs, worlds, page), allowed);
+        if (found.length > 0) problems.push(`${page}:${command.line}: ${command.text}\n${found.join("\n")}`);
+      }
+      assert.deepEqual(problems, []);
+    });
+  }
+});
+
+describe("the real oras and scripts/oras.ts refuse the same command lines with the same words", needsTools("oras"), () => {
+  let registry: RegistryProcess;
+  let work: string;
+  const allowed = allowedDifferences();
+  before(async () => {
+    registry = await startTestRegistry();
+    work = mkdtempSync(path.join(os.tmpdir(), "pallet-refusals-"));
+  });
+  after(async () => {
+    await registry?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("usage errors, missing references and files, unsupported flags and formats", async () => {
+    const host = registry.address.replace("127.0.0.1", "localhost");
+    const missing = `${host}/nothing@sha256:${"1".repeat(64)}`;
+    const cases = [
+      ["pull", `${host}/golden:v9`], ["pull", `${host}/golden`], ["pull", "-o"], ["cp", `${host}/a`, `${host}/b:c`], ["resolve"], ["resolve", `${host}/nothing:v1`],
+      ["manifest", "fetch", missing], ["manifest", "fetch", "--pretty", "--format", "text", `${host}/golden:amd64`], ["repo", "tags", `${host}/ghost`],
+      ["repo", "tags", "--format", "yaml", `${host}/golden`], ["repo", "ls", `${host}/a:b`], ["push", "--colour", `${host}/x:v1`, "a"],
+      ["push", "--plain-http=maybe", `${host}/x:v1`], ["push", `${host}/x:v1`, "/etc/hostname"], ["push", `${host}/x:v1`, "missing.txt"],
+      ["push", "-a", "novalue", `${host}/x:v1`], ["push", `${host}/x:v1,bad@tag`, "a"], ["cp", `${host}/g:a`, `${host}/h:b,bad@tag`],
+      ["push", "--annotation", "org.opencontainers.image.created=yesterday", `${host}/x:v1`], ["attach", `${host}/golden:amd64`, "a"],
+      ["attach", "--artifact-type", "t", `${host}/g:a`], ["discover", "--depth", "0", `${host}/g:a`], ["tag", `${host}/g:a`], ["tag", "list"],
+      ["frobnicate"], ["login", host], ["push", "--oci-layout", `${host}/x:v1`, "a"], ["cp", "-r", `${host}/g:a`, `${host}/h:b`],
+    ];
+    const problems: string[] = [];
+    for (const args of cases) {
+      const [oras, ours] = [await realOras(args, { cwd: work, dockerConfig: work }), await runBuiltin(args, { cwd: work })];
+      const found = differences(oras, ours, allowed);
+      if (found.length > 0) problems.push(`oras ${args.join(" ")}\n${found.join("\n")}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+});
