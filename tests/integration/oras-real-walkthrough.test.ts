@@ -66,7 +66,7 @@ describe("make walkthrough with the real oras and with the built-in client", nee
     assert.equal(summary("builtin"), summary("oras"));
   });
 
-  it("left the same manifest bytes under the same digests, as crane and skopeo read them", async () => {
+  it("left the same manifest bytes under the same digests, as crane and skopeo read them, with every blob in place", async () => {
     for (const agent of AGENTS) {
       for (const tag of ["v1", "v2"]) {
         const [theirs, ours] = await Promise.all(BACKENDS.map((backend) => crane(["manifest", "--insecure", `${registries[backend].address}/agents/${agent}:${tag}`])));
@@ -75,6 +75,8 @@ describe("make walkthrough with the real oras and with the built-in client", nee
         assert.deepEqual(digests, [digests[0], digests[0]]);
         const bySkopeo = await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${registries.builtin.address}/agents/${agent}:${tag}`]);
         assert.equal(bySkopeo, ours);
+        // crane checks that every blob the manifest names is there, with its size (layers are not tarballs: --fast).
+        assert.match(await crane(["validate", "--fast", "--insecure", "--remote", `${registries.builtin.address}/agents/${agent}:${tag}`]), /^PASS: /);
       }
     }
   });

@@ -5,13 +5,13 @@
 // its one table ("Checked against the real oras"), each with its reason.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
 import { type DocsWorld, PAGES, prepare, runBuiltin, shownCommands, startDocsWorld } from "../docs-commands.ts";
 import { PROJECT_ROOT, type Run } from "../helpers.ts";
-import { needsTools, realOras } from "../reference-tools.ts";
+import { crane, needsTools, realOras } from "../reference-tools.ts";
 
 /** A difference docs/oras.md allows: what oras prints and what this client prints instead, `…` standing for any text. */
 interface Allowed {
@@ -114,7 +114,7 @@ describe("the real oras and scripts/oras.ts run every oras command README.md and
   }
 });
 
-describe("the real oras and scripts/oras.ts refuse the same command lines with the same words", needsTools("oras"), () => {
+describe("the real oras and scripts/oras.ts on golden vectors and refused command lines", needsTools("oras", "crane"), () => {
   let registry: RegistryProcess;
   let work: string;
   const allowed = allowedDifferences();
@@ -125,6 +125,22 @@ describe("the real oras and scripts/oras.ts refuse the same command lines with t
   after(async () => {
     await registry?.stop();
     rmSync(work, { recursive: true, force: true });
+  });
+
+  it("REFERENCE.md's golden vectors: oras and this client push them to the same digests, which crane reads back", async () => {
+    const golden = [
+      { content: "v1.3.8 linux/arm64 image\n", title: "arm64", created: "2025-06-05T04:26:57Z", digest: "sha256:6aa11331ce0c766d6333b60dac98d584d98eea45fa93bbfc9b5bdb915ce3a43f" },
+      { content: "v1.3.8 linux/amd64 image\n", title: "amd64", created: "2025-06-05T04:26:28Z", digest: "sha256:ab01d6e284e843d51fb5e753904a540f507a62361a5fd7e434e4f27b285ca5c9" },
+    ];
+    for (const vector of golden) {
+      writeFileSync(path.join(work, vector.title), vector.content);
+      for (const [who, push] of [["oras", realOras], ["ours", runBuiltin]] as const) {
+        const ref = `${registry.address}/golden-${who}:${vector.title}`;
+        const pushed = await push(["push", "--plain-http", "--annotation", `org.opencontainers.image.created=${vector.created}`, ref, vector.title], { cwd: work, dockerConfig: work });
+        assert.equal(pushed.code, 0, pushed.stderr);
+        assert.equal((await crane(["digest", "--insecure", ref])).trim(), vector.digest, who);
+      }
+    }
   });
 
   it("usage errors, missing references and files, unsupported flags and formats", async () => {
