@@ -51,7 +51,7 @@ help:
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
 	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
 	@echo "Discovery and versions: discover serve publish diff versions"
-	@echo "Also:  setup bench validators clean"
+	@echo "Also:  setup bench validators go-tools clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
 
