@@ -43,7 +43,7 @@ $(error RUNTIME must be node or deno, not "$(RUNTIME)")
 endif
 
 .PHONY: help setup registry registry-stop registry-status push list manifest pull verify copy \
-        summary walkthrough doctor oras bench validators test test-node test-deno test-tools clean
+        summary walkthrough doctor oras bench validators test test-node test-deno test-tools go-tools clean
 
 help:
 	@echo "make walkthrough   run all of Phase 3: registry, push, list, manifest, pull, verify, copy"
@@ -51,7 +51,7 @@ help:
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
 	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
 	@echo "Discovery and versions: discover serve publish diff versions"
-	@echo "Also:  setup bench validators clean"
+	@echo "Also:  setup bench validators go-tools clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
 
@@ -141,8 +141,31 @@ test-node: setup test-tools
 test-deno: setup test-tools
 	"$$DENO" test -A $$TESTS
 
-test-tools:
+# The reference tools the tests hold our client against, built with Go from pinned sources into
+# tmp/tools/bin (docs/oras.md#checked-against-the-real-oras): the real oras, crane, and
+# go-containerregistry's registry with the referrers API (tests/tools/referrers-registry). Each is
+# built once; a new pin is a new file, so it is built again. Without Go their tests are skipped,
+# saying so.
+GO := $(shell command -v go 2>/dev/null)
+ORAS_VERSION := v1.3.6
+GGCR_VERSION := v0.22.1
+TOOLS_BIN := tmp/tools/bin
+go-tools: $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane $(TOOLS_BIN)/referrers-registry
+
+tmp/tools/oras-$(ORAS_VERSION)/oras:
+	GOBIN="$(CURDIR)/$(@D)" go install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+tmp/tools/crane-$(GGCR_VERSION)/crane:
+	GOBIN="$(CURDIR)/$(@D)" go install github.com/google/go-containerregistry/cmd/crane@$(GGCR_VERSION)
+$(TOOLS_BIN)/oras: tmp/tools/oras-$(ORAS_VERSION)/oras
+$(TOOLS_BIN)/crane: tmp/tools/crane-$(GGCR_VERSION)/crane
+$(TOOLS_BIN)/oras $(TOOLS_BIN)/crane:
+	@mkdir -p $(@D) && ln -sfn ../$(patsubst tmp/tools/%,%,$<) $@
+$(TOOLS_BIN)/referrers-registry: $(wildcard tests/tools/referrers-registry/*)
+	cd tests/tools/referrers-registry && go build -o "$(CURDIR)/$@" .
+
+test-tools: $(if $(GO),go-tools)
 	@TOOLS=$$TEST_TOOLS; $(install_missing)
+	$(if $(GO),,@echo "No go on PATH: the tests against the real oras, crane and the referrers registry will say SKIPPED (make go-tools builds them, with Go 1.22 or later)")
 
 # Stops every registry `make registry` started, at any address, before their state goes.
 clean: setup

@@ -4,12 +4,14 @@
  * then every tag is resolved on both sides to prove they agree. A rerun after an interrupt
  * skips what is already equal. Tags of the referrers tag schema (`sha256-<hex>`, an image
  * index listing the referrers of a manifest) are tags like any other: their index is copied
- * with the manifests it lists.
+ * with the manifests it lists. A source with the referrers API keeps no such tags: there each
+ * tag's referrers are copied as the API lists them.
  */
 import { mapLimit } from "./concurrency.ts";
 import { copyArtifact } from "./oci/artifacts.ts";
 import { isOciError } from "./oci/errors.ts";
-import { MEDIA_TYPE, parseIndex } from "./oci/manifest.ts";
+import { type Descriptor, MEDIA_TYPE, parseIndex } from "./oci/manifest.ts";
+import { addReferrer, hasReferrersApi, listReferrers } from "./oci/referrers.ts";
 import { collect, type Registry, type Repository } from "./oci/registry.ts";
 
 export const AGENT_PREFIX = "agents/";
@@ -28,7 +30,8 @@ export interface TagState {
 
 export type MirrorEvent =
   | { kind: "copied" | "skipped"; tag: TagState }
-  | { kind: "mismatch"; tag: TagState; target?: string };
+  | { kind: "mismatch"; tag: TagState; target?: string }
+  | { kind: "referrer"; repository: string; subject: string; referrer: Descriptor };
 
 export interface MirrorReport {
   /** Whether the source's catalog was read; otherwise the repositories given were mirrored. */
@@ -40,6 +43,8 @@ export interface MirrorReport {
   verified: TagState[];
   /** Tags that still differ after the copy, with what the target says. */
   mismatched: (TagState & { target?: string })[];
+  /** How many referrers the source's referrers API listed that were copied. */
+  referrers: number;
 }
 
 /**
@@ -47,17 +52,32 @@ export interface MirrorReport {
  * An index is copied after every manifest it lists, since a registry may refuse one whose
  * manifests it lacks.
  */
-async function copyManifest(source: Repository, digest: string, target: Repository, to: string): Promise<void> {
+async function copyManifest(source: Repository, digest: string, target: Repository, to: string): Promise<{ subjectIndexed: boolean }> {
   const { descriptor, bytes } = await source.fetchManifest(digest);
-  if (descriptor.mediaType !== MEDIA_TYPE.ociIndex) {
-    await copyArtifact(source, digest, target, to);
-    return;
-  }
+  if (descriptor.mediaType !== MEDIA_TYPE.ociIndex) return await copyArtifact(source, digest, target, to);
   const index = parseIndex(bytes, descriptor.mediaType);
   for (const child of index.manifests) {
     if (!(await target.hasManifest(child.digest))) await copyManifest(source, child.digest, target, child.digest);
   }
-  await target.pushManifest(to, bytes, descriptor.mediaType);
+  return await target.pushManifest(to, bytes, descriptor.mediaType);
+}
+
+/**
+ * Copies the referrers the source's referrers API lists for `digest`, and theirs in turn, that the
+ * target lacks; a target that does not index them itself (no OCI-Subject, as `oras cp -r` checks)
+ * gets each in its referrers tag schema index. Says each one copied.
+ */
+async function copyReferrers(source: Repository, target: Repository, digest: string, onCopied: (referrer: Descriptor, subject: string) => void, seen = new Set<string>()) {
+  if (seen.has(digest) || !(await hasReferrersApi(source))) return;
+  seen.add(digest);
+  for (const referrer of await listReferrers(source, digest)) {
+    if (!(await target.hasManifest(referrer.digest))) {
+      const { subjectIndexed } = await copyManifest(source, referrer.digest, target, referrer.digest);
+      if (!subjectIndexed) await addReferrer(target, digest, referrer);
+      onCopied(referrer, digest);
+    }
+    await copyReferrers(source, target, referrer.digest, onCopied, seen);
+  }
 }
 
 /**
@@ -90,6 +110,7 @@ export async function mirror(
   const copied: TagState[] = [];
   const skipped: TagState[] = [];
   const states: TagState[] = [];
+  let referrers = 0;
   for (const phase of phases) {
     await mapLimit(phase, concurrency, async ({ repository, tag }) => {
       const [from, to] = [source.repository(repository), target.repository(repository)];
@@ -101,12 +122,16 @@ export async function mirror(
       if (before === digest) {
         skipped.push(state);
         onEvent({ kind: "skipped", tag: state });
-        return;
+      } else {
+        // By digest: what was resolved is what gets copied, even if the tag moves meanwhile.
+        await copyManifest(from, digest, to, tag);
+        copied.push(state);
+        onEvent({ kind: "copied", tag: state });
       }
-      // By digest: what was resolved is what gets copied, even if the tag moves meanwhile.
-      await copyManifest(from, digest, to, tag);
-      copied.push(state);
-      onEvent({ kind: "copied", tag: state });
+      await copyReferrers(from, to, digest, (referrer, subject) => {
+        referrers++;
+        onEvent({ kind: "referrer", repository, subject, referrer });
+      });
     });
   }
 
@@ -125,5 +150,5 @@ export async function mirror(
     }
   });
   const order = (a: TagState, b: TagState) => a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag);
-  return { catalog, repositories, copied: copied.sort(order), skipped: skipped.sort(order), verified: verified.sort(order), mismatched: mismatched.sort(order) };
+  return { catalog, repositories, copied: copied.sort(order), skipped: skipped.sort(order), verified: verified.sort(order), mismatched: mismatched.sort(order), referrers };
 }

@@ -28,13 +28,16 @@ export const step: Step = {
           out.note(`= ${named(event.tag)} ${event.tag.digest} is on ${to} already`);
         } else if (event.kind === "mismatch") {
           out.fail(`${named(event.tag)}: ${from} resolves it to ${event.tag.digest}, ${to} to ${event.target ?? "nothing"}`);
+        } else if (event.kind === "referrer") {
+          out.ok(`copied ${event.repository}@${event.referrer.digest} (${event.referrer.artifactType}), a referrer of ${event.subject}`);
         }
       },
     });
     if (!report.catalog) out.warn(`${from} does not list its repositories; mirrored the agents named by AGENTS: ${report.repositories.join(", ")}`);
     const tags = report.verified.length + report.mismatched.length;
     out.line();
-    out.line(`${report.repositories.length} repositories, ${tags} tags: copied ${report.copied.length}, skipped ${report.skipped.length} (already equal)`);
+    const referrers = report.referrers > 0 ? `; ${report.referrers} referrers the referrers API listed` : "";
+    out.line(`${report.repositories.length} repositories, ${tags} tags: copied ${report.copied.length}, skipped ${report.skipped.length} (already equal)${referrers}`);
     if (options.json) out.json(report);
     if (report.mismatched.length > 0) {
       throw new ContentError(

@@ -21,13 +21,21 @@ export interface Run {
   stderr: string;
 }
 
+interface StartOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** What the command reads on stdin; none (an empty stdin) by default. */
+  input?: string;
+}
+
 /** Starts a command, collecting its output; `done` never rejects for a non-zero exit. */
-export function start(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+export function start(command: string, args: string[], options: StartOptions = {}) {
   const child = spawn(command, args, {
     cwd: options.cwd ?? PROJECT_ROOT,
     env: { ...process.env, NO_COLOR: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: "pipe",
   });
+  child.stdin.end(options.input);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -40,7 +48,7 @@ export function start(command: string, args: string[], options: { env?: Record<s
 }
 
 /** Runs a command to completion, collecting its output; never throws for a non-zero exit. */
-export const run = (command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<Run> =>
+export const run = (command: string, args: string[], options: StartOptions = {}): Promise<Run> =>
   start(command, args, options).done;
 
 /** `scripts/<name>.ts` as a user starts it: a separate process, options as flags and env. */
@@ -55,6 +63,21 @@ export function startScript(name: string, args: string[] = [], env: Record<strin
 /** `scripts/<name>.ts` run to completion. */
 export const runScript = (name: string, args: string[] = [], env: Record<string, string> = {}, cwd?: string): Promise<Run> =>
   startScript(name, args, env, cwd).done;
+
+/** Starts `make serve` on a free port; resolves once it says where it listens. */
+export function startService(env: Record<string, string>, args: string[] = []) {
+  const service = startScript("serve", ["--addr", "127.0.0.1:0", ...args], env);
+  let output = "";
+  const url = new Promise<string>((resolve, reject) => {
+    service.child.stdout?.on("data", (chunk) => {
+      output += chunk;
+      const found = output.match(/at (http:\/\/127\.0\.0\.1:\d+)\//);
+      if (found) resolve(found[1]);
+    });
+    service.done.then((result) => reject(new Error(`serve exited ${result.code} before listening:\n${result.stdout}\n${result.stderr}`)));
+  });
+  return { ...service, url };
+}
 
 /** skopeo, the independent OCI client that checks what our scripts wrote. */
 export async function skopeo(args: string[]): Promise<string> {

@@ -42,7 +42,7 @@ export async function pushArtifact(
   tag: string | undefined,
   layers: ArtifactLayer[],
   options: { artifactType?: string; annotations?: Record<string, string>; subject?: Descriptor; onStatus?: OnStatus } = {},
-): Promise<Fetched> {
+): Promise<Fetched & { subjectIndexed: boolean }> {
   const onStatus = options.onStatus ?? (() => {});
   const manifest = artifactManifest(layers, options);
   const bytes = encodeManifest(manifest);
@@ -64,9 +64,9 @@ export async function pushArtifact(
     });
     onStatus("Uploading", descriptor);
   }
-  await repository.pushManifest(tag ?? descriptor.digest, bytes, MEDIA_TYPE.ociManifest);
+  const { subjectIndexed } = await repository.pushManifest(tag ?? descriptor.digest, bytes, MEDIA_TYPE.ociManifest);
   if (!existed) onStatus("Uploaded", descriptor);
-  return { descriptor, bytes, manifest };
+  return { descriptor, bytes, manifest, subjectIndexed };
 }
 
 /** parseManifest, naming the reference in its refusal: a run touches several. */
@@ -304,7 +304,7 @@ export async function copyArtifact(
   target: Repository,
   to: string,
   options: { onStatus?: OnStatus; read?: { descriptor: Descriptor; bytes: Uint8Array } } = {},
-): Promise<Descriptor> {
+): Promise<Descriptor & { subjectIndexed: boolean }> {
   const onStatus = options.onStatus ?? (() => {});
   const fetched = await fetchImageManifest(source, from, options.read);
   const { manifest } = fetched;

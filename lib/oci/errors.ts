@@ -49,6 +49,13 @@ export type Reason =
   // file-system
   | "file-in-the-way" | "not-writable" | "cannot-create";
 
+/** One entry of a distribution error body's `errors`. */
+export interface RegistryErrorBody {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
 export class OciError extends Error {
   constructor(
     readonly kind: ErrorKind,
@@ -58,6 +65,10 @@ export class OciError extends Error {
       status?: number;
       /** The distribution error code, e.g. MANIFEST_UNKNOWN. */
       code?: string;
+      /** The request the registry refused, e.g. `GET http://localhost:5000/v2/_catalog`. */
+      request?: string;
+      /** Every error the registry's answer listed, as it sent them. */
+      errors?: RegistryErrorBody[];
       /** What the request was about, e.g. "localhost:5000/agents/plan:v9". */
       subject?: string;
       /** How many attempts were made before giving up. */

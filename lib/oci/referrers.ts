@@ -142,7 +142,8 @@ function referrerDescriptor({ descriptor, manifest }: Fetched): Descriptor {
 /**
  * `oras attach`: pushes an artifact whose manifest names `subjectReference` (a tag or digest of
  * this repository) as its subject, by digest, and records it in the subject's referrers index
- * where the registry has no referrers API.
+ * unless the registry said (OCI-Subject) that it indexed the subject itself. oras-go decides so
+ * too: a registry whose referrers API answers but that sends no OCI-Subject gets the index as well.
  */
 export async function attachArtifact(
   repository: Repository,
@@ -154,6 +155,6 @@ export async function attachArtifact(
   const subject = { mediaType: resolved.mediaType, digest: resolved.digest, size: resolved.size };
   const pushed = await pushArtifact(repository, undefined, layers, { ...options, subject });
   const referrer = referrerDescriptor(pushed);
-  if (!(await hasReferrersApi(repository))) await addReferrer(repository, subject.digest, referrer);
+  if (!pushed.subjectIndexed) await addReferrer(repository, subject.digest, referrer);
   return { ...pushed, subject, referrer };
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { sha256Digest } from "./digest.ts";
-import { type ErrorKind, OciError } from "./errors.ts";
+import { type ErrorKind, OciError, type RegistryErrorBody } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost, usesPlainHttp } from "./reference.ts";
 import { createTransport, type HttpResponse, readLimited, readStart, type Transport } from "./transport.ts";
@@ -91,7 +91,7 @@ export class Registry {
         ? await authorizer.authorized(this.host, options.scope ?? "", (authorization) => this.send(url, options, authorization))
         : await this.send(url, options);
       if (response.ok || options.accept?.includes(response.status)) return response;
-      const error = await this.responseError(response, options, attempt + 1);
+      const error = await this.responseError(response, url, options, attempt + 1);
       const transient = RETRYABLE.has(response.status) || options.transientCodes?.includes(error.details.code ?? "");
       if (transient && attempt < this.retries) {
         const retryAfter = Number(response.headers.get("retry-after")) * 1000;
@@ -114,27 +114,25 @@ export class Registry {
     });
   }
 
-  private async responseError(response: HttpResponse, options: RequestOptions, attempts: number): Promise<OciError> {
+  private async responseError(response: HttpResponse, url: string, options: RequestOptions, attempts: number): Promise<OciError> {
     const text = new TextDecoder().decode(await readStart(response, MAX_ERROR_BODY_BYTES));
-    let code: string | undefined;
-    let detail: string | undefined;
+    let errors: RegistryErrorBody[] | undefined;
     try {
-      const first = JSON.parse(text).errors?.[0];
-      if (first) {
-        code = first.code;
-        detail = first.message ?? code;
-      }
+      const listed = JSON.parse(text).errors;
+      if (Array.isArray(listed) && listed.length > 0) errors = listed;
     } catch {
       // Not a distribution error body.
     }
+    const code = errors?.[0].code;
+    let detail = errors && (errors[0].message ?? code);
     const status = response.status;
-    const subject = options.subject ?? new URL(response.url || this.baseUrl).pathname;
-    const details = { status, code, subject, attempts };
+    const subject = options.subject ?? new URL(url).pathname;
+    const details = { status, code, subject, attempts, request: `${options.method ?? "GET"} ${url}`, errors };
     if (code === undefined && !(await this.isRegistry())) {
       const type = response.headers.get("content-type")?.split(";")[0];
       return new OciError(
         "not-a-registry",
-        `${this.baseUrl} answers, but not as an OCI registry (${options.method ?? "GET"} ${new URL(response.url || this.baseUrl).pathname} ` +
+        `${this.baseUrl} answers, but not as an OCI registry (${options.method ?? "GET"} ${new URL(url).pathname} ` +
           `answered ${status}${type ? ` ${type}` : ""}, and GET /v2/ does not answer like a registry)`,
         details,
       );
@@ -368,8 +366,12 @@ export class Repository {
     return { descriptor: { mediaType, digest, size: bytes.byteLength }, bytes };
   }
 
-  /** PUTs a manifest under a tag or its digest; the registry's answer must name the same digest. */
-  async pushManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
+  /**
+   * PUTs a manifest under a tag or its digest; the registry's answer must name the same digest.
+   * `subjectIndexed`: the registry answered with OCI-Subject, saying it indexed the manifest's
+   * subject for its referrers API (distribution-spec 1.1), so no client needs to.
+   */
+  async pushManifest(reference: string, bytes: Uint8Array, mediaType: string): Promise<Descriptor & { subjectIndexed: boolean }> {
     const subject = this.reference(reference);
     const response = await this.registry.request(`/v2/${this.name}/manifests/${reference}`, {
       method: "PUT",
@@ -388,7 +390,7 @@ export class Repository {
     if (stored && stored !== digest) {
       throw new OciError("invalid-content", `the registry stored ${subject} as ${stored}, but its bytes hash to ${digest}`, { subject });
     }
-    return { mediaType, digest, size: bytes.byteLength };
+    return { mediaType, digest, size: bytes.byteLength, subjectIndexed: response.headers.get("oci-subject") !== null };
   }
 
   /**

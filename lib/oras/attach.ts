@@ -1,7 +1,7 @@
 // oras attach [flags] --artifact-type=<type> <name>{:<tag>|@<digest>} {<file>[:<type>]|--annotation <key>=<value>} [...]
 import { UsageError } from "../errors.ts";
 import { attachArtifact } from "../oci/referrers.ts";
-import { type Command, describe, NO_TTY_FLAG, parseTarget, printJson, remoteFlags, repositoryOf, requireReference } from "./command.ts";
+import { type Command, describe, NO_TTY_FLAG, parseTarget, printJson, remoteFlags, repositoryOf, requireReference, usageError } from "./command.ts";
 import { loadLayers, PACKER_FLAGS, parseAnnotations } from "./files.ts";
 import { pushStatus } from "./push.ts";
 
@@ -25,12 +25,13 @@ export const attach: Command = {
   argsHelp: "the destination artifact for attaching",
   async run(flags, [raw, ...files], io) {
     const artifactType = flags["artifact-type"] as string | undefined;
-    if (!artifactType) throw new UsageError(`required flag(s) "artifact-type" not set`, 'Name the type of what is attached, e.g. --artifact-type doc/example.');
+    if (!artifactType) throw new UsageError(`required flag(s) "artifact-type" not set`);
     const target = parseTarget(raw);
-    const reference = requireReference("attach", target);
+    const reference = requireReference(attach, target);
     const annotations = parseAnnotations(flags.annotation as string[] | undefined);
     if (files.length === 0 && Object.keys(annotations).length === 0) {
-      throw new UsageError(
+      throw usageError(
+        attach,
         "neither file nor annotation provided in the command",
         `To attach to an existing artifact, please provide files via argument or annotations via flag "--annotation". Run "oras attach -h" for more options and examples`,
       );

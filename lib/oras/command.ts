@@ -3,6 +3,7 @@
 import { UsageError } from "../errors.ts";
 import { env } from "../env.ts";
 import type { OnStatus, TransferStatus } from "../oci/artifacts.ts";
+import { OciError } from "../oci/errors.ts";
 import { type Descriptor, goEscape, layerTitle } from "../oci/manifest.ts";
 import type { ClientSettings, Clients } from "../oci/client.ts";
 import { carriesPassword, hostOf, parseReference, type Reference } from "../oci/reference.ts";
@@ -110,14 +111,14 @@ function unknownFlag(command: string, name: string, shown: string): UsageError {
       `Drop it, or use the oras CLI (1.2 or later) for it. Run "oras ${command} -h" for the flags this client takes.`,
     );
   }
-  return new UsageError(`unknown flag: ${shown}`, `Run "oras ${command} -h" for its flags.`);
+  return new UsageError(`unknown flag: ${shown}`);
 }
 
 /** strconv.ParseBool's spellings, which oras's `--flag=value` takes for a boolean. */
 function parseBool(text: string, shown: string): boolean {
   if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
   if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
-  throw new UsageError(`invalid argument ${JSON.stringify(text)} for "${shown}" flag: use true or false`);
+  throw new UsageError(`invalid argument ${JSON.stringify(text)} for "${shown}" flag: strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
 }
 
 /**
@@ -154,7 +155,7 @@ export function parseFlags(command: string, argv: string[], spec: FlagSpec): { f
         const name = byShort.get(short);
         if (!name) {
           const long = UNSUPPORTED_SHORT[short];
-          throw long ? unknownFlag(command, long, `-${short} (--${long})`) : new UsageError(`unknown shorthand flag: '${short}' in ${arg}`, `Run "oras ${command} -h" for its flags.`);
+          throw long ? unknownFlag(command, long, `-${short} (--${long})`) : new UsageError(`unknown shorthand flag: '${short}' in ${arg}`);
         }
         if (spec[name].type === "boolean") {
           set(name, true);
@@ -213,15 +214,23 @@ export async function runCommand(command: Command, argv: string[], io: OrasIO): 
   if (flags["password-stdin"]) flags.password = await readPassword(io);
   for (const arg of args) refuseUserinfo(arg);
   const [least, most] = command.args;
-  if (args.length < least || args.length > most) {
-    const wanted = least === most ? `exactly ${least}` : most === Infinity ? `at least ${least}` : `${least} to ${most}`;
-    throw new UsageError(
-      `"oras ${name}" requires ${wanted} argument${least === 1 && most === 1 ? "" : "s"} but got ${args.length}`,
-      `Usage: oras ${command.use}\nPlease specify ${command.argsHelp}. Run "oras ${name} -h" for more options and examples`,
-    );
-  }
+  if (args.length < least || args.length > most) throw argumentCountError(command, least, most, args.length);
   return (await command.run(flags, args, io)) ?? {};
 }
+
+/** oras's refusal of too few or too many arguments: `"oras tag" requires at least 2 arguments but got 1`. */
+export function argumentCountError(command: Command, least: number, most: number, got: number): UsageError {
+  const wanted = least === most ? `exactly ${least}` : most === Infinity ? `at least ${least}` : `${least} to ${most}`;
+  const plural = least === 1 && most === 1 ? "argument" : "arguments";
+  return usageError(
+    command,
+    `"oras ${commandName(command)}" requires ${wanted} ${plural} but got ${got}`,
+    `Please specify ${wanted} ${plural} as ${command.argsHelp}. Run "oras ${commandName(command)} -h" for more options and examples`,
+  );
+}
+
+/** A refusal oras prints with the command's usage line between the message and what to do. */
+export const usageError = (command: Command, message: string, hint: string) => new UsageError(message, `Usage: oras ${command.use}\n${hint}`);
 
 /** As oras reads --password-stdin: all of stdin, less one trailing line break. */
 async function readPassword(io: OrasIO): Promise<string> {
@@ -286,11 +295,12 @@ export function parseTarget(raw: string): Target {
 }
 
 /** A target that must name a tag or digest, as pull, fetch, resolve, tag, attach and discover need. */
-export function requireReference(command: string, target: Target): string {
+export function requireReference(command: Command, target: Target): string {
   if (!target.reference) {
-    throw new UsageError(
+    throw usageError(
+      command,
       `"${target.raw}": no tag or digest specified`,
-      `Please specify a reference in the form of "<name>:<tag>" or "<name>@<digest>". Run "oras ${command} -h" for more options and examples`,
+      `Please specify a reference in the form of "<name>:<tag>" or "<name>@<digest>". Run "oras ${commandName(command)} -h" for more options and examples`,
     );
   }
   return target.reference;
@@ -309,6 +319,18 @@ function refuseUserinfo(text: string) {
       "a registry written user:password@host was refused (not shown here, not used)",
       "Give the registry as host[:port] and log in with `oras login -u USER --password-stdin HOST`.",
     );
+  }
+}
+
+export const REGISTRY_PREFIX = "Error response from registry:";
+
+/** A registry's refusal with oras's words for what was being done: `…registry: failed to resolve digest: …`. */
+export async function doing<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (!(error instanceof OciError && error.message.startsWith(REGISTRY_PREFIX))) throw error;
+    throw new OciError(error.kind, error.message.replace(REGISTRY_PREFIX, `${REGISTRY_PREFIX} ${what}:`), error.details);
   }
 }
 

@@ -16,17 +16,19 @@ export const copy: Command = {
   argsHelp: "the source and destination for copying",
   async run(flags, [fromRaw, toRaws], io) {
     const [toRaw, ...extraTags] = toRaws.split(",");
-    checkTags(extraTags);
+    checkTags(extraTags, "invalid extra tag: ");
     const from = parseTarget(fromRaw);
     const to = parseTarget(toRaw);
     const source = repositoryOf(from, flags, io, "from-");
     const target = repositoryOf(to, flags, io, "to-");
-    const reference = requireReference("cp", from);
-    // Within one repository oras finds the manifest already there and prints no node at all.
+    const reference = requireReference(copy, from);
+    // Where the target repository holds the manifest already (always, within one repository),
+    // oras copies no node, so prints none: it only tags.
     const sameRepository = source.registry === target.registry && source.name === target.name;
+    const there = sameRepository || await target.hasManifest((await source.resolve(reference)).digest);
     // Without a tag or digest on the target, oras keeps the source's.
     const copied = await copyArtifact(source, reference, target, to.reference ?? reference, {
-      onStatus: sameRepository ? undefined : statusLines(io, { Copying: "Copying", Copied: "Copied ", Exists: "Exists ", Mounted: "Mounted" }),
+      onStatus: there ? undefined : statusLines(io, { Copying: "Copying", Copied: "Copied ", Exists: "Exists ", Mounted: "Mounted" }),
     });
     io.out(`Copied [registry] ${fromRaw} => [registry] ${toRaw}\n`);
     if (extraTags.length > 0) {

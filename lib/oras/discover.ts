@@ -108,7 +108,7 @@ export const discover: Command = {
     if (flags.depth !== undefined && !(Number.isInteger(depth) && depth >= 1)) throw new UsageError("depth value should be at least 1");
     const target = parseTarget(raw);
     const repository = repositoryOf(target, flags, io);
-    const { mediaType, digest, size } = await repository.resolve(requireReference("discover", target));
+    const { mediaType, digest, size } = await repository.resolve(requireReference(discover, target));
     const root = await referrerTree(repository, { mediaType, digest, size }, flags["artifact-type"] as string | undefined, depth);
     if (format === "json") printJson(io, toJson(target.path, root));
     else io.out(renderTree({ label: `${target.path}@${digest}`, children: treeChildren(root) }));

@@ -55,7 +55,7 @@ export async function loadLayers(texts: string[], flags: FlagValues, io: OrasIO)
   const absolute = files.filter(({ file }) => path.isAbsolute(file)).map(({ file }) => file);
   if (absolute.length > 0 && !flags["disable-path-validation"]) {
     throw new UsageError(
-      `absolute file path detected. If it's intentional, use --disable-path-validation flag to skip this check: ${absolute.join(", ")}`,
+      `absolute file paths are insecure and not recommended. If it's intentional, use --disable-path-validation flag to skip this check: ${absolute.join(", ")}`,
     );
   }
   const layers: ArtifactLayer[] = [];
@@ -69,7 +69,7 @@ export async function loadLayers(texts: string[], flags: FlagValues, io: OrasIO)
       continue;
     }
     const info = await stat(full).catch(() => undefined);
-    if (!info) throw new UsageError(`stat ${file}: no such file or directory`);
+    if (!info) throw new UsageError(`stat ${full}: no such file or directory`);
     if (!info.isFile()) throw new UsageError(`${file} is not a regular file (this client does not push directories)`, "Push the files in it one by one.");
     const bytes = await readFile(full).catch((error: NodeJS.ErrnoException) => {
       throw new UsageError(`open ${file}: ${error.code === "EACCES" ? "permission denied" : error.message}`);

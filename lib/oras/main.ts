@@ -1,7 +1,8 @@
 // The oras CLI's commands, done by the built-in OCI client: the same argv, the same output.
+import { STATUS_CODES } from "node:http";
 import { CliError, UsageError } from "../errors.ts";
 import { OciError } from "../oci/errors.ts";
-import { type Command, helpText, type OrasIO, type OrasResult, runCommand } from "./command.ts";
+import { type Command, helpText, type OrasIO, type OrasResult, REGISTRY_PREFIX, runCommand } from "./command.ts";
 
 /** A command, loaded when it runs: a step that pushes loads push alone, not the other ten. */
 type Load = () => Promise<Command>;
@@ -79,15 +80,37 @@ export async function runOras(argv: string[], io: OrasIO): Promise<OrasResult> {
   const [subname, ...args] = rest;
   const subcommand = Object.hasOwn(entry, subname ?? "") ? entry[subname] : undefined;
   if (subcommand) return await runCommand(await subcommand(), args, io);
-  if (subname === undefined || subname === "--help" || subname === "-h") {
-    const loads = Object.values(entry).filter((load, i, all) => all.indexOf(load) === i);
-    io.out((await Promise.all(loads.map((load) => load()))).map(helpText).join("\n"));
-    return {};
-  }
-  throw new UsageError(`unknown command ${JSON.stringify(subname)} for "oras ${name}"`, `Run 'oras ${name} --help' for usage.`);
+  // As cobra does for a group, anything else shows the group's help.
+  const loads = Object.values(entry).filter((load, i, all) => all.indexOf(load) === i);
+  io.out((await Promise.all(loads.map((load) => load()))).map(helpText).join("\n"));
+  return {};
 }
 
-const REGISTRY_PREFIX = "Error response from registry:";
+/** A JSON value as Go's %v prints what encoding/json decoded it into (oras-go's error detail). */
+function goValue(value: unknown): string {
+  if (value === null) return "<nil>";
+  if (Array.isArray(value)) return `[${value.map(goValue).join(" ")}]`;
+  if (typeof value === "object") return `map[${Object.keys(value).sort().map((key) => `${key}:${goValue((value as Record<string, unknown>)[key])}`).join(" ")}]`;
+  return String(value);
+}
+
+/**
+ * A registry's refusal in oras-go's words: the errors its answer listed (`name unknown: repository
+ * name not known to registry: map[name:agents/ghost]`), else the request and its status. A
+ * manifest or blob that is not there is `<reference>: not found`, as the message says already.
+ */
+function refusal({ details }: OciError): string | undefined {
+  const { request, status, errors } = details;
+  if (!request || status === undefined || (status === 404 && /^\w+ \S+\/v2\/.+\/(manifests|blobs)\//.test(request))) return undefined;
+  if (!errors) {
+    const [method, url] = request.split(" ");
+    return `${REGISTRY_PREFIX} ${method} ${JSON.stringify(url)}: response status code ${status}: ${STATUS_CODES[status] ?? ""}`;
+  }
+  const words = errors.map(({ code, message, detail }) =>
+    [code.toLowerCase().replaceAll("_", " "), ...(message ? [message] : []), ...(message && detail !== undefined ? [goValue(detail)] : [])].join(": ")
+  );
+  return `${REGISTRY_PREFIX} ${words.join("; ")}`;
+}
 
 /**
  * A failure as oras prints it on stderr: `Error: …`, or `Error response from registry: …` for
@@ -95,6 +118,8 @@ const REGISTRY_PREFIX = "Error response from registry:";
  */
 export function errorText(error: unknown): string {
   if (!(error instanceof OciError || error instanceof CliError)) return `Error: ${(error as Error)?.stack ?? error}\n`;
+  const registrySaid = error instanceof OciError ? refusal(error) : undefined;
+  if (registrySaid) return `${registrySaid}\n`;
   const message = error.message.startsWith(REGISTRY_PREFIX) ? error.message : `Error: ${error.message}`;
   const hint = error instanceof CliError ? error.hint : undefined;
   return `${message}\n${hint ? `${hint}\n` : ""}`;

@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../errors.ts";
 import { type Descriptor, goEscape } from "../oci/manifest.ts";
-import { type Command, describe, parseTarget, printJson, remoteFlags, repositoryOf, requireReference, sortKeys } from "./command.ts";
+import { type Command, describe, doing, parseTarget, printJson, remoteFlags, repositoryOf, requireReference, sortKeys } from "./command.ts";
 import { indentJson } from "./json.ts";
 
 export const manifestFetch: Command = {
@@ -31,14 +31,14 @@ export const manifestFetch: Command = {
     if (output === "-" && flags.descriptor) throw new UsageError("`--descriptor` cannot be used with `--output -` at the same time");
     if (output === "-" && flags.format !== "text") throw new UsageError("`--output -` cannot be used with `--format json` at the same time");
     const target = parseTarget(raw);
-    const reference = requireReference("manifest fetch", target);
+    const reference = requireReference(manifestFetch, target);
     const repository = repositoryOf(target, flags, io);
     const pretty = (json: string) => (flags.pretty ? indentJson(json) + "\n" : json);
     const printDescriptor = ({ mediaType, digest, size }: Descriptor) => io.out(pretty(goEscape(JSON.stringify({ mediaType, digest, size }))));
     const toFile = output !== undefined && output !== "-";
     // For the descriptor alone oras only resolves: what a HEAD answers.
     if (flags.descriptor && !toFile) return printDescriptor(await repository.resolve(reference));
-    const { descriptor, bytes } = await repository.fetchManifest(reference);
+    const { descriptor, bytes } = await doing(`failed to fetch the content of ${JSON.stringify(raw)}`, repository.fetchManifest(reference));
     // The stored bytes as they are: --pretty only re-indents them, and a file gets them untouched.
     const stored = new TextDecoder().decode(bytes);
     if (toFile) {

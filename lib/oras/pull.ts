@@ -34,7 +34,7 @@ export const pull: Command = {
   argsHelp: "the artifact reference to pull",
   async run(flags, [raw], io) {
     const target = parseTarget(raw);
-    const reference = requireReference("pull", target);
+    const reference = requireReference(pull, target);
     const outDir = path.resolve(io.cwd, (flags.output as string | undefined) ?? ".");
     // oras prints the manifest's lines around its layers', so the layers' wait for the manifest.
     const layerLines: [string, Descriptor][] = [];

@@ -17,12 +17,10 @@ import {
 } from "./command.ts";
 import { loadLayers, PACKER_FLAGS, parseAnnotations } from "./files.ts";
 
-/** Checked before anything is sent, so a bad tag leaves nothing half-done. */
-export function checkTags(tags: string[]): string[] {
-  for (const tag of tags) {
-    if (!TAG_PATTERN.test(tag)) throw new UsageError(`invalid reference: invalid tag ${JSON.stringify(tag)}`, "Tags match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.");
-  }
-  return tags;
+/** Checked before anything is sent, so a bad tag leaves nothing half-done; `what` is oras's word for them. */
+export function checkTags(tags: string[], what = ""): void {
+  const bad = tags.find((tag) => !TAG_PATTERN.test(tag));
+  if (bad !== undefined) throw new UsageError(`${what}invalid reference: invalid tag ${JSON.stringify(bad)}`);
 }
 
 /** Puts an existing manifest under more tags, one by one, so `Tagged <tag>` lines come in order. */
@@ -64,7 +62,7 @@ export const push: Command = {
   async run(flags, [references, ...files], io) {
     const [raw, ...extraTags] = references.split(",");
     const target = parseTarget(raw);
-    checkTags(extraTags);
+    checkTags(extraTags, "invalid extra tag: ");
     const annotations = parseAnnotations(flags.annotation as string[] | undefined);
     const text = flags.format === "text";
     const layers = await loadLayers(files, flags, io);

@@ -1,5 +1,5 @@
 // oras resolve [flags] <name>{:<tag>|@<digest>}
-import { type Command, parseTarget, remoteFlags, repositoryOf, requireReference } from "./command.ts";
+import { type Command, doing, parseTarget, remoteFlags, repositoryOf, requireReference } from "./command.ts";
 
 export const resolve: Command = {
   use: "resolve [flags] <name>{:<tag>|@<digest>}",
@@ -13,7 +13,7 @@ export const resolve: Command = {
   argsHelp: "the target artifact reference to resolve",
   async run(flags, [raw], io) {
     const target = parseTarget(raw);
-    const { digest } = await repositoryOf(target, flags, io).resolve(requireReference("resolve", target));
+    const { digest } = await doing("failed to resolve digest", repositoryOf(target, flags, io).resolve(requireReference(resolve, target)));
     io.out(flags["full-reference"] ? `${target.path}@${digest}\n` : `${digest}\n`);
     return { digest };
   },

@@ -1,6 +1,5 @@
 // oras tag [flags] <name>{:<tag>|@<digest>} <new_tag> [...]
-import { UsageError } from "../errors.ts";
-import { type Command, parseTarget, remoteFlags, repositoryOf, requireReference } from "./command.ts";
+import { argumentCountError, type Command, parseTarget, remoteFlags, repositoryOf, requireReference, usageError } from "./command.ts";
 import { checkTags, tagAll } from "./push.ts";
 
 export const tag: Command = {
@@ -15,11 +14,12 @@ export const tag: Command = {
   argsHelp: "the artifact to be retagged and the tags to be added",
   async run(flags, [raw, ...tags], io) {
     if (raw === "list" || raw === "ls") {
-      throw new UsageError(`there is no "list" sub-command for "oras tag" command`, `If you want to list available tags in a repository, use "oras repo tags"`);
+      throw usageError(tag, `there is no "list" sub-command for "oras tag" command`, `If you want to list available tags in a repository, use "oras repo tags"`);
     }
+    if (tags.length === 0) throw argumentCountError(tag, 2, Infinity, 1);
     const target = parseTarget(raw);
-    const reference = requireReference("tag", target);
-    if (checkTags(tags).length === 0) throw new UsageError("dstReferences cannot be empty: missing reference", "Name at least one new tag.");
+    const reference = requireReference(tag, target);
+    checkTags(tags);
     const repository = repositoryOf(target, flags, io);
     const { descriptor, bytes } = await repository.fetchManifest(reference);
     io.out(`Tagging [registry] ${target.path}@${descriptor.digest}\n`);

@@ -3,17 +3,16 @@
 // code with ours. Commands run in this process through runOras, as scripts/oras.ts runs them
 // (a process each would cost seconds on a busy machine); the script itself, the package bin and
 // `make oras` run as processes at the end.
-import { before, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { errorText, runOras } from "../../lib/oras/main.ts";
-import { splitWords } from "../../lib/oras/words.ts";
-import { freePort } from "../../lib/registry-server.ts";
+import { runOras } from "../../lib/oras/main.ts";
+import { commandName, type DocsWorld, PAGES, prepare, runBuiltin, shownCommands, startDocsWorld } from "../docs-commands.ts";
 import { PROJECT_ROOT, run, type Run, runScript, skopeo, withRegistry } from "../helpers.ts";
 
 // Manifests oras itself pushed (REFERENCE §1): the same files and created times must give these digests.
@@ -26,17 +25,7 @@ const short = (digest: string) => digest.slice(7, 19);
 const lines = (text: string) => text.split("\n").slice(0, -1);
 
 /** One oras command, as scripts/oras.ts runs it: stdout, stderr, and exit 1 with oras's error text on failure. */
-async function oras(args: string[], cwd = PROJECT_ROOT): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io = { cwd, out: (text: string) => (stdout += text), err: (text: string) => (stderr += text), clients: new Clients(10_000) };
-  try {
-    await runOras(args, io);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    return { code: 1, stdout, stderr: stderr + errorText(error) };
-  }
-}
+const oras = (args: string[], cwd = PROJECT_ROOT): Promise<Run> => runBuiltin(args, { cwd });
 
 describe("scripts/oras.ts against a real registry", () => {
   const bench = withRegistry();
@@ -286,7 +275,7 @@ describe("scripts/oras.ts against a real registry", () => {
   it("fails as oras fails: `Error: …` or `Error response from registry: …` on stderr, exit 1, nothing on stdout", async () => {
     const cases: [string[], RegExp][] = [
       [["pull", `${host()}/golden:v9`], /^Error response from registry: localhost:\d+\/golden:v9: not found\n$/],
-      [["pull", `${host()}/golden`], /^Error: "localhost:\d+\/golden": no tag or digest specified\nPlease specify a reference/],
+      [["pull", `${host()}/golden`], /^Error: "localhost:\d+\/golden": no tag or digest specified\nUsage: oras pull \[flags\]/],
       [["push", "--colour", `${host()}/x:v1`, "a"], /^Error: unknown flag: --colour\n/],
       [["push", "--oci-layout", `${host()}/x:v1`, "a"], /^Error: --oci-layout is an oras flag this client does not support\n/],
       [["cp", "-r", `${host()}/golden:amd64`, `${host()}/y:v1`], /^Error: -r \(--recursive\) is an oras flag this client does not support\n/],
@@ -295,7 +284,7 @@ describe("scripts/oras.ts against a real registry", () => {
       [["manifest", "fetch", "--pretty", "--format", "text", `${host()}/golden:amd64`], /^Error: --format, --pretty cannot be used at the same time\n$/],
       [["resolve"], /^Error: "oras resolve" requires exactly 1 argument but got 0\nUsage: oras resolve/],
       [["attach", `${host()}/golden:amd64`, "a"], /^Error: required flag\(s\) "artifact-type" not set\n/],
-      [["push", `${host()}/x:v1`, "/etc/hostname"], /^Error: absolute file path detected/],
+      [["push", `${host()}/x:v1`, "/etc/hostname"], /^Error: absolute file paths are insecure and not recommended/],
       [["frobnicate"], /^Error: unknown command "frobnicate" for "oras"\n/],
       [["push", "-a", "novalue", `${host()}/x:v1`], /^Error: annotation value doesn't match the required format\n/],
     ];
@@ -325,7 +314,7 @@ describe("scripts/oras.ts against a real registry", () => {
     const resolved = await runScript("oras", ["resolve", `${host()}/golden:arm64`]);
     assert.deepEqual(resolved, { code: 0, stdout: `${GOLDEN[0].digest}\n`, stderr: "" });
     const missing = await runScript("oras", ["resolve", `${host()}/golden:v9`]);
-    assert.deepEqual(missing, { code: 1, stdout: "", stderr: `Error response from registry: ${host()}/golden:v9: not found\n` });
+    assert.deepEqual(missing, { code: 1, stdout: "", stderr: `Error response from registry: failed to resolve digest: ${host()}/golden:v9: not found\n` });
     const usage = await runScript("oras", ["resolve", "--colour"]);
     assert.equal(usage.code, 1, "oras exits 1 for usage errors too");
     assert.match(usage.stderr, /^Error: unknown flag: --colour\n/);
@@ -337,7 +326,7 @@ describe("scripts/oras.ts against a real registry", () => {
     const listed = await make(`repo tags '${host()}/golden'`);
     assert.equal(listed.code, 0, listed.stderr);
     assert.deepEqual(lines(listed.stdout).sort(), ["again", "amd64", "arm64", "copy", GOLDEN[1].digest.replace(":", "-"), "latest", "stable"].sort());
-    for (const hostile of [`repo ls $(touch ${marker})`, `repo ls \`touch ${marker}\``, `repo ls; touch ${marker}`, `$(shell touch ${marker})`]) {
+    for (const hostile of [`repo ls $(touch ${marker})`, `repo ls \`touch ${marker}\``, `resolve; touch ${marker}`, `$(shell touch ${marker})`]) {
       const result = await make(hostile);
       assert.equal(result.code, 2, `make passes on oras's exit 1 as its own 2: ${hostile}\n${result.stderr}`);
       assert.match(result.stderr, /^Error: /m, hostile);
@@ -359,61 +348,30 @@ describe("the package bin", () => {
   });
 });
 
-interface ShownCommand {
-  line: number;
-  text: string;
-  /** The directory of a `(cd DIR && oras …)` line. */
-  dir?: string;
-  args: string;
-  /** In a Troubleshooting section (between its markers), whose commands show failures on purpose. */
-  troubleshooting: boolean;
-}
-
-/** README.md first (its walkthrough puts the cards in the registry), then every docs/*.md in name order. */
-const PAGES = ["README.md", ...readdirSync(path.join(PROJECT_ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
-
-/** Every `$ oras …` and `$ (cd DIR && oras …)` line in a page's ``` code blocks, in order. */
-function shownCommands(page: string): ShownCommand[] {
-  const commands: ShownCommand[] = [];
-  let inBlock = false;
-  let troubleshooting = false;
-  readFileSync(path.join(PROJECT_ROOT, page), "utf8").split("\n").forEach((text, i) => {
-    if (text.includes("<!-- troubleshooting:start -->")) troubleshooting = true;
-    if (text.includes("<!-- troubleshooting:end -->")) troubleshooting = false;
-    if (text.startsWith("```")) inBlock = !inBlock;
-    const match = inBlock && (text.match(/^\$ \(cd (\S+) && oras (.+)\)$/) ?? text.match(/^\$ ()oras (.+)$/));
-    if (match) commands.push({ line: i + 1, text, dir: match[1] || undefined, args: match[2], troubleshooting });
-  });
-  return commands;
-}
-
-/** The command's name: `push`, or two words for `repo ls`, `manifest fetch` … */
-const commandName = (args: string) => splitWords(args).slice(0, /^(repo|manifest) /.test(args) ? 2 : 1).join(" ");
-
 describe("the oras commands README.md and docs/ show", () => {
-  const bench = withRegistry();
-  const host = () => bench.registry.address.replace("127.0.0.1", "localhost");
-  let nothingListens: string;
+  let world: DocsWorld;
+  const saved = process.env.DOCKER_CONFIG;
   let readmeRan: Promise<void> | undefined;
 
   before(async () => {
-    nothingListens = `localhost:${await freePort()}`;
-    cpSync(path.join(PROJECT_ROOT, "fixtures"), path.join(bench.work, "fixtures"), { recursive: true });
+    world = await startDocsWorld();
+    // `oras login` on a page writes where DOCKER_CONFIG says, and later commands read it there.
+    process.env.DOCKER_CONFIG = world.dockerConfig;
+  });
+  after(async () => {
+    if (saved === undefined) delete process.env.DOCKER_CONFIG;
+    else process.env.DOCKER_CONFIG = saved;
+    await world?.stop();
   });
 
   /** Runs each of a page's commands as written, in order; outside Troubleshooting each must succeed, and none may be refused. */
   async function runPage(page: string): Promise<void> {
     for (const command of shownCommands(page)) {
       const where = `${page}:${command.line}: ${command.text}`;
-      const args = splitWords(command.args.replaceAll("localhost:5000", host()).replaceAll("localhost:5001", nothingListens));
-      const cwd = path.join(bench.work, command.dir ?? ".");
-      mkdirSync(cwd, { recursive: true });
-      // Cards a capture directory of a page held (/tmp/capture/…) are stood in for by a fixture card.
-      for (const file of args.filter((arg) => /^\w[\w.-]*\.json(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
-        if (!existsSync(path.join(cwd, file))) copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
-      }
+      const { args, cwd, input } = prepare(command, world);
       let failure: unknown;
-      await runOras(args, { cwd, out: () => {}, clients: new Clients(10_000) }).catch((error) => (failure = error));
+      await runOras(args, { cwd, out: () => {}, stdin: input === undefined ? undefined : () => Promise.resolve(input), clients: new Clients(10_000) })
+        .catch((error) => (failure = error));
       assert.ok(!(failure instanceof UsageError), `${where}\nrefused: ${(failure as Error)?.message}`);
       if (!command.troubleshooting) assert.equal(failure, undefined, `${where}\nfailed: ${(failure as Error)?.message}`);
     }
@@ -422,7 +380,7 @@ describe("the oras commands README.md and docs/ show", () => {
   const runReadme = () => (readmeRan ??= runPage("README.md"));
 
   for (const page of PAGES) {
-    it(`${page}: each runs as written against a real registry, in page order: outside Troubleshooting they succeed, none is refused`, async () => {
+    it(`${page}: each runs as written against real registries, in page order: outside Troubleshooting they succeed, none is refused`, async () => {
       await runReadme();
       if (page !== "README.md") await runPage(page);
     });
@@ -430,7 +388,7 @@ describe("the oras commands README.md and docs/ show", () => {
 
   it("every oras command the client runs is shown on some page, and the walkthrough's in README.md", () => {
     const shown = new Set(PAGES.flatMap((page) => shownCommands(page).map(({ args }) => commandName(args))));
-    for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "cp", "tag", "attach", "discover"]) {
+    for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "cp", "tag", "attach", "discover", "login"]) {
       assert.ok(shown.has(name), `no page shows an oras ${name} to run`);
     }
     const walkthrough = new Set(shownCommands("README.md").filter(({ troubleshooting }) => !troubleshooting).map(({ args }) => commandName(args)));

@@ -1,7 +1,7 @@
 // Referrers on a real Distribution 2.8 registry, which has no referrers API: the referrers tag
 // schema index that attach keeps (read back by skopeo), concurrent attaches that must all land,
-// and the verified status `verify` records. The referrers API itself is exercised against a
-// small fake, since no registry that has it can be installed here.
+// and the verified status `verify` records. A real registry with the referrers API is in
+// referrers-api.test.ts; a small fake here answers in pages and NAME_UNKNOWN, which that one never does.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";

@@ -13,7 +13,7 @@ import { runScript, startFaultProxy, withRegistry } from "../helpers.ts";
  * after the settle. copy: per agent cp (GET, PUT) and resolve of both tags (HEAD, HEAD), then the
  * index: GET, three shards, HEAD, PUT, GET.
  */
-const EXPECTED = { push: 38, list: 4, manifest: 6, pull: 6, verify: 37, copy: 19 };
+const EXPECTED = { push: 38, list: 4, manifest: 6, pull: 6, verify: 36, copy: 19 };
 
 describe("requests per walkthrough step", () => {
   const bench = withRegistry();

@@ -6,22 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { fixtureCard, run, runScript, skopeo, startScript, withRegistry } from "../helpers.ts";
-
-/** Starts `make serve` on a free port; resolves once it says where it listens. */
-function startService(env: Record<string, string>, args: string[] = []) {
-  const service = startScript("serve", ["--addr", "127.0.0.1:0", ...args], env);
-  let output = "";
-  const url = new Promise<string>((resolve, reject) => {
-    service.child.stdout?.on("data", (chunk) => {
-      output += chunk;
-      const found = output.match(/at (http:\/\/127\.0\.0\.1:\d+)\//);
-      if (found) resolve(found[1]);
-    });
-    service.done.then((result) => reject(new Error(`serve exited ${result.code} before listening:\n${result.stdout}\n${result.stderr}`)));
-  });
-  return { ...service, url };
-}
+import { fixtureCard, run, runScript, skopeo, startService, withRegistry } from "../helpers.ts";
 
 async function chromium(args: string[]): Promise<string> {
   const profile = mkdtempSync(path.join(os.tmpdir(), "pallet-chromium-"));
