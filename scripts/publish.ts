@@ -13,7 +13,7 @@ import { type Repository } from "../lib/oci/registry.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { agentReference, createdFlags, namedCard } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
-import { attachNotarySignature, checkCardTrust, SIGNING_FLAGS, signCardFile, signingKey } from "../lib/step/trust.ts";
+import { attachNotarySignature, checkCardTrust, readSigningFlags, SIGNING_FLAGS, signCardFile } from "../lib/step/trust.ts";
 
 /** The least time a publish waits before reading its tag back. */
 const MIN_SETTLE_MS = 50;
@@ -43,7 +43,7 @@ export const step: Step = {
   async body(context) {
     const { options, remote, flags, out, orasIn, client } = context;
     const { file, agent } = namedCard(flags, "publish", "make publish CARD=fixtures/agent_cards/plan_agent_card.json TAG=v2");
-    const { signer, chain } = await signingKey(flags);
+    const { signer, chain } = await readSigningFlags(flags);
     let [card] = await loadCards(path.dirname(file), [agent]);
     out.ok(`${card.path} is a valid agent card (${card.card.name} ${card.card.version})`);
     for (const warning of card.warnings) out.warn(warning);

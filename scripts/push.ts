@@ -8,7 +8,7 @@ import type { Seen } from "../lib/discovery/publishing.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { agentReference, createdFlags } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
-import { attachNotarySignature, SIGNING_FLAGS, signCardFile, signingKey } from "../lib/step/trust.ts";
+import { attachNotarySignature, readSigningFlags, SIGNING_FLAGS, signCardFile } from "../lib/step/trust.ts";
 
 export const step: Step = {
   name: "push",
@@ -19,7 +19,7 @@ export const step: Step = {
   example: "make push TAG=v2 AGENTS=plan",
   async body(context) {
     const { options, remote, out, orasIn, client, flags } = context;
-    const { signer, chain } = await signingKey(flags);
+    const { signer, chain } = await readSigningFlags(flags);
     let cards = await loadCards(options.cardsDir, options.agents);
     out.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
     for (const warning of cards.flatMap((card) => card.warnings)) out.warn(warning);

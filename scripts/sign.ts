@@ -5,7 +5,7 @@ import { UsageError } from "../lib/errors.ts";
 import { loadCards } from "../lib/cards.ts";
 import { namedCard } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
-import { SIGNING_FLAGS, signCardFile, signingKey } from "../lib/step/trust.ts";
+import { readSigningFlags, SIGNING_FLAGS, signCardFile } from "../lib/step/trust.ts";
 
 export const step: Step = {
   name: "sign",
@@ -19,7 +19,7 @@ export const step: Step = {
   example: "make sign CARD=tmp/cards/plan_agent_card.json KEY=keys/publisher.key.pem",
   async body({ options, flags, out }) {
     const { file, agent } = namedCard(flags, "sign", "make sign CARD=tmp/cards/plan_agent_card.json KEY=keys/publisher.key.pem");
-    const { signer } = await signingKey(flags);
+    const { signer } = await readSigningFlags(flags);
     if (!signer) throw new UsageError("no key to sign with", "Name the private key with KEY (or --key), e.g. KEY=keys/publisher.key.pem; make keygen makes one.");
     const [card] = await loadCards(path.dirname(file), [agent]);
     const signed = await signCardFile(card, signer, out);

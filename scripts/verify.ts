@@ -11,7 +11,7 @@ import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
 import { shellLine } from "../lib/step/output.ts";
 import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
-import { checkCardTrust, SIGNING_FLAGS, signingKey } from "../lib/step/trust.ts";
+import { checkCardTrust, readSigningFlags } from "../lib/step/trust.ts";
 import type { SigningKey } from "../lib/trust/keys.ts";
 import { describeTrust, signDocument } from "../lib/trust/signatures.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
@@ -40,7 +40,7 @@ export const step: Step = {
   example: "make verify TAG=v2 VERIFY=require",
   async body(context) {
     const { options, remote, out, oras, clients, flags } = context;
-    const { signer } = await signingKey(flags);
+    const { signer } = await readSigningFlags(flags);
     const originals = await loadCards(options.cardsDir, options.agents);
     const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
     // The agents are verified side by side (each attach waits for its referrers index to settle)

@@ -20,7 +20,7 @@ export const SIGNING_FLAGS: CommandFlags = {
 };
 
 /** What the step signs with: KEY, and CERT's chain, each when given; CERT without KEY is a usage error. */
-export async function signingKey(flags: CommandFlagValues): Promise<{ signer?: SigningKey; chain?: Uint8Array[] }> {
+export async function readSigningFlags(flags: CommandFlagValues): Promise<{ signer?: SigningKey; chain?: Uint8Array[] }> {
   const [key, cert] = [flags.key as string | undefined, flags.cert as string | undefined];
   if (cert && !key) throw new UsageError("CERT is given without KEY", "The certificate is KEY's: give both, e.g. KEY=keys/publisher.key.pem CERT=keys/publisher.chain.pem.");
   return { signer: key ? await readSigningKey(key) : undefined, chain: cert ? await readCertificateChain(cert) : undefined };

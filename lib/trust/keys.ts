@@ -31,7 +31,7 @@ async function publicEntry(jwk: JWK, alg: KeyAlgorithm): Promise<JWK> {
 }
 
 /** Where the JWKS of a private key file goes: keys/publisher.key.pem -> keys/publisher.jwks.json. */
-export const jwksPathOf = (keyPath: string) => keyPath.replace(/(\.key)?\.pem$/, "") + ".jwks.json";
+const jwksPathOf = (keyPath: string) => keyPath.replace(/(\.key)?\.pem$/, "") + ".jwks.json";
 
 /**
  * A new key pair: the private key at `keyPath` (mode 0600, never over an existing file) and its

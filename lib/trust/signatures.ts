@@ -9,14 +9,7 @@ import type { SigningKey } from "./keys.ts";
 import { inScope, type Location, scopeText, type TrustedKey, type TrustStore } from "./store.ts";
 
 /** Asymmetric algorithms only: `none` proves nothing, and an HMAC key is a secret the verifier would share with every signer. */
-export const ACCEPTED_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "RS256"];
-
-/** One entry of `signatures`, as A2A 1.0 writes it. */
-export interface CardSignature {
-  protected: string;
-  signature: string;
-  header?: Record<string, unknown>;
-}
+const ACCEPTED_ALGORITHMS = ["ES256", "ES384", "ES512", "EdDSA", "Ed25519", "PS256", "RS256"];
 
 /** What became of one signature. */
 export interface SignatureCheck {
@@ -71,7 +64,7 @@ async function signed(document: Record<string, unknown>, payload: string, signer
     .sign(signer.key);
   const kidOf = (entry: unknown) => {
     try {
-      return decodeProtectedHeader(entry as CardSignature).kid;
+      return decodeProtectedHeader(entry as object).kid;
     } catch {
       return undefined;
     }
@@ -125,7 +118,7 @@ async function checkSignature(entry: unknown, keys: TrustedKey[], store: TrustSt
   }
   let header: JWSHeaderParameters;
   try {
-    header = jose.decodeProtectedHeader(entry as unknown as CardSignature);
+    header = jose.decodeProtectedHeader(entry);
   } catch {
     return invalid("malformed: its protected header is not base64url JSON");
   }
