@@ -26,6 +26,8 @@ DENO := node_modules/.bin/deno
 V8_FLAGS :=
 bench: V8_FLAGS := --max-semi-space-size=2
 TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
+NOTATION_VERSION := v1.3.2
+NOTATION := tmp/tools/bin/notation
 # The programs the tests start, as command:Debian-package; `make test` installs what is missing.
 TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl chromium:chromium
 export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS TEST_TOOLS
@@ -51,6 +53,7 @@ help:
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
 	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
 	@echo "Discovery and versions: discover serve publish diff versions"
+	@echo "Trust: keygen sign (KEY=… signs push and publish, VERIFY=off|if-present|require checks pull, verify, publish)"
 	@echo "Also:  setup bench validators go-tools clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
@@ -109,6 +112,14 @@ export SKILL AGENT DISCOVER_TAG REFRESH CRAWL INDEX_ONLY SERVE_ADDR CARD FORCE F
 discover serve publish diff versions: setup
 	@$(call step,$@)
 
+# Trust (docs/trust.md): make keygen KEY=keys/publisher.key.pem makes a key pair and trusts it
+# for REGISTRY (or SCOPE); make sign CARD=path KEY=path signs a card; push and publish sign with
+# KEY (and attach a Notary Project signature with CERT); pull, verify and publish apply VERIFY.
+.PHONY: keygen sign
+export KEY CERT ALG SCOPE VERIFY TRUST_STORE
+keygen sign: setup
+	@$(call step,$@)
+
 # Real registries (docs/real-registries.md): make login REGISTRY=host:port
 # REGISTRY_USERNAME=me, the password on stdin or in REGISTRY_PASSWORD; make logout; and
 # make mirror FROM=host:port TO=host:port, each side with its own FROM_…/TO_… settings.
@@ -163,9 +174,20 @@ $(TOOLS_BIN)/oras $(TOOLS_BIN)/crane:
 $(TOOLS_BIN)/referrers-registry: $(wildcard tests/tools/referrers-registry/*)
 	cd tests/tools/referrers-registry && go build -o "$(CURDIR)/$@" .
 
-test-tools: $(if $(GO),go-tools)
+test-tools: $(if $(GO),go-tools) $(NOTATION)
 	@TOOLS=$$TEST_TOOLS; $(install_missing)
 	$(if $(GO),,@echo "No go on PATH: the tests against the real oras, crane and the referrers registry will say SKIPPED (make go-tools builds them, with Go 1.22 or later)")
+
+# notation, the Notary Project's CLI, which tests/integration/notary.test.ts runs on our signatures:
+# built once with Go from the module proxy, then reused. Not `go install …@version`: that reads the
+# module's version list for deprecation notices, which the module proxy here refuses (403). Without
+# Go the build is left out, and the test is skipped saying so.
+$(NOTATION):
+	@if ! command -v go >/dev/null; then echo "Go is not installed: tests that run notation are skipped"; exit 0; fi; \
+	echo "Building notation $(NOTATION_VERSION) with Go into $@ (once; about a minute)"; \
+	go mod download github.com/notaryproject/notation@$(NOTATION_VERSION) && \
+	mkdir -p $(@D) && cd "$$(go env GOMODCACHE)/github.com/notaryproject/notation@$(NOTATION_VERSION)" && \
+	go build -trimpath -o "$(CURDIR)/$@" ./cmd/notation
 
 # Stops every registry `make registry` started, at any address, before their state goes.
 clean: setup

@@ -16,6 +16,7 @@ import { sha256Digest } from "../lib/oci/digest.ts";
 import { artifactManifest, EMPTY_BLOB, encodeManifest, MEDIA_TYPE } from "../lib/oci/manifest.ts";
 import { Registry } from "../lib/oci/registry.ts";
 import { createOutput } from "../lib/step/output.ts";
+import { measureSigning, printSigning, SIGNED_CARDS } from "./signing.ts";
 import { type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
 import {
   DEFAULT_CONCURRENCY,
@@ -45,7 +46,7 @@ const LOOP_CARDS = 20;
 /** Where the figures are printed. */
 const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color: !env.noColor });
 
-const PARTS = ["walkthrough", "fleet", "discovery"] as const;
+const PARTS = ["walkthrough", "fleet", "discovery", "signing"] as const;
 type Part = typeof PARTS[number];
 
 const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
@@ -63,14 +64,16 @@ Times three parts, in this order:
                each, its start included: crawled with an empty cache and with the last crawl's,
                the index alone with its shards fetched and from the cache, and the index checked
                against the registry; \`discover --refresh\`, which writes the index, timed once
+  signing      ${SIGNED_CARDS} fleet cards signed, verified, and verified again once changed, in this
+               process, with an ES256 key and an EdDSA key (bench/signing.ts)
 Prints medians (min-max) and writes what it measured to tmp/bench/results.json; the defaults
 take a few minutes.
 
 Environment:
-  PART=all      one part (walkthrough, fleet, discovery) or several, comma-separated
+  PART=all      one part (walkthrough, fleet, discovery, signing) or several, comma-separated
   N=500         fleet size, of the fleet and of discovery
   RUNS=5        walkthrough runs
-  FLEET_RUNS=3  fleet and discovery runs (1 when N is 10000 or more)
+  FLEET_RUNS=3  fleet, discovery and signing runs (1 when N is 10000 or more)
   SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
   SKILL=review_change  the skill discovery looks for
 
@@ -714,6 +717,7 @@ async function bench(settings: Settings) {
   const larger = scaled ? await scaleRuns(sizes.filter((n) => n > settings.n)) : [];
   const scale = scaled && fleet ? [...smaller, ...(sizes.includes(settings.n) ? [scalePoint(fleet.runs[0].ours)] : []), ...larger] : undefined;
   const discovery = has("discovery") ? await measureDiscovery(settings) : undefined;
+  const signing = has("signing") ? await measureSigning(await mkdtemp(path.join(scratch!, "signing-")), settings.fleetRuns, progress) : undefined;
   const targets = [...(walk ? walkthroughTargets(walk) : []), ...(fleet ? fleetTargets(fleet, settings.n) : [])];
 
   const results = {
@@ -725,6 +729,7 @@ async function bench(settings: Settings) {
     ...(fleet && { fleet }),
     ...(scale && { scale }),
     ...(discovery && { discovery }),
+    ...(signing && { signing }),
     targets: targets.map(([target, measured, met]) => ({ target, measured, met: met === "met" })),
     // Other work on the machine slows both sides of every ratio, but not always equally.
     load_average: { before: loadBefore, after: os.loadavg()[0] },
@@ -740,6 +745,7 @@ async function bench(settings: Settings) {
   if (walk) printWalkthrough(walk, settings);
   if (fleet) printFleet(fleet, scale, settings);
   if (discovery) printDiscovery(discovery, settings);
+  if (signing) printSigning(out, signing, (values, digits) => cell(spread(values), fixed(digits)), RUNTIME);
   if (targets.length > 0) {
     out.banner("Targets (reported, never asserted)");
     out.table(["Target", "Measured", ""], targets);

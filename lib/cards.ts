@@ -11,7 +11,7 @@ import {
   type Validator,
 } from "./generated/card-validators.js";
 import { isOciError } from "./oci/errors.ts";
-import { parseJson } from "./oci/json.ts";
+import { isObject, parseJson } from "./oci/json.ts";
 
 /** The artifact type every agent card is pushed with (REFERENCE §6: the AI Card working group's mapping). */
 export const CARD_TYPE = "application/a2a-agent-card+json";
@@ -43,9 +43,6 @@ const A2A_03_FIELDS = ["url", "protocolVersion", "preferredTransport", "addition
 
 const ACCEPTED_SHAPES = 'accepted are A2A 0.3 cards (a top-level "url" and "protocolVersion": "0.3.x") ' +
   'and A2A 1.0 cards ("supportedInterfaces": [{"url", "protocolBinding", "protocolVersion": "1.0"}] instead)';
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const interfaceUrls = (interfaces: unknown): string[] =>
   Array.isArray(interfaces)

@@ -1,18 +1,19 @@
 // Phase 5: publish a card, changed or new, under a tag of its own. A tag that already holds a
 // different card is left alone unless FORCE=1: a version, once published, is what others pulled.
+// With KEY the card is signed first, and VERIFY decides whether a card signed so may go out.
 import path from "node:path";
 import { setTimeout } from "node:timers/promises";
 import { CARD_TYPE, loadCards } from "../lib/cards.ts";
 import { AGENTS_NAMESPACE } from "../lib/discovery/card-entry.ts";
 import { cardLayer } from "../lib/discovery/crawl.ts";
-import { ContentError, UsageError } from "../lib/errors.ts";
+import { ContentError } from "../lib/errors.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { isOciError } from "../lib/oci/errors.ts";
-import { PATH_COMPONENT_PATTERN } from "../lib/oci/reference.ts";
 import { type Repository } from "../lib/oci/registry.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
-import { agentReference, createdFlags } from "../lib/step/options.ts";
+import { agentReference, createdFlags, namedCard } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
+import { attachNotarySignature, checkCardTrust, readSigningFlags, SIGNING_FLAGS, signCardFile } from "../lib/step/trust.ts";
 
 /** The least time a publish waits before reading its tag back. */
 const MIN_SETTLE_MS = 50;
@@ -32,33 +33,28 @@ export const step: Step = {
   name: "publish",
   section: "Phase 5: Publish a Card Version",
   runs: "cd <the card's directory> && oras push --artifact-type application/a2a-agent-card+json REGISTRY/agents/<agent>:TAG <agent>_agent_card.json:application/json",
-  options: ["registry", "tag"],
+  options: ["registry", "tag", "verify", "trust"],
   flags: {
     card: { type: "string", env: "CARD", help: "the card to publish, a file named <agent>_agent_card.json (required)" },
     force: { type: "boolean", env: "FORCE", help: "replace a tag that holds a different card" },
+    ...SIGNING_FLAGS,
   },
   example: "make publish CARD=fixtures/agent_cards/plan_agent_card.json TAG=v2",
-  async body({ options, remote, flags, out, orasIn, client }) {
-    const file = flags.card as string | undefined;
-    if (!file) {
-      throw new UsageError("no card to publish", "Name it with CARD (or --card), e.g. make publish CARD=fixtures/agent_cards/plan_agent_card.json TAG=v2.");
-    }
-    const agent = path.basename(file).match(/^(.+)_agent_card\.json$/)?.[1];
-    if (!agent || !PATH_COMPONENT_PATTERN.test(agent)) {
-      throw new UsageError(
-        `${file}: a card file is named <agent>_agent_card.json, with the agent in lowercase letters and digits`,
-        "Rename it, e.g. plan_agent_card.json: the name says which agent it publishes, and pull writes it back under that name.",
-      );
-    }
-    const [card] = await loadCards(path.dirname(file), [agent]);
+  async body(context) {
+    const { options, remote, flags, out, orasIn, client } = context;
+    const { file, agent } = namedCard(flags, "publish", "make publish CARD=fixtures/agent_cards/plan_agent_card.json TAG=v2");
+    const { signer, chain } = await readSigningFlags(flags);
+    let [card] = await loadCards(path.dirname(file), [agent]);
     out.ok(`${card.path} is a valid agent card (${card.card.name} ${card.card.version})`);
     for (const warning of card.warnings) out.warn(warning);
+    if (signer) card = await signCardFile(card, signer, out);
+    await checkCardTrust(options, out, card.path, card.card, { registry: options.registry, repository: `${AGENTS_NAMESPACE}/${agent}` });
 
     const ref = agentReference(options, agent);
     const repository = client.repository(`${AGENTS_NAMESPACE}/${agent}`);
     const started = performance.now();
     const before = await published(repository, options.tag);
-    const result = { agent, reference: ref, card: sha256Digest(card.bytes), digest: before?.digest, replaced: undefined as string | undefined };
+    const result = { agent, reference: ref, card: sha256Digest(card.bytes), digest: before?.digest, replaced: undefined as string | undefined, notarySignature: undefined as string | undefined };
     if (before?.card === result.card) {
       out.ok(`${ref} already holds this card (${before.digest}); nothing to publish`);
     } else {
@@ -83,6 +79,7 @@ export const step: Step = {
           `This card was not kept. See what is there with \`make versions AGENT=${agent}\`, then publish under a tag not used yet, or replace it with FORCE=1.`,
         );
       }
+      if (signer && chain) result.notarySignature = await attachNotarySignature(context, agent, result.digest, signer, chain);
     }
     await indexPublished({ client, out }, options.tag, [agent]);
     if (options.json) out.json({ published: result });

@@ -1,4 +1,6 @@
 // 3.1 Publish Agent Cards: every card is validated first; one bad card means nothing is pushed.
+// With KEY, each card is signed in its file first; with CERT too, its manifest gets a Notary
+// Project signature (docs/trust.md).
 import path from "node:path";
 import { CARD_TYPE, loadCards } from "../lib/cards.ts";
 import { summaryOf } from "../lib/discovery/card-entry.ts";
@@ -6,17 +8,26 @@ import type { Seen } from "../lib/discovery/publishing.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { agentReference, createdFlags } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
+import { attachNotarySignature, readSigningFlags, SIGNING_FLAGS, signCardFile } from "../lib/step/trust.ts";
 
 export const step: Step = {
   name: "push",
   section: "3.1 Publish Agent Cards",
   runs: "cd CARDS_DIR && oras push --artifact-type application/a2a-agent-card+json REGISTRY/agents/<agent>:TAG <agent>_agent_card.json:application/json",
   options: ["registry", "agents", "tag", "cards"],
+  flags: SIGNING_FLAGS,
   example: "make push TAG=v2 AGENTS=plan",
-  async body({ options, remote, out, orasIn, client }) {
-    const cards = await loadCards(options.cardsDir, options.agents);
+  async body(context) {
+    const { options, remote, out, orasIn, client, flags } = context;
+    const { signer, chain } = await readSigningFlags(flags);
+    let cards = await loadCards(options.cardsDir, options.agents);
     out.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
     for (const warning of cards.flatMap((card) => card.warnings)) out.warn(warning);
+    if (signer) {
+      const signed = [];
+      for (const card of cards) signed.push(await signCardFile(card, signer, out));
+      cards = signed;
+    }
     // SOURCE_DATE_EPOCH pins the created time the way oras documents, so a push is reproducible.
     const pinned = createdFlags();
     // What was validated is what is pushed: the built-in client sends these bytes, not the file read again.
@@ -26,7 +37,8 @@ export const step: Step = {
     for (const card of cards) {
       const ref = agentReference(options, card.agent);
       const { digest } = await oras`push ${remote} --artifact-type ${CARD_TYPE} ${pinned} ${ref} ${card.fileName}:application/json`;
-      pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength });
+      const notarySignature = signer && chain ? await attachNotarySignature(context, card.agent, digest, signer, chain) : undefined;
+      pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength, notarySignature });
       seen.set(card.agent, { digest, card: summaryOf(card.card, ref) });
     }
     await indexPublished({ client, out }, options.tag, options.agents, seen);

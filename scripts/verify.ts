@@ -1,6 +1,7 @@
 // 3.2 Steps 3-4: the Registry Verification Report. Pulls each card again and proves it is the
 // file that was pushed; any difference is shown (sizes, hashes, json-diff) and exits 1. A card
-// that passes gets a verification record attached to its manifest, as `oras attach` attaches one.
+// that passes gets a verification record attached to its manifest, as `oras attach` attaches one;
+// VERIFY decides which signed cards pass, and with KEY the record is signed (docs/trust.md).
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { loadCards } from "../lib/cards.ts";
@@ -10,15 +11,20 @@ import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
 import { shellLine } from "../lib/step/output.ts";
 import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
+import { checkCardTrust, readSigningFlags } from "../lib/step/trust.ts";
+import type { SigningKey } from "../lib/trust/keys.ts";
+import { describeTrust, signDocument } from "../lib/trust/signatures.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
- * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
+ * a tag moved meanwhile cannot take the record along), signed by `signer` when there is one;
+ * returns the record's manifest digest.
  */
-async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[]) {
+async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[], signer?: SigningKey) {
   return await withScratchDir("pallet-verification-", async (dir) => {
-    const record = await verificationRecord({ reference: tagged, digest }, checks);
+    const unsigned = await verificationRecord({ reference: tagged, digest }, checks);
+    const record = signer ? await signDocument({ ...unsigned }, signer) : unsigned;
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
     const subject = `${repository}@${digest}`;
     return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
@@ -29,10 +35,12 @@ export const step: Step = {
   name: "verify",
   section: "3.2 Verify Storage, Steps 3-4: Registry Verification Report",
   runs: "oras pull REGISTRY/agents/<agent>:TAG -o OUT_DIR/; diff CARDS_DIR/<agent>_agent_card.json OUT_DIR/<agent>_agent_card.json",
-  options: ["registry", "agents", "tag", "cards", "out"],
-  example: "make verify TAG=v2",
+  options: ["registry", "agents", "tag", "cards", "out", "verify", "trust"],
+  flags: { key: { type: "string", env: "KEY", help: "sign each verification record with this private key (PEM, from make keygen)" } },
+  example: "make verify TAG=v2 VERIFY=require",
   async body(context) {
-    const { options, remote, out, oras, clients } = context;
+    const { options, remote, out, oras, clients, flags } = context;
+    const { signer } = await readSigningFlags(flags);
     const originals = await loadCards(options.cardsDir, options.agents);
     const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
     // The agents are verified side by side (each attach waits for its referrers index to settle)
@@ -52,8 +60,11 @@ export const step: Step = {
         for (const check of comparison.checks) (check.ok ? out.ok : out.fail)(`${check.name}: ${check.detail}`);
         let verification: string | undefined;
         if (comparison.ok) {
+          const card = JSON.parse(new TextDecoder().decode(pulled));
+          const trust = await checkCardTrust(options, out, "signature", card, { registry: options.registry, repository: `agents/${original.agent}` });
+          const checks = trust ? [...comparison.checks, { name: "signature", ok: true, detail: describeTrust(trust) }] : comparison.checks;
           out.ok(`${original.agent} agent: Content verified`);
-          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, comparison.checks);
+          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, checks, signer);
         } else {
           out.fail(
             `${original.agent} agent: ${

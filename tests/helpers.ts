@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { findOnPath } from "../lib/executables.ts";
 import { collect, Registry } from "../lib/oci/registry.ts";
 import { type RegistryProcess, startDistribution, startTestRegistry } from "../lib/registry-server.ts";
+import { runStep, type Step } from "../lib/step/run.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -58,6 +59,18 @@ export function startScript(name: string, args: string[] = [], env: Record<strin
     ? start(`${PROJECT_ROOT}node_modules/.bin/deno`, ["run", "-A", "--quiet", script, ...args], { env, cwd })
     // tsx by its resolved URL: `--import tsx` would look for it below cwd.
     : start(process.execPath, ["--import", import.meta.resolve("tsx"), script, ...args], { env, cwd });
+}
+
+/** Runs `step` in this process with `argv`; what it printed, by stream, and its exit code. */
+export async function inProcess(step: Step, argv: string[]): Promise<Run> {
+  const printed = { stdout: "", stderr: "" };
+  const code = await runStep(step, {
+    argv,
+    stdout: { write: (text: string) => (printed.stdout += text) },
+    stderr: { write: (text: string) => (printed.stderr += text) },
+    color: false,
+  });
+  return { code, ...printed };
 }
 
 /** `scripts/<name>.ts` run to completion. */

@@ -7,6 +7,10 @@ import { OciError } from "./errors.ts";
  */
 export const MAX_JSON_DEPTH = 100;
 
+/** A JSON object: not null, not an array. */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
 /**
  * Decodes a JSON document strictly: UTF-8 without a byte-order mark (RFC 8259 forbids one), at
  * most MAX_JSON_DEPTH levels deep, syntax errors placed by line and column. Throws an OciError

@@ -1,5 +1,5 @@
 import { OciError } from "./errors.ts";
-import { parseJson } from "./json.ts";
+import { isObject, parseJson } from "./json.ts";
 import { DIGEST_PATTERN, sha256Digest } from "./digest.ts";
 
 export const MEDIA_TYPE = {
@@ -128,9 +128,6 @@ export function artifactManifest(
     },
   };
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 const malformed = (why: string) => new OciError("invalid-content", `malformed manifest: ${why}`, { reason: "malformed-manifest" });
 

@@ -2,6 +2,8 @@
 // OciError's kind and reason into advice. lib/oci says what went wrong; this says what to do.
 import { CliError } from "../errors.ts";
 import { type ErrorKind, OciError, type Reason } from "../oci/errors.ts";
+import type { CardTrust, Policy } from "../trust/signatures.ts";
+import type { Location } from "../trust/store.ts";
 
 /** What the step knows besides the error: the registry it talked to, and what exists where something was missing. */
 export interface AdviceContext {
@@ -101,4 +103,21 @@ export function advice(error: OciError | CliError, context: AdviceContext = {}):
   const registry = (error.kind === "unauthorized" ? subject : undefined) ?? context.registry ?? "REGISTRY";
   const byReason = reason && BY_REASON[reason];
   return byReason ? byReason(registry) : BY_KIND[error.kind](error, { ...context, registry });
+}
+
+/** What to do about a card VERIFY refused, by what its signatures came to. */
+export function trustAdvice(trust: CardTrust, policy: Policy, store: string, where: Location): string {
+  if (trust.status === "invalid") {
+    return "Its signature proves it was changed after it was signed (in the registry, or before the push): do not use it.\n" +
+      "Its publisher signs and publishes it again: make publish CARD=… KEY=…";
+  }
+  if (trust.status === "unsigned") {
+    return `VERIFY=${policy} takes signed cards only: its publisher signs it (make sign CARD=… KEY=…),\nor VERIFY=if-present accepts unsigned cards.`;
+  }
+  if (trust.signatures.some((check) => check.outcome === "partial")) {
+    return "Its signature leaves those fields open to change: its publisher signs it in the A2A 1.0 form (make sign CARD=… KEY=…).";
+  }
+  const scope = where.repository ? `${where.registry}/${where.repository.replace(/\/[^/]+$/, "")}` : where.registry ?? "https://<its provider>";
+  return `To trust its publisher, get their public key (a JWKS file) from them directly and add it to ${store}:\n` +
+    `{"keys": [{"jwks": "<their file>.jwks.json", "for": "${scope}"}]} (docs/trust.md#the-trust-store).`;
 }

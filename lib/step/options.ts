@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { env, remoteVariable, type Side } from "../env.ts";
 import { UsageError } from "../errors.ts";
@@ -5,6 +6,7 @@ import type { ClientSettings } from "../oci/client.ts";
 import { CREATED_ANNOTATION, createdTimestamp } from "../oci/manifest.ts";
 import { isValidRegistry, PATH_COMPONENT_PATTERN, TAG_PATTERN, usesPlainHttp } from "../oci/reference.ts";
 import { orasPlainHttp } from "../oras/command.ts";
+import { type Policy, POLICIES } from "../trust/signatures.ts";
 
 export interface StepOptions {
   registry: string;
@@ -14,6 +16,9 @@ export interface StepOptions {
   cardsDir: string;
   outDir: string;
   json: boolean;
+  /** VERIFY: which signed cards the step accepts, checked against the keys of TRUST_STORE (docs/trust.md). */
+  verify: Policy;
+  trustStore: string;
   /** How to reach REGISTRY, exactly as the oras commands of the step are told (remoteFlags). */
   remote: ClientSettings & { plainHttp: boolean };
   /** Who logs in (make login). */
@@ -36,6 +41,8 @@ const OPTIONS = {
   username: { env: "REGISTRY_USERNAME", default: "", help: "the user name to log in as" },
   from: { env: "FROM", default: "", help: "the registry a mirror copies from, host[:port]" },
   to: { env: "TO", default: "", help: "the registry a mirror copies to, host[:port]" },
+  verify: { env: "VERIFY", default: "if-present", help: "off, if-present (refuse a card a signature proves changed) or require (only cards signed by a trusted key)" },
+  trust: { env: "TRUST_STORE", default: "keys/trust.json", help: "the trust store: the public keys trusted, each for a scope" },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -107,6 +114,10 @@ export function parseOptions(
     (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
 
   const registry = registryOption(pick("registry"), "--registry (env REGISTRY)");
+  const verify = pick("verify") as Policy;
+  if (!POLICIES.includes(verify)) {
+    throw new UsageError(`invalid VERIFY ${JSON.stringify(verify)}: it is off, if-present or require`, "Set --verify (env VERIFY) to one of them; if-present is the default.");
+  }
   const agents = pick("agents").split(",").map((agent) => agent.trim());
   for (const agent of agents) {
     checked(
@@ -142,6 +153,8 @@ export function parseOptions(
       cardsDir: pick("cards"),
       outDir: pick("out"),
       json: Boolean(values.json),
+      verify,
+      trustStore: pick("trust"),
       remote,
       ...(logsIn && { username: pick("username") || undefined }),
       ...(names.includes("from") && mirrorSides(pick("from"), pick("to"))),
@@ -221,6 +234,20 @@ export function remoteFlags(options: StepOptions, prefix = "", remote = options.
   if (remote.caFile !== undefined) flags.push(`--${prefix}ca-file`, remote.caFile);
   if (remote.insecure) flags.push(`--${prefix}insecure`);
   return flags;
+}
+
+/** The card file CARD (--card) names, and its agent: the file is named <agent>_agent_card.json. */
+export function namedCard(flags: CommandFlagValues, verb: string, example: string): { file: string; agent: string } {
+  const file = flags.card as string | undefined;
+  if (!file) throw new UsageError(`no card to ${verb}`, `Name it with CARD (or --card), e.g. ${example}.`);
+  const agent = path.basename(file).match(/^(.+)_agent_card\.json$/)?.[1];
+  if (!agent || !PATH_COMPONENT_PATTERN.test(agent)) {
+    throw new UsageError(
+      `${file}: a card file is named <agent>_agent_card.json, with the agent in lowercase letters and digits`,
+      "Rename it, e.g. plan_agent_card.json: the name says which agent it is, and pull writes it back under that name.",
+    );
+  }
+  return { file, agent };
 }
 
 /** Where the workshop keeps its cards: `REGISTRY/agents/<agent>:<tag>`. */

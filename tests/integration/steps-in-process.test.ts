@@ -3,23 +3,10 @@
 // (The subprocess tests elsewhere keep checking exit codes, signals and the process's streams.)
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { runStep, type Step } from "../../lib/step/run.ts";
 import { step as list } from "../../scripts/list.ts";
 import { step as pull } from "../../scripts/pull.ts";
 import { step as push } from "../../scripts/push.ts";
-import { AGENTS, FIXTURE_CARDS, withRegistry } from "../helpers.ts";
-
-/** Runs `step` in this process with `argv`; what it printed, by stream, and its exit code. */
-async function inProcess(step: Step, argv: string[]) {
-  const printed = { stdout: "", stderr: "" };
-  const code = await runStep(step, {
-    argv,
-    stdout: { write: (text: string) => (printed.stdout += text) },
-    stderr: { write: (text: string) => (printed.stderr += text) },
-    color: false,
-  });
-  return { code, ...printed };
-}
+import { AGENTS, FIXTURE_CARDS, inProcess, withRegistry } from "../helpers.ts";
 
 describe("steps run in the test's process", () => {
   const bench = withRegistry();

@@ -1,0 +1,74 @@
+// What the steps share about signed cards: signing a card file with KEY, and VERIFY applied to a
+// card, said the same way by pull, verify and publish.
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { type AgentCard, validateCardBytes } from "../cards.ts";
+import { ContentError, UsageError } from "../errors.ts";
+import { readSigningKey, type SigningKey } from "../trust/keys.ts";
+import { NOTARY_ENVELOPE_TYPE, NOTARY_SIGNATURE_TYPE, notarySignature, readCertificateChain } from "../trust/notary.ts";
+import { admits, type CardTrust, describeTrust, signCard, verifyCard } from "../trust/signatures.ts";
+import { type Location, readTrustStore } from "../trust/store.ts";
+import { trustAdvice } from "./advice.ts";
+import { agentRepository, type CommandFlags, type CommandFlagValues, type StepOptions } from "./options.ts";
+import type { Output } from "./output.ts";
+import { type StepContext, withScratchDir } from "./run.ts";
+
+/** The flags of the steps that sign what they push. */
+export const SIGNING_FLAGS: CommandFlags = {
+  key: { type: "string", env: "KEY", help: "sign each card with this private key (PEM, from make keygen) first, in its file" },
+  cert: { type: "string", env: "CERT", help: "with KEY: also attach a Notary Project signature with this X.509 chain (PEM, KEY's certificate first)" },
+};
+
+/** What the step signs with: KEY, and CERT's chain, each when given; CERT without KEY is a usage error. */
+export async function readSigningFlags(flags: CommandFlagValues): Promise<{ signer?: SigningKey; chain?: Uint8Array[] }> {
+  const [key, cert] = [flags.key as string | undefined, flags.cert as string | undefined];
+  if (cert && !key) throw new UsageError("CERT is given without KEY", "The certificate is KEY's: give both, e.g. KEY=keys/publisher.key.pem CERT=keys/publisher.chain.pem.");
+  return { signer: key ? await readSigningKey(key) : undefined, chain: cert ? await readCertificateChain(cert) : undefined };
+}
+
+/**
+ * Attaches a Notary Project signature of the agent's manifest `digest` in REGISTRY, made with
+ * `signer` and its certificate `chain`, as `oras attach` attaches one; returns the signature's digest.
+ */
+export async function attachNotarySignature({ options, client, orasIn, remote }: StepContext, agent: string, digest: string, signer: SigningKey, chain: Uint8Array[]): Promise<string> {
+  const target = await client.repository(`agents/${agent}`).resolve(digest);
+  const { envelope, annotations } = await notarySignature(target, signer, chain);
+  const annotated = Object.entries(annotations).flatMap(([name, value]) => ["--annotation", `${name}=${value}`]);
+  return await withScratchDir("pallet-notary-", async (dir) => {
+    await writeFile(path.join(dir, "signature.jws"), envelope);
+    const subject = `${agentRepository(options, agent)}@${digest}`;
+    return (await orasIn(dir)`attach ${remote} --artifact-type ${NOTARY_SIGNATURE_TYPE} ${annotated} ${subject} signature.jws:${NOTARY_ENVELOPE_TYPE}`).digest;
+  });
+}
+
+/**
+ * Signs a card in its file with `signer` (A2A 1.0 §8.4), unless a signature by that key already
+ * covers it as it is; returns the card as the file now holds it, still valid against its schema.
+ */
+export async function signCardFile(card: AgentCard, signer: SigningKey, out: Output): Promise<AgentCard> {
+  const signed = await signCard(card.card, signer);
+  if (signed === card.card) {
+    out.ok(`${card.path} is signed by ${signer.kid} already`);
+    return card;
+  }
+  const bytes = new TextEncoder().encode(JSON.stringify(signed, null, 2) + "\n");
+  const { problems } = validateCardBytes(bytes, card.fileName);
+  if (problems.length > 0) throw new ContentError(`signed, ${card.fileName} would not be a valid card:\n  ${problems.join("\n  ")}`);
+  await writeFile(card.path, bytes);
+  out.ok(`signed ${card.path} with ${signer.kid} (${signer.alg}); it carries ${(signed.signatures as unknown[]).length} signature(s)`);
+  return { ...card, bytes, card: signed };
+}
+
+/**
+ * VERIFY applied to a card found at `where` (its registry and repository, when it came from one):
+ * what its signatures came to, said on `out`; a ContentError naming `label` when the policy refuses it.
+ */
+export async function checkCardTrust(options: StepOptions, out: Output, label: string, card: Record<string, unknown>, where: Location): Promise<CardTrust | undefined> {
+  if (options.verify === "off" || (card.signatures === undefined && options.verify === "if-present")) return undefined;
+  const trust = await verifyCard(card, await readTrustStore(options.trustStore), where);
+  const said = `${label}: ${describeTrust(trust)}`;
+  if (!admits(options.verify, trust)) throw new ContentError(`${said}; refused (VERIFY=${options.verify})`, trustAdvice(trust, options.verify, options.trustStore, where));
+  if (trust.status === "verified") out.ok(said);
+  else out.warn(`${said}; accepted unchecked (VERIFY=if-present)`);
+  return trust;
+}
