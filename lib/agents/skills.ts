@@ -1,10 +1,13 @@
 // A fixture agent's one skill and its schemas, compiled with Ajv as the project compiles schemas
 // (JSON Schema 2020-12 with formats; draft-07 where a schema says so). The package build compiles
 // them into the agent (lib/agents/bundle.ts); `make ask` and the tests check answers with them.
+import { createRequire } from "node:module";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import draft7MetaSchema from "ajv/dist/refs/json-schema-draft-07.json" with { type: "json" };
 // CommonJS: the default import is module.exports, whose typed callable is its `default` member.
 import addFormats from "ajv-formats";
+
+// Required, not imported: Node's bundles in dist/ keep the import but lose its `with { type: "json" }`.
+const draft7MetaSchema = createRequire(import.meta.url)("ajv/dist/refs/json-schema-draft-07.json");
 
 export interface Skill {
   id: string;

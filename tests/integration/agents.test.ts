@@ -12,15 +12,17 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import path from "node:path";
 import { agentClient, dataMessage, outcome } from "../../lib/agents/client.ts";
-import { PACKAGE_LAYERS, PACKAGE_TYPE, packageRepository } from "../../lib/agents/package.ts";
+import { NEEDS_ANNOTATION, PACKAGE_LAYERS, PACKAGE_TYPE, packageRepository, RUNS_TESTS } from "../../lib/agents/package.ts";
 import { commandLine, liveCard, portTaken, terminate } from "../../lib/agents/process.ts";
 import { type AgentState, AgentRuns } from "../../lib/agents/runs.ts";
 import { skillValidators } from "../../lib/agents/skills.ts";
 import { projectDeno } from "../../lib/executables.ts";
 import { fetchImageManifest, pushArtifact } from "../../lib/oci/artifacts.ts";
+import { sha256Digest } from "../../lib/oci/digest.ts";
+import { type Descriptor, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { freePort } from "../../lib/registry-server.ts";
-import { blobDataPath, cardsDir, fixtureCard, type Run, runScript, startFaultProxy, startScript, withRegistry } from "../helpers.ts";
+import { blobDataPath, cardsDir, fixtureCard, type Run, runScript, skopeo, startFaultProxy, startScript, withRegistry } from "../helpers.ts";
 
 /** The pids of the agent processes whose command line names `dir`. */
 const agentsIn = (dir: string) =>
@@ -66,6 +68,20 @@ describe("Phase 5: agents run from a real registry", () => {
   // Whatever a test left running is stopped, failed tests included.
   after(async () => {
     for (const pid of agentsIn(bench.work)) await terminate(pid);
+  });
+
+  it("publishes each package as skopeo, a client that shares no code with ours, reads it: the card as published, then the module", async () => {
+    for (const agent of ["plan", "build", "test"]) {
+      const source = `docker://${bench.registry.address}/${packageRepository(agent)}:v1`;
+      const manifest = JSON.parse(await skopeo(["inspect", "--raw", "--tls-verify=false", source]));
+      assert.equal(manifest.artifactType, PACKAGE_TYPE);
+      assert.deepEqual(manifest.layers.map((layer: Descriptor) => [layer.mediaType, layer.annotations?.[TITLE_ANNOTATION]]), [
+        ["application/a2a-agent-card+json", "agent-card.json"],
+        ["text/javascript", "agent.js"],
+      ]);
+      assert.equal(manifest.layers[0].digest, sha256Digest(fixtureCard(agent)));
+      assert.equal(manifest.annotations[NEEDS_ANNOTATION], agent === "test" ? RUNS_TESTS : undefined);
+    }
   });
 
   it("runs each agent from the registry; the SDK's client gets answers that match each skill's output_schema", async () => {
