@@ -51,7 +51,7 @@ help:
 	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
 	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
 	@echo "Discovery and versions: discover serve publish diff versions"
-	@echo "Agent lifecycle: packages run agents stop logs upgrade rollback"
+	@echo "Agent lifecycle: packages run agents stop logs upgrade rollback ask phase5"
 	@echo "Also:  setup bench validators clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
@@ -112,10 +112,10 @@ discover serve publish diff versions: setup
 
 # Phase 5, agent lifecycle (docs/phase5.md): make packages publishes each agent's card and code as
 # one artifact; make run AGENT=plan TAG=v1 pulls and starts it; agents, stop, logs, upgrade
-# AGENT=plan TO=v2, rollback.
-.PHONY: packages run agents stop logs upgrade rollback
-export PORT WORKSPACE AGENTS_DIR HEALTH_TIMEOUT RESTART
-packages run agents stop logs upgrade rollback: setup
+# AGENT=plan TO=v2, rollback, ask AGENT=plan INPUT='{…}'; make phase5 runs them all.
+.PHONY: packages run agents stop logs upgrade rollback ask phase5
+export PORT PORTS WORKSPACE AGENTS_DIR HEALTH_TIMEOUT RESTART INPUT STREAM ANSWER
+packages run agents stop logs upgrade rollback ask phase5: setup
 	@$(call step,$@)
 
 # Real registries (docs/real-registries.md): make login REGISTRY=host:port

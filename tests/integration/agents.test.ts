@@ -22,7 +22,7 @@ import { sha256Digest } from "../../lib/oci/digest.ts";
 import { type Descriptor, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { freePort } from "../../lib/registry-server.ts";
-import { blobDataPath, cardsDir, fixtureCard, type Run, runScript, skopeo, startFaultProxy, startScript, withRegistry } from "../helpers.ts";
+import { blobDataPath, cardsDir, fixtureCard, run, type Run, RUNTIME, runScript, skopeo, startFaultProxy, startScript, withRegistry } from "../helpers.ts";
 
 /** The pids of the agent processes whose command line names `dir`. */
 const agentsIn = (dir: string) =>
@@ -41,7 +41,7 @@ describe("Phase 5: agents run from a real registry", () => {
   const runs = () => new AgentRuns(env.AGENTS_DIR);
   const state = async (agent: string) => (await runs().state(agent)) as AgentState;
   /** make run of `agent` on a free port; its state afterwards. */
-  const run = async (agent: string, extra: Record<string, string> = {}) => {
+  const runAgent = async (agent: string, extra: Record<string, string> = {}) => {
     const result = await script("run", ["--json"], { AGENT: agent, PORT: String(await freePort()), ...extra });
     succeeded(result, `make run AGENT=${agent}`);
     return JSON.parse(result.stdout).agent as AgentState;
@@ -85,7 +85,7 @@ describe("Phase 5: agents run from a real registry", () => {
   });
 
   it("runs each agent from the registry; the SDK's client gets answers that match each skill's output_schema", async () => {
-    const started = { plan: await run("plan"), build: await run("build"), test: await run("test") };
+    const started = { plan: await runAgent("plan"), build: await runAgent("build"), test: await runAgent("test") };
     for (const [agent, agentState] of Object.entries(started)) {
       assert.ok(Buffer.from((await liveCard(agentState.url))!).equals(fixtureCard(agent)), `${agent} serves its card byte for byte`);
     }
@@ -156,7 +156,7 @@ describe("Phase 5: agents run from a real registry", () => {
   });
 
   it("shows an agent killed outright as dead, and RESTART=1 starts it again from the same digest", async () => {
-    const first = await run("plan");
+    const first = await runAgent("plan");
     process.kill(first.pid, "SIGKILL");
     while (commandLine(first.pid) !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual((await agentsJson({ AGENTS: "plan" }))[0].health, "dead");
@@ -180,7 +180,7 @@ describe("Phase 5: agents run from a real registry", () => {
 
   it("refuses a package whose digest fails, in the registry or in its run directory, and starts nothing", async () => {
     const { manifest } = await pushPackage("tampered", "v1", readFileSync(path.join(bench.work, "tmp/packages/plan/agent.js"), "utf8"));
-    const good = await run("tampered");
+    const good = await runAgent("tampered");
     await stop("tampered");
     writeFileSync(path.join(runs().packageDir("tampered", good.digest), "agent.js"), "console.log('changed');\n");
     const port = await freePort();
@@ -203,7 +203,7 @@ describe("Phase 5: agents run from a real registry", () => {
   });
 
   it("rolls an upgrade that never becomes healthy back, so the old version serves; upgrades and rolls back a good one", async () => {
-    const v1 = await run("plan");
+    const v1 = await runAgent("plan");
     await pushPackage("plan", "never", "setInterval(() => {}, 1000);\n");
     const failed = await script("upgrade", [], { AGENT: "plan", TO: "never", HEALTH_TIMEOUT: "4" });
     assert.equal(failed.code, 1, failed.stderr);
@@ -266,5 +266,37 @@ describe("Phase 5: agents run from a real registry", () => {
     } finally {
       await new Promise((resolve) => phase2.close(resolve));
     }
+  });
+});
+
+describe("make phase5", () => {
+  const bench = withRegistry();
+  after(async () => {
+    for (const pid of agentsIn(bench.work)) await terminate(pid);
+  });
+
+  it("runs Phase 5 end to end: packages, the three agents run and asked in turn, an upgrade and a rollback", async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    // A make running these tests passes its own flags and variables down through MAKEFLAGS.
+    const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
+    const result = await run("make", ["--no-print-directory", "phase5"], {
+      env: {
+        ...outside as Record<string, string>,
+        ...bench.env,
+        RUNTIME,
+        PORTS: ports.join(","),
+        AGENTS_DIR: path.join(bench.work, "agents"),
+        WORKSPACE: path.join(bench.work, "workspace"),
+      },
+    });
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    for (const said of [
+      `✓ test v1 is healthy at http://localhost:${ports[2]}`,
+      "✓ completed; the answer matches generate_code's output_schema",
+      '"passed": 3,',
+      "✓ plan upgraded from v1 to v2",
+      "✓ plan rolled back from v2 to v1",
+      "✓ Phase 5 done",
+    ]) assert.ok(result.stdout.includes(said), `phase5 did not say ${said}:\n${result.stdout}`);
   });
 });
