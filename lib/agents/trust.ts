@@ -24,15 +24,15 @@ export interface Trusted {
 /** The package unpacked in `dir`, every byte of it proven against `digest`; or a ContentError saying what differs. */
 export async function checkTrust(dir: string, digest: string): Promise<Trusted> {
   const refuse = (why: string) =>
-    new ContentError(`the unpacked package ${dir} ${why}; refusing to start it`, "Remove that directory; `make run` pulls the package afresh.");
+    new ContentError(`the unpacked package ${dir}: ${why}; refusing to start it`, "Remove that directory; `make run` pulls the package afresh.");
   const manifestBytes = await readFile(path.join(dir, MANIFEST_FILE)).catch(() => undefined);
-  if (!manifestBytes || sha256Digest(manifestBytes) !== digest) throw refuse(`has no manifest that hashes to ${digest}`);
+  if (!manifestBytes || sha256Digest(manifestBytes) !== digest) throw refuse(`no manifest there hashes to ${digest}`);
   const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as ImageManifest;
   const layers = packageLayers(digest, manifest);
   const files = [];
   for (const layer of [layers.card, layers.module]) {
     const bytes = await readFile(path.join(dir, layerTitle(layer)!)).catch(() => undefined);
-    if (!bytes || bytes.byteLength !== layer.size || sha256Digest(bytes) !== layer.digest) throw refuse(`holds a ${layerTitle(layer)} that is not ${layer.digest}`);
+    if (!bytes || bytes.byteLength !== layer.size || sha256Digest(bytes) !== layer.digest) throw refuse(`${layerTitle(layer)} is not ${layer.digest}`);
     files.push(bytes);
   }
   return { dir, digest, manifest, card: files[0] };

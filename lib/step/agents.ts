@@ -60,7 +60,8 @@ export const shortDigest = (digest: string) => digest.slice(0, 19);
 /**
  * Resolves the package's tag, then unpacks that digest into its own directory, unless it is there
  * already (a warm cache). The pull goes to a scratch directory renamed into place when complete,
- * so an interrupted one leaves nothing behind; it checks every blob's digest as it streams.
+ * so an interrupted one leaves nothing behind; it checks every blob's digest as it streams, and
+ * what it pulled must be the digest resolved: a tag moved in between is refused.
  */
 export async function fetchPackage(context: AgentContext, runs: AgentRuns, agent: string, tag: string): Promise<Version> {
   const { oras, remote, out, client } = context;
@@ -76,7 +77,10 @@ export async function fetchPackage(context: AgentContext, runs: AgentRuns, agent
   packageLayers(reference, manifest);
   await mkdir(runs.dir(agent), { recursive: true });
   await withScratchDir(".unpack-", async (scratch) => {
-    await oras`pull ${remote} ${reference.replace(/:[^:/]+$/, "")}@${digest} -o ${path.relative(process.cwd(), scratch)}`;
+    const pulled = await oras`pull ${remote} ${reference} -o ${path.relative(process.cwd(), scratch)}`;
+    if (pulled.digest !== digest) {
+      throw new ContentError(`${reference} moved from ${digest} to ${pulled.digest} while it was pulled; nothing was unpacked`, "Run again to run what it names now.");
+    }
     await writeFile(path.join(scratch, MANIFEST_FILE), bytes);
     await rename(scratch, dir);
   }, runs.dir(agent));
@@ -142,7 +146,7 @@ export async function startAgent({ out }: Pick<AgentContext, "out">, runs: Agent
     const printed = (await readFile(runs.logFile(agent), "utf8")).split(header).at(-1)!.trimEnd();
     const log = printed.split("\n").slice(0, 3).map((line) => `  ${line}`).join("\n");
     throw new ContentError(
-      `${agent} ${version.tag} (${shortDigest(version.digest)}) did not become healthy: ${health.why}${log ? `; it printed:\n${log}` : ""}`,
+      `${agent} ${version.tag} (${shortDigest(version.digest)}) did not become healthy: ${health.why}${printed ? `; it printed:\n${log}` : ", printing nothing"}`,
       `The whole log: make logs AGENT=${agent}`,
     );
   }

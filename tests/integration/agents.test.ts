@@ -186,7 +186,7 @@ describe("Phase 5: agents run from a real registry", () => {
     const port = await freePort();
     let result = await script("run", [], { AGENT: "tampered", PORT: String(port) });
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /holds a agent\.js that is not sha256:[0-9a-f]{64}; refusing to start it/);
+    assert.match(result.stderr, /: agent\.js is not sha256:[0-9a-f]{64}; refusing to start it/);
     assert.equal(await portTaken(port), false);
 
     const other = await pushPackage("tampered", "v2", "console.log('v2');\n");
