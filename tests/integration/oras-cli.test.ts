@@ -408,9 +408,12 @@ describe("the oras commands README.md and docs/ show", () => {
       const args = splitWords(command.args.replaceAll("localhost:5000", host()).replaceAll("localhost:5001", nothingListens));
       const cwd = path.join(bench.work, command.dir ?? ".");
       mkdirSync(cwd, { recursive: true });
-      // Cards a capture directory of a page held (/tmp/capture/…) are stood in for by a fixture card.
-      for (const file of args.filter((arg) => /^\w[\w.-]*\.json(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
-        if (!existsSync(path.join(cwd, file))) copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
+      // Files a capture directory of a page held (/tmp/capture/…, tmp/packages/…) are stood in for:
+      // a card by a fixture card, an agent's module (docs/phase5.md) by an empty one.
+      for (const file of args.filter((arg) => /^\w[\w.-]*\.(json|js)(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
+        if (existsSync(path.join(cwd, file))) continue;
+        if (file.endsWith(".js")) writeFileSync(path.join(cwd, file), "export {};\n");
+        else copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
       }
       let failure: unknown;
       await runOras(args, { cwd, out: () => {}, clients: new Clients(10_000) }).catch((error) => (failure = error));
