@@ -54,6 +54,7 @@ help:
 	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
 	@echo "Discovery and versions: discover serve publish diff versions"
 	@echo "Trust: keygen sign (KEY=… signs push and publish, VERIFY=off|if-present|require checks pull, verify, publish)"
+	@echo "Agent lifecycle: packages run agents stop logs upgrade rollback ask phase5"
 	@echo "Also:  setup bench validators go-tools clean"
 	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
@@ -118,6 +119,14 @@ discover serve publish diff versions: setup
 .PHONY: keygen sign
 export KEY CERT ALG SCOPE VERIFY TRUST_STORE
 keygen sign: setup
+	@$(call step,$@)
+
+# Phase 5, agent lifecycle (docs/phase5.md): make packages publishes each agent's card and code as
+# one artifact; make run AGENT=plan TAG=v1 pulls and starts it; agents, stop, logs, upgrade
+# AGENT=plan TO=v2, rollback, ask AGENT=plan INPUT='{…}'; make phase5 runs them all.
+.PHONY: packages run agents stop logs upgrade rollback ask phase5
+export PORT PORTS WORKSPACE AGENTS_DIR HEALTH_TIMEOUT RESTART INPUT STREAM ANSWER
+packages run agents stop logs upgrade rollback ask phase5: setup
 	@$(call step,$@)
 
 # Real registries (docs/real-registries.md): make login REGISTRY=host:port

@@ -1,5 +1,6 @@
 // `make bench`: how fast Phase 3 runs against honest baselines, how our client carries a fleet of
-// agent cards, and how fast discovery finds cards among them. Every variant of every run gets a
+// agent cards, how fast discovery finds cards among them, and how long `make run` takes from the
+// registry to a healthy agent. Every variant of every run gets a
 // registry of its own (fresh storage, free port); figures are medians with min and max over the
 // runs; every ratio is taken within one run, and the variants take turns going first.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -12,6 +13,9 @@ import { fileURLToPath } from "node:url";
 import { env } from "../lib/env.ts";
 import { CliError, EnvironmentError, UsageError } from "../lib/errors.ts";
 import { findOnPath } from "../lib/executables.ts";
+import { terminate } from "../lib/agents/process.ts";
+import { AgentRuns } from "../lib/agents/runs.ts";
+import { freePort } from "../lib/registry-server.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { artifactManifest, EMPTY_BLOB, encodeManifest, MEDIA_TYPE } from "../lib/oci/manifest.ts";
 import { Registry } from "../lib/oci/registry.ts";
@@ -46,12 +50,12 @@ const LOOP_CARDS = 20;
 /** Where the figures are printed. */
 const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color: !env.noColor });
 
-const PARTS = ["walkthrough", "fleet", "discovery", "signing"] as const;
+const PARTS = ["walkthrough", "fleet", "discovery", "signing", "run"] as const;
 type Part = typeof PARTS[number];
 
 const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
-Times three parts, in this order:
+Times five parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
                Node, against bench/baseline.sh (bash + curl, the fewest requests that make
                our checks), bench/floor.ts (the same requests with the runtime's own HTTP
@@ -66,13 +70,17 @@ Times three parts, in this order:
                against the registry; \`discover --refresh\`, which writes the index, timed once
   signing      ${SIGNED_CARDS} fleet cards signed, verified, and verified again once changed, in this
                process, with an ES256 key and an EdDSA key (bench/signing.ts)
+  run          \`make run AGENT=plan\` under this runtime, from the registry to a healthy agent:
+               with the package unpacked already (a warm cache) and without, RUNS times each,
+               split into the tag resolved (and the pull), the trust check, the agent's start
+               to healthy, and the rest (make, the runtime's start, loading the step)
 Prints medians (min-max) and writes what it measured to tmp/bench/results.json; the defaults
 take a few minutes.
 
 Environment:
-  PART=all      one part (walkthrough, fleet, discovery, signing) or several, comma-separated
+  PART=all      one part (walkthrough, fleet, discovery, signing, run) or several, comma-separated
   N=500         fleet size, of the fleet and of discovery
-  RUNS=5        walkthrough runs
+  RUNS=5        walkthrough runs, and make run runs (each warm and cold)
   FLEET_RUNS=3  fleet, discovery and signing runs (1 when N is 10000 or more)
   SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
   SKILL=review_change  the skill discovery looks for
@@ -117,6 +125,8 @@ function readSettings(): Settings {
 let scratch: string | undefined;
 let stopping = false;
 const children = new Set<ChildProcess>();
+/** Agents `make run` started: detached, they are stopped by pid. */
+const agents = new Set<number>();
 const registries = new Set<Promise<RegistryProcess>>();
 
 async function cleanUp() {
@@ -129,6 +139,7 @@ async function cleanUp() {
       // already gone
     }
   }
+  for (const pid of agents) await terminate(pid);
   // A registry still starting is waited for, then stopped: it would outlive us otherwise.
   await Promise.all([...registries].map((starting) => starting.then((registry) => registry.stop()).catch(() => {})));
   if (scratch) await rm(scratch, { recursive: true, force: true });
@@ -181,7 +192,8 @@ const make = (...args: string[]) => ["make", "-s", "--no-print-directory", ...ar
 /**
  * The command that starts `script` the way the Makefile starts a step under `runtime` (its
  * $(call step,NAME), say `node dist/NAME.mjs`): where the Makefile runs
- * steps compiled to JavaScript, `script` is compiled first, as the Makefile compiles them.
+ * steps compiled to JavaScript, a step of scripts/ is run from dist/, and another `script` is
+ * compiled first, as the Makefile compiles them.
  */
 async function startedLikeAStep(runtime: Runtime, script: string): Promise<string[]> {
   const { stdout } = await timed(make("--eval", "bench-print-step: ; @echo $(call step,NAME)", "bench-print-step", `RUNTIME=${runtime}`));
@@ -189,21 +201,28 @@ async function startedLikeAStep(runtime: Runtime, script: string): Promise<strin
   const at = words.findIndex((word) => /(^|\/)NAME\.[cm]?[jt]s$/.test(word));
   if (at < 0) throw new Error(`cannot tell how the Makefile starts a step under ${runtime}: ${stdout.trim()}`);
   let started = script;
-  if (!words[at].endsWith(".ts")) {
+  if (!words[at].endsWith(".ts") && script.startsWith("scripts/")) {
+    // A step is run from what `make setup` built: its bundle finds the project's packages.
+    started = words[at].replace("NAME", path.basename(script, ".ts"));
+  } else if (!words[at].endsWith(".ts")) {
     started = path.join(scratch!, runtime, path.basename(script).replace(/\.ts$/, ".mjs"));
     await timed(["node_modules/.bin/esbuild", script, "--bundle", "--platform=node", "--format=esm", "--target=node20", "--packages=external", `--outfile=${started}`, "--log-level=warning"]);
   }
   return [...words.slice(0, at), started, ...words.slice(at + 1)];
 }
 
-type Commands = Partial<Record<Runtime, { floor: string[]; empty: string[] }>>;
+type Commands = Partial<Record<Runtime, { floor: string[]; empty: string[]; run: string[] }>>;
 
 /** The floor and the empty script under each of `runtimes`, after `make setup` (which builds what its steps run). */
 async function prepare(runtimes: readonly Runtime[]): Promise<Commands> {
   const commands: Commands = {};
   for (const runtime of runtimes) {
     await timed(make("setup", `RUNTIME=${runtime}`));
-    commands[runtime] = { floor: await startedLikeAStep(runtime, "bench/floor.ts"), empty: await startedLikeAStep(runtime, "bench/empty.ts") };
+    commands[runtime] = {
+      floor: await startedLikeAStep(runtime, "bench/floor.ts"),
+      empty: await startedLikeAStep(runtime, "bench/empty.ts"),
+      run: await startedLikeAStep(runtime, "scripts/run.ts"),
+    };
   }
   return commands;
 }
@@ -603,6 +622,53 @@ async function measureDiscovery(settings: Settings) {
   });
 }
 
+// make run: from the registry to a healthy agent, with the package unpacked already and without.
+const RUN_PARTS = ["fetch", "trust", "start", "rest"] as const;
+type RunTimes = Record<"make" | "step" | typeof RUN_PARTS[number], number>;
+
+/** `command` (a make run of plan, or its step with --json) on a free port, then its agent stopped: wall ms, and what it printed. */
+async function timeRun(command: string[], runEnv: Record<string, string>) {
+  const { seconds, stdout } = await timed([...command], { ...runEnv, PORT: String(await freePort()) });
+  const runs = new AgentRuns(runEnv.AGENTS_DIR);
+  const { pid } = (await runs.state("plan"))!;
+  agents.add(pid);
+  await terminate(pid);
+  agents.delete(pid);
+  await runs.forget("plan");
+  return { ms: seconds * 1000, stdout };
+}
+
+/**
+ * `make run AGENT=plan` timed as a whole, then its step started as the Makefile starts it, with
+ * --json, which says how long it took to fetch, check and start the agent: the rest of the step
+ * is the runtime's start and loading its modules, and make run's time beyond the step is make's.
+ */
+async function measureRun(commands: Commands, settings: Settings) {
+  return await withRegistry(async (registry) => {
+    const runEnv = { REGISTRY: registry.address, ORAS_BACKEND: "builtin", AGENTS_DIR: path.join(scratch!, "agents"), AGENT: "plan" };
+    await timed(make("packages", "AGENTS=plan", `RUNTIME=${RUNTIME}`), runEnv);
+    const step = [...commands[RUNTIME]!.run, "--json"];
+    const runs: { warm: RunTimes; cold: RunTimes }[] = [];
+    const once = async (warm: boolean) => {
+      const cold = () => rm(runEnv.AGENTS_DIR, { recursive: true, force: true });
+      if (!warm) await cold();
+      const made = await timeRun(make("run", `RUNTIME=${RUNTIME}`), runEnv);
+      if (!warm) await cold();
+      const stepped = await timeRun(step, runEnv);
+      const { fetch, trust, start } = JSON.parse(stepped.stdout).ms;
+      return { make: made.ms, step: stepped.ms, fetch, trust, start, rest: stepped.ms - fetch - trust - start };
+    };
+    for (let run = 0; run < settings.runs; run++) {
+      const [cold, warm] = [await once(false), await once(true)];
+      runs.push({ warm, cold });
+      progress(`make run ${run + 1}/${settings.runs}: warm ${(warm.make / 1000).toFixed(2)} s, cold ${(cold.make / 1000).toFixed(2)} s`);
+    }
+    const figures = (cache: "warm" | "cold") =>
+      Object.fromEntries((["make", "step", ...RUN_PARTS] as const).map((part) => [part, spread(runs.map((run) => run[cache][part]))])) as Record<keyof RunTimes, Spread>;
+    return { runs, warm: figures("warm"), cold: figures("cold") };
+  });
+}
+
 const fixed = (digits: number) => (value: number) => value.toFixed(digits);
 const cell = (s: Spread, format = fixed(2), unit = "") => `${format(s.median)}${unit} (${format(s.min)}-${format(s.max)})`;
 const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
@@ -610,6 +676,7 @@ const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
 type Walkthrough = Awaited<ReturnType<typeof measureWalkthrough>>;
 type Fleet = Awaited<ReturnType<typeof measureFleet>>;
 type Discovery = Awaited<ReturnType<typeof measureDiscovery>>;
+type Run = Awaited<ReturnType<typeof measureRun>>;
 const walkthroughTargets = (walk: Walkthrough): string[][] => [
   ...RUNTIMES.map((runtime) => [`six make targets <= 0.8x bash + curl (${runtime})`, `${cell(walk.toCurl[runtime])}x`, verdict(walk.toCurl[runtime].median <= 0.8)]),
   ...RUNTIMES.flatMap((runtime) =>
@@ -685,6 +752,19 @@ function printFleet(fleet: Fleet, scale: ReturnType<typeof scalePoint>[] | undef
   out.line(`ms per card grows ${(last.ms_per_card / first.ms_per_card).toFixed(2)}x from N=${first.n} to N=${last.n} (1.00x is linear time)`);
 }
 
+function printRun(run: Run, settings: Settings) {
+  out.banner(`make run AGENT=plan under ${RUNTIME}, registry to healthy agent, ms: median (min-max) of ${settings.runs} runs`);
+  const ms = fixed(0);
+  out.table(["Part", "warm cache", "cold cache"], [
+    ["make run AGENT=plan", cell(run.warm.make, ms), cell(run.cold.make, ms)],
+    ["its step alone, started as make starts it", cell(run.warm.step, ms), cell(run.cold.step, ms)],
+    ["  the tag resolved; the package pulled (cold)", cell(run.warm.fetch, ms), cell(run.cold.fetch, ms)],
+    ["  the trust check (digests of the unpacked files)", cell(run.warm.trust, ms), cell(run.cold.trust, ms)],
+    ["  the agent, spawned until it serves its card", cell(run.warm.start, ms), cell(run.cold.start, ms)],
+    ["  the rest: the runtime's start, the step's modules", cell(run.warm.rest, ms), cell(run.cold.rest, ms)],
+  ]);
+}
+
 function printDiscovery(discovery: Discovery, settings: Settings) {
   out.banner(`Discovery under ${RUNTIME}: ${settings.n} cards, --skill ${settings.skill}, median (min-max) of ${settings.fleetRuns} runs`);
   out.line(`${discovery.found} of ${settings.n} cards have the skill; discover --refresh wrote the index in ${discovery.refresh_s.toFixed(2)} s`);
@@ -702,8 +782,8 @@ async function bench(settings: Settings) {
   if (has("fleet") && !findOnPath("skopeo")) throw new EnvironmentError("skopeo is not on PATH; the fleet's per-card baseline needs it", "sudo apt-get install skopeo");
   scratch = await mkdtemp(path.join(os.tmpdir(), "pallet-bench-"));
   clockTicksPerS = Number((await timed(["getconf", "CLK_TCK"])).stdout.trim()) || clockTicksPerS;
-  // The walkthrough runs under both runtimes, the fleet under this one; discovery needs neither floor.
-  const runtimes = has("walkthrough") ? RUNTIMES : has("fleet") ? [RUNTIME] : [];
+  // The walkthrough runs under both runtimes, the fleet and make run under this one; discovery needs neither floor.
+  const runtimes = has("walkthrough") ? RUNTIMES : has("fleet") || has("run") ? [RUNTIME] : [];
   if (runtimes.length > 0) progress(`preparing: make setup, the floor and the empty script under ${runtimes.join(" and ")}`);
   const commands = await prepare(runtimes);
 
@@ -718,7 +798,12 @@ async function bench(settings: Settings) {
   const scale = scaled && fleet ? [...smaller, ...(sizes.includes(settings.n) ? [scalePoint(fleet.runs[0].ours)] : []), ...larger] : undefined;
   const discovery = has("discovery") ? await measureDiscovery(settings) : undefined;
   const signing = has("signing") ? await measureSigning(await mkdtemp(path.join(scratch!, "signing-")), settings.fleetRuns, progress) : undefined;
-  const targets = [...(walk ? walkthroughTargets(walk) : []), ...(fleet ? fleetTargets(fleet, settings.n) : [])];
+  const run = has("run") ? await measureRun(commands, settings) : undefined;
+  const targets = [
+    ...(walk ? walkthroughTargets(walk) : []),
+    ...(fleet ? fleetTargets(fleet, settings.n) : []),
+    ...(run ? [[`make run, warm cache, < 1 s (${RUNTIME})`, cell(run.warm.make, fixed(0), " ms"), verdict(run.warm.make.median < 1000)]] : []),
+  ];
 
   const results = {
     measured_at: new Date().toISOString(),
@@ -730,6 +815,7 @@ async function bench(settings: Settings) {
     ...(scale && { scale }),
     ...(discovery && { discovery }),
     ...(signing && { signing }),
+    ...(run && { run }),
     targets: targets.map(([target, measured, met]) => ({ target, measured, met: met === "met" })),
     // Other work on the machine slows both sides of every ratio, but not always equally.
     load_average: { before: loadBefore, after: os.loadavg()[0] },
@@ -746,6 +832,7 @@ async function bench(settings: Settings) {
   if (fleet) printFleet(fleet, scale, settings);
   if (discovery) printDiscovery(discovery, settings);
   if (signing) printSigning(out, signing, (values, digits) => cell(spread(values), fixed(digits)), RUNTIME);
+  if (run) printRun(run, settings);
   if (targets.length > 0) {
     out.banner("Targets (reported, never asserted)");
     out.table(["Target", "Measured", ""], targets);

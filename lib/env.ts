@@ -110,6 +110,18 @@ export const env = {
   get discoveryCache(): string | undefined {
     return value("DISCOVERY_CACHE");
   },
+  /** AGENTS_DIR: where `make run` unpacks and keeps the agents it starts (lib/agents/runs.ts), tmp/agents unless set. */
+  get agentsDir(): string {
+    return value("AGENTS_DIR") ?? "tmp/agents";
+  },
+  /** WORKSPACE: the directory handed to agents that work on files (the test agent's projects), AGENTS_DIR/workspace unless set. */
+  get workspace(): string {
+    return value("WORKSPACE") ?? `${this.agentsDir}/workspace`;
+  },
+  /** HEALTH_TIMEOUT: how long a started agent has to serve its card, 10 s unless set. */
+  get healthTimeoutMs(): number {
+    return seconds("HEALTH_TIMEOUT", 10) * 1000;
+  },
   /** ORAS_ARGS: the command line `make oras ARGS='…'` hands scripts/oras.ts, split there without a shell. */
   get orasArgs(): string | undefined {
     return value("ORAS_ARGS");

@@ -1,5 +1,6 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The first of `names` that is an executable file in a PATH directory, like `command -v`. */
 export function findOnPath(...names: string[]): string | undefined {
@@ -17,3 +18,9 @@ export function findOnPath(...names: string[]): string | undefined {
   }
   return undefined;
 }
+
+/** The project's directory: this file's parent's, in lib/ and in a bundle in dist/ alike. */
+export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** The project's own Deno (npm's node_modules/.bin/deno), its real path: it runs the agents and their tests. */
+export const projectDeno = () => realpathSync(path.join(PROJECT_ROOT, "node_modules/.bin/deno"));

@@ -4,7 +4,7 @@
  * the test on loopback. scripts/oras.ts runs them in this process (runBuiltin), the real oras
  * as a process (reference-tools.ts); tests/integration/oras-cli.test.ts and oras-real.test.ts use both.
  */
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Clients } from "../lib/oci/client.ts";
@@ -132,9 +132,12 @@ export function prepare(command: ShownCommand, world: DocsWorld): { args: string
   );
   const cwd = path.join(world.work, command.dir ?? ".");
   mkdirSync(cwd, { recursive: true });
-  // Cards a capture directory of a page held (/tmp/capture/…) are stood in for by a fixture card.
-  for (const file of args.filter((arg) => /^\w[\w.-]*\.json(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
-    if (!existsSync(path.join(cwd, file))) copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
+  // Files a capture directory of a page held (/tmp/capture/…, tmp/packages/…) are stood in for:
+  // a card by a fixture card, an agent's module (docs/phase5.md) by an empty one.
+  for (const file of args.filter((arg) => /^\w[\w.-]*\.(json|js)(:|$)/.test(arg)).map((arg) => arg.split(":")[0])) {
+    if (existsSync(path.join(cwd, file))) continue;
+    if (file.endsWith(".js")) writeFileSync(path.join(cwd, file), "export {};\n");
+    else copyFileSync(path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json"), path.join(cwd, file));
   }
   return { args, cwd, input: args.includes("--password-stdin") ? PASSWORD : undefined };
 }

@@ -95,19 +95,32 @@ async function pause(step: Step, out: Output) {
   prompt.close();
 }
 
-/** Directories a step works in for a moment: an interrupt removes them too. */
-const scratchDirs = new Set<string>();
+/** What an interrupt must undo before the process exits: scratch directories, an agent started but not yet healthy. */
+const undoOnInterrupt = new Set<() => void>();
 
-/** Runs `work` in a new temporary directory, removed afterwards whatever happens, interrupts included. */
-export async function withScratchDir<T>(prefix: string, work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  scratchDirs.add(dir);
+/** Runs `work`; an interrupt meanwhile calls `undo` (synchronously) before the process exits. */
+export async function undoneOnInterrupt<T>(undo: () => void, work: () => Promise<T>): Promise<T> {
+  undoOnInterrupt.add(undo);
   try {
-    return await work(dir);
+    return await work();
   } finally {
-    await rm(dir, { recursive: true, force: true });
-    scratchDirs.delete(dir);
+    undoOnInterrupt.delete(undo);
   }
+}
+
+/**
+ * Runs `work` in a new temporary directory in `parent` (the system's by default), removed
+ * afterwards whatever happens, interrupts included.
+ */
+export async function withScratchDir<T>(prefix: string, work: (dir: string) => Promise<T>, parent = os.tmpdir()): Promise<T> {
+  const dir = await mkdtemp(path.join(parent, prefix));
+  return await undoneOnInterrupt(() => rmSync(dir, { recursive: true, force: true }), async () => {
+    try {
+      return await work(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 }
 
 /**
@@ -117,7 +130,7 @@ export async function withScratchDir<T>(prefix: string, work: (dir: string) => P
 function exitCleanlyOnInterrupt(out: Output) {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     process.once(signal, () => {
-      for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+      for (const undo of undoOnInterrupt) undo();
       const removed = removeHalfWritten();
       out.error(`interrupted by ${signal}${removed ? `; removed ${removed} half-written file${removed === 1 ? "" : "s"}` : ""}`);
       process.exit(code);

@@ -11,7 +11,7 @@ const LAYERS: [layer: string, pattern: RegExp][] = [
   ["base", /^(concurrency|executables)\.ts$/],
   ["oci", /^oci\//],
   ["shared", /^(errors|env)\.ts$/],
-  ["domain", /^(cards|compare|verification|mirror|fleet|registry-server)\.ts$|^(discovery|trust)\/|^generated\//],
+  ["domain", /^(cards|compare|verification|mirror|fleet|registry-server)\.ts$|^(agents|discovery|trust|generated)\//],
   ["oras", /^oras\//],
   ["step", /^step\//],
 ];
