@@ -18,7 +18,7 @@ export const step: Step = {
     const stopped = await runs.withLock(agent, async () => {
       const state = await runs.state(agent);
       if (state && runs.isRunning(state)) {
-        await terminate(state.pid);
+        await terminate(state.pid, state.port);
         await runs.forget(agent);
         out.ok(`stopped ${agent} ${state.tag} (pid ${state.pid}, ${state.url})`);
         return state;

@@ -41,15 +41,22 @@ export function launch(deno: string, args: string[], cwd: string, log: string): 
 /** The command line of the process `pid`, undefined when none runs (a zombie has finished too). */
 export function commandLine(pid: number): string | undefined {
   try {
-    const [state, ...args] = execFileSync("ps", ["-o", "stat=,args=", "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split(/\s+/);
+    const [state, ...args] = execFileSync("ps", ["-ww", "-o", "stat=,args=", "-p", String(pid)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split(/\s+/);
     return state.startsWith("Z") ? undefined : args.join(" ");
   } catch {
     return undefined;
   }
 }
 
-/** Stops an agent's whole process group (the test agent's tests with it): SIGTERM, then SIGKILL after `graceMs`. */
-export async function terminate(pid: number, graceMs = 5000): Promise<void> {
+/** How long an agent has to exit on SIGTERM before SIGKILL. */
+const GRACE_MS = 5000;
+
+/**
+ * Stops an agent's whole process group (the test agent's tests with it): SIGTERM, then SIGKILL
+ * after GRACE_MS; then waits until nothing listens on its `port`. A process whose main thread has
+ * exited shows as a zombie while its other threads still close its sockets.
+ */
+export async function terminate(pid: number, port?: number): Promise<void> {
   const signal = (name: NodeJS.Signals) => {
     try {
       process.kill(-pid, name);
@@ -58,9 +65,11 @@ export async function terminate(pid: number, graceMs = 5000): Promise<void> {
     }
   };
   signal("SIGTERM");
-  for (const deadline = Date.now() + graceMs; commandLine(pid) !== undefined; await sleep(20)) {
+  const deadline = Date.now() + GRACE_MS;
+  for (; commandLine(pid) !== undefined; await sleep(20)) {
     if (Date.now() > deadline) signal("SIGKILL");
   }
+  while (port !== undefined && await portTaken(port) && Date.now() < deadline + GRACE_MS) await sleep(10);
 }
 
 /** The bytes served at `base`/.well-known/agent-card.json, or undefined when nothing answers with 200 in time. */

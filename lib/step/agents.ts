@@ -141,7 +141,7 @@ export async function startAgent({ out }: Pick<AgentContext, "out">, runs: Agent
     () => waitHealthy(`http://127.0.0.1:${port}`, trusted.card, started.exited, env.healthTimeoutMs),
   );
   if (!health.healthy) {
-    await terminate(started.pid);
+    await terminate(started.pid, port);
     // An agent that fails says why first: a sandbox's refusal, say, then where it happened.
     const printed = (await readFile(runs.logFile(agent), "utf8")).split(header).at(-1)!.trimEnd();
     const log = printed.split("\n").slice(0, 3).map((line) => `  ${line}`).join("\n");
@@ -164,7 +164,7 @@ export async function startAgent({ out }: Pick<AgentContext, "out">, runs: Agent
 export async function replaceAgent(context: AgentContext, runs: AgentRuns, current: AgentState, next: Ready): Promise<AgentState> {
   const back = await ready(runs, current.agent, current);
   context.out.note(`stopping ${current.agent} ${current.tag} (pid ${current.pid})`);
-  if (runs.isRunning(current)) await terminate(current.pid);
+  if (runs.isRunning(current)) await terminate(current.pid, current.port);
   try {
     return await startAgent(context, runs, next, { port: current.port, previous: { tag: current.tag, digest: current.digest } });
   } catch (error) {
