@@ -10,17 +10,23 @@ import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
 import { shellLine } from "../lib/step/output.ts";
 import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
-import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
+import { sameVerification, VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
- * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
+ * a tag moved meanwhile cannot take the record along); returns the record's manifest digest. A
+ * record of these very checks on that digest is reused: verifying again adds nothing.
  */
-async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[]) {
+async function attachVerification({ options, orasIn, remote, out, client }: StepContext, agent: string, digest: string, checks: Check[]) {
+  const reused = await sameVerification(client.repository(`agents/${agent}`), digest, checks);
+  if (reused) {
+    out.ok(`${agent} agent: the verification record ${reused} already says so; reused, nothing attached`);
+    return reused;
+  }
   return await withScratchDir("pallet-verification-", async (dir) => {
-    const record = await verificationRecord({ reference: tagged, digest }, checks);
+    const record = await verificationRecord({ reference: agentReference(options, agent), digest }, checks);
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
-    const subject = `${repository}@${digest}`;
+    const subject = `${agentRepository(options, agent)}@${digest}`;
     return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
   });
 }
@@ -53,7 +59,7 @@ export const step: Step = {
         let verification: string | undefined;
         if (comparison.ok) {
           out.ok(`${original.agent} agent: Content verified`);
-          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, comparison.checks);
+          verification = await attachVerification(context, original.agent, digest, comparison.checks);
         } else {
           out.fail(
             `${original.agent} agent: ${
