@@ -42,7 +42,7 @@ export const step: Step = {
     const modes = ["refresh", "crawl", "index-only"].filter((mode) => flags[mode]);
     if (modes.length > 1) throw new UsageError(`--${modes.join(" and --")} exclude each other`, "Pick one.");
 
-    const cache = await openDiscoveryCache();
+    const cache = openDiscoveryCache();
     const found = await discover(registry, {
       filter: { skill: flags.skill as string | undefined, name: flags.name as string | undefined, tag },
       cache,

@@ -36,7 +36,7 @@ export const step: Step = {
     const { host, port } = listenAddress((flags.addr as string | undefined) ?? env.serveAddr);
     const service = new DiscoveryService({
       registry: client,
-      cache: await openDiscoveryCache(),
+      cache: openDiscoveryCache(),
       indexOnly: Boolean(flags["index-only"]),
       log: (line) => out.note(line),
     });

@@ -26,6 +26,13 @@ export interface CardEntry {
   card: CardSummary;
 }
 
+/** Enough of a description to search and show; the card itself has all of it. */
+const DESCRIPTION_LIMIT = 300;
+
+/** A description as discovery keeps it: its first 300 characters. */
+export const brief = (description: string) =>
+  description.length > DESCRIPTION_LIMIT ? `${description.slice(0, DESCRIPTION_LIMIT - 1)}…` : description;
+
 export const agentOf = (repository: string) =>
   repository.startsWith(`${AGENTS_NAMESPACE}/`) ? repository.slice(AGENTS_NAMESPACE.length + 1) : repository;
 
@@ -44,7 +51,7 @@ export function summaryOf(card: Record<string, unknown>, label: string): { summa
     summary: {
       name: card.name as string,
       version: card.version as string,
-      description: card.description as string,
+      description: brief(card.description as string),
       a2aVersion: protocol.version,
       urls: protocol.urls,
       skills: (card.skills as { id: string }[]).map((skill) => skill.id),

@@ -21,7 +21,7 @@ import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry, Repository } from "../oci/registry.ts";
 import { CARD_TYPE } from "../cards.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { AGENTS_NAMESPACE, byAgentAndTag, type CardEntry } from "./card-entry.ts";
+import { AGENTS_NAMESPACE, brief, byAgentAndTag, type CardEntry } from "./card-entry.ts";
 import { CRAWL_CONCURRENCY } from "./crawl.ts";
 
 export const INDEX_REPOSITORY = AGENTS_NAMESPACE;
@@ -43,16 +43,12 @@ export const ANNOTATION = {
   cards: "dev.pallet.index.cards",
 } as const;
 
-/** Enough of a description to search and show; the card itself has all of it. */
-const DESCRIPTION_LIMIT = 300;
-
 /** Shard ids are one hex digit: 16 shards, read all at once. */
 const SHARDS = 16;
 export const shardOf = (repository: string) => createHash("sha256").update(repository).digest("hex")[0];
 
 function cardDescriptor(entry: CardEntry): Descriptor {
   const { card } = entry;
-  const description = card.description.length > DESCRIPTION_LIMIT ? `${card.description.slice(0, DESCRIPTION_LIMIT - 1)}…` : card.description;
   return {
     mediaType: entry.manifest.mediaType,
     digest: entry.manifest.digest,
@@ -65,7 +61,7 @@ function cardDescriptor(entry: CardEntry): Descriptor {
       [ANNOTATION.a2aVersion]: card.a2aVersion,
       [ANNOTATION.urls]: JSON.stringify(card.urls),
       [ANNOTATION.skills]: JSON.stringify(card.skills),
-      [ANNOTATION.description]: description,
+      [ANNOTATION.description]: card.description,
     },
     artifactType: CARD_TYPE,
   };
@@ -101,7 +97,7 @@ function entryOf(descriptor: Descriptor): CardEntry | string {
     repository,
     tag,
     manifest: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size },
-    card: { name, version, description: get(ANNOTATION.description) ?? "", a2aVersion, urls, skills },
+    card: { name, version, description: brief(get(ANNOTATION.description) ?? ""), a2aVersion, urls, skills },
   };
 }
 
@@ -352,6 +348,7 @@ async function update(registry: Registry, entries: CardEntry[], options: UpdateO
     const started = performance.now();
     if ((await indexDigest(registry)) === current.digest) {
       await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);
+      await options.cache?.keepShards([...shards.values()].map((shard) => shard.digest));
       await sleep(Math.max(MIN_SETTLE_MS, 4 * (performance.now() - started)) * (1 + Math.random()));
     } else {
       await sleep(MIN_SETTLE_MS * Math.random());

@@ -73,16 +73,17 @@ export async function cardAt(
   tag: string,
   cache: DiscoveryCache,
   known?: (digest: string) => CardSummary | undefined,
-): Promise<{ entry?: CardEntry; fetched: boolean; bytes: Uint8Array }> {
+): Promise<{ entry?: CardEntry; fetched: boolean; digest: string; bytes: Uint8Array }> {
   const { descriptor, bytes } = await repository.fetchManifest(tag);
   const knownCard = known?.(descriptor.digest);
   const { outcome, learnt } = knownCard
     ? { outcome: { kind: "card", card: knownCard } as Outcome, learnt: false }
     : await cache.outcome(descriptor.digest, () => classify(repository, repository.reference(tag), bytes, descriptor.mediaType));
   const fetched = learnt && outcome.kind === "card";
-  if (outcome.kind !== "card") return { fetched, bytes };
-  const manifest = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
-  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, bytes };
+  const { digest } = descriptor;
+  if (outcome.kind !== "card") return { fetched, digest, bytes };
+  const manifest = { mediaType: descriptor.mediaType, digest, size: descriptor.size };
+  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, digest, bytes };
 }
 
 export interface Crawl {
@@ -94,6 +95,8 @@ export interface Crawl {
   problems: string[];
   /** How many cards were fetched because nothing known had their manifest digest. */
   fetched: number;
+  /** The digest of every manifest read, card or not. */
+  digests: Set<string>;
 }
 
 /**
@@ -126,10 +129,12 @@ export async function crawl(
   })).flat();
 
   let fetched = 0;
+  const digests = new Set<string>();
   const found = await mapLimit(tagged, CRAWL_CONCURRENCY, async ({ repository, tag }): Promise<CardEntry | undefined> => {
     try {
       const read = await cardAt(repository, tag, options.cache, options.known);
       if (read.fetched) fetched++;
+      digests.add(read.digest);
       return read.entry;
     } catch (error) {
       if (isOciError(error, "not-found")) return undefined; // the tag went away meanwhile
@@ -139,5 +144,5 @@ export async function crawl(
       return undefined;
     }
   });
-  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched };
+  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched, digests };
 }

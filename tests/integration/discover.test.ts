@@ -3,7 +3,7 @@
 // cards, and publishers racing each other on the index.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ANNOTATION, addToIndex, INDEX_ARTIFACT_TYPE, readIndex, shardOf } from "../../lib/discovery/catalog-index.ts";
 import type { CardEntry } from "../../lib/discovery/card-entry.ts";
@@ -12,7 +12,7 @@ import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { CARD_TYPE } from "../../lib/cards.ts";
-import { AGENTS, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
+import { AGENTS, cardsDir, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
 
 interface Listed {
   agent: string;
@@ -232,6 +232,51 @@ describe("make discover", () => {
     for (const text of ["Discover Agent Cards", "--skill VALUE", "--tag VALUE", "--name VALUE", "--refresh", "--index-only", "Example: make discover"]) {
       assert.ok(result.stdout.includes(text), `help lacks ${text}:\n${result.stdout}`);
     }
+  });
+});
+
+describe("what discovery keeps does not grow with history", () => {
+  const bench = withRegistry();
+  const sizes = (dir: string) => Object.fromEntries(readdirSync(dir).map((file) => [file, statSync(path.join(dir, file))]));
+
+  it("keeps a few hundred bytes per card in the file of its digest, whatever the card's size, and writes only the files a step touches", async () => {
+    const cache = path.join(bench.work, "cache");
+    const large = JSON.parse(fixtureCard("plan").toString());
+    large.description = "A plan agent. ".repeat(64 * 1024); // 900 KB of card
+    const env = { ...bench.env, DISCOVERY_CACHE: cache, CARDS_DIR: cardsDir(bench.work, { "plan_agent_card.json": JSON.stringify(large) }) };
+    const pushed = await runScript("push", [], env);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const crawled = await runScript("discover", ["--crawl", "--json"], env);
+    assert.equal(crawled.code, 0, crawled.stderr);
+    assert.equal(JSON.parse(crawled.stdout).cards.find((card: Listed) => card.agent === "plan").description.length, 300);
+
+    const files = path.join(cache, "cards");
+    const before = sizes(files);
+    assert.equal(existsSync(path.join(cache, "cards.json")), false);
+    assert.ok(Object.keys(before).every((file) => /^[0-9a-f]{2}\.json$/.test(file)), Object.keys(before).join(" "));
+    const total = Object.values(before).reduce((sum, stat) => sum + stat.size, 0);
+    assert.ok(total < 3 * 1024, `the cache holds ${total} bytes for three cards`);
+
+    // A step that publishes one card writes the file of that card's digest alone.
+    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], env);
+    assert.equal(again.code, 0, again.stderr);
+    const digest: string = JSON.parse(again.stdout).pushed[0].digest;
+    const after = sizes(files);
+    const touched = Object.keys(after).filter((file) => before[file]?.mtimeMs !== after[file].mtimeMs);
+    assert.deepEqual(touched, [`${digest.slice(7, 9)}.json`]);
+  });
+
+  it("forgets, at a crawl of the whole registry, the cards the registry no longer has", async () => {
+    const cache = path.join(bench.work, "cache");
+    const env = { ...bench.env, DISCOVERY_CACHE: cache };
+    const { digest } = await new Registry(bench.registry.address).repository("agents/build").resolve("v2");
+    const kept = () => readFileSync(path.join(cache, "cards", `${digest.slice(7, 9)}.json`), "utf8").includes(digest);
+    assert.ok(kept());
+    const removed = await fetch(`http://${bench.registry.address}/v2/agents/build/manifests/${digest}`, { method: "DELETE" });
+    assert.equal(removed.status, 202);
+    const crawled = await runScript("discover", ["--crawl"], env);
+    assert.equal(crawled.code, 0, crawled.stderr);
+    assert.equal(kept(), false);
   });
 });
 
