@@ -8,7 +8,7 @@
 // digests it touches; an entry is at most 4 KiB (a card's description is cut to 300 characters
 // before it gets here), a file at most 64 KiB (the oldest entries go first), so at most 16 MiB
 // in all; a crawl of the whole registry drops what it did not see. Shards are those of the index
-// last read or written: at most 16, of at most 4 MiB each (a registry's manifest limit).
+// last read or written: 16 MiB at the most, since catalog-index.ts refuses a larger index.
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";

@@ -45,6 +45,11 @@ export const ANNOTATION = {
 
 /** Shard ids are one hex digit: 16 shards, read all at once. */
 const SHARDS = 16;
+/**
+ * The most index discovery reads: its shards' sizes added up, about 25,000 cards of 650 bytes.
+ * A larger one is refused before any shard is fetched, and discovery crawls instead.
+ */
+export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 export const shardOf = (repository: string) => createHash("sha256").update(repository).digest("hex")[0];
 
 function cardDescriptor(entry: CardEntry): Descriptor {
@@ -119,6 +124,11 @@ type ShardBytes = (digest: string, fetch: () => Promise<Uint8Array>) => Promise<
 
 const shardBytesFrom = (cache?: DiscoveryCache): ShardBytes => (digest, fetch) => cache ? cache.shard(digest, fetch) : fetch();
 
+const mebibytes = (bytes: number) => `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** An index discovery cannot use: not one, broken, or larger than it reads. Crawling does without it. */
+export const isUnusableIndex = (error: unknown) => isOciError(error, "invalid-content") || isOciError(error, "too-large");
+
 /** The tagged index and the shards asked for (all by default); no index is an empty state. */
 async function readState(repository: Repository, only?: Set<string>, shardBytes: ShardBytes = shardBytesFrom()): Promise<IndexState> {
   const state: IndexState = { shards: new Map(), entries: new Map(), asked: only, problems: [] };
@@ -137,6 +147,14 @@ async function readState(repository: Repository, only?: Set<string>, shardBytes:
       reason: "not-an-index",
     });
   }
+  const bytes = top.manifests.reduce((sum, shard) => sum + shard.size, 0);
+  if (top.manifests.length > SHARDS || bytes > MAX_INDEX_BYTES) {
+    throw new OciError(
+      "too-large",
+      `${subject} is ${mebibytes(bytes)} in ${top.manifests.length} shards; discovery reads an index of at most ${mebibytes(MAX_INDEX_BYTES)} in ${SHARDS}`,
+      { subject },
+    );
+  }
   state.digest = fetched.descriptor.digest;
   for (const shard of top.manifests) {
     const id = shard.annotations?.[ANNOTATION.shard];
@@ -146,6 +164,9 @@ async function readState(repository: Repository, only?: Set<string>, shardBytes:
   const wanted = [...state.shards].filter(([id]) => !only || only.has(id));
   await mapLimit(wanted, SHARDS, async ([id, descriptor]) => {
     const bytes = await shardBytes(descriptor.digest, async () => (await repository.fetchManifest(descriptor.digest)).bytes);
+    if (bytes.byteLength !== descriptor.size) {
+      throw new OciError("invalid-content", `${subject} says its shard ${descriptor.digest} has ${descriptor.size} bytes, but it has ${bytes.byteLength}`, { subject });
+    }
     const entries: CardEntry[] = [];
     for (const card of parseIndex(bytes, descriptor.mediaType).manifests) {
       const entry = entryOf(card);
@@ -258,7 +279,7 @@ function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
 export async function rebuildIndex(registry: Registry, entries: CardEntry[]): Promise<string> {
   const repository = registry.repository(INDEX_REPOSITORY);
   const current = await readState(repository).catch((error) => {
-    if (isOciError(error, "invalid-content")) return undefined; // whatever stood there is replaced
+    if (isUnusableIndex(error)) return undefined; // whatever stood there is replaced
     throw error;
   });
   await copyUnlisted(repository, entries, current);

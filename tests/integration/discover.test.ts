@@ -9,7 +9,7 @@ import { ANNOTATION, addToIndex, INDEX_ARTIFACT_TYPE, readIndex, shardOf } from 
 import type { CardEntry } from "../../lib/discovery/card-entry.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { CREATED_ANNOTATION, createdTimestamp, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
+import { CREATED_ANNOTATION, createdTimestamp, type Descriptor, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { CARD_TYPE } from "../../lib/cards.ts";
 import { AGENTS, cardsDir, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
@@ -277,6 +277,85 @@ describe("what discovery keeps does not grow with history", () => {
     const crawled = await runScript("discover", ["--crawl"], env);
     assert.equal(crawled.code, 0, crawled.stderr);
     assert.equal(kept(), false);
+  });
+});
+
+describe("an index that would hide the registry", () => {
+  const bench = withRegistry();
+  const registry = () => new Registry(bench.registry.address);
+  /** Replaces agents:index with these shards, each a list of descriptors. */
+  const pushIndex = async (shards: Map<string, Descriptor[]>) => {
+    const agents = registry().repository("agents");
+    const listed = [];
+    for (const [id, manifests] of shards) {
+      const bytes = encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, artifactType: INDEX_ARTIFACT_TYPE, manifests, annotations: { [ANNOTATION.shard]: id } });
+      listed.push({ ...await agents.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex), annotations: { [ANNOTATION.shard]: id } });
+    }
+    await agents.pushManifest("index", encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, artifactType: INDEX_ARTIFACT_TYPE, manifests: listed }), MEDIA_TYPE.ociIndex);
+  };
+  /** A card manifest in the index's repository alone, for an index to list under names that do not exist. */
+  const ghostCard = async () =>
+    (await pushArtifact(registry().repository("agents"), undefined, [{ title: "ghost_agent_card.json", mediaType: "application/json", bytes: fixtureCard("plan") }], {
+      artifactType: CARD_TYPE,
+    })).descriptor;
+  const ghostEntry = (ghost: Descriptor, repository: string, description = "") => ({
+    ...ghost,
+    artifactType: CARD_TYPE,
+    annotations: {
+      [ANNOTATION.repository]: repository, [ANNOTATION.tag]: "v1", [ANNOTATION.name]: "ghost-agent", [ANNOTATION.version]: "6.6.6",
+      [ANNOTATION.a2aVersion]: "0.3", [ANNOTATION.urls]: "[]", [ANNOTATION.skills]: '["create_plan"]', [ANNOTATION.description]: description,
+    },
+  });
+  const discover = (proxy: string) => runScript("discover", ["--skill", "create_plan", "--json"], { ...bench.env, REGISTRY: proxy, DISCOVERY_CACHE: "off" });
+
+  before(async () => {
+    const pushed = await runScript("push", [], { ...bench.env, DISCOVERY_CACHE: "off" });
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+
+  it("drops 32,000 entries for repositories the registry does not have with one catalog page, and finds the real cards", async () => {
+    const ghost = await ghostCard();
+    const shards = new Map<string, Descriptor[]>();
+    for (let i = 0; i < 32_000; i++) {
+      const repository = `ghost/g-${i}`;
+      shards.set(shardOf(repository), [...shards.get(shardOf(repository)) ?? [], ghostEntry(ghost, repository)]);
+    }
+    await pushIndex(shards);
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await discover(proxy.address);
+      assert.equal(result.code, 0, result.stderr);
+      const found = JSON.parse(result.stdout);
+      assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}:${card.version}`), ["plan:v1:1.0.0"]);
+      assert.equal(found.stale.length, 32_003);
+      assert.match(result.stderr, /the index is out of date for ghost\/g-0, .* and 31993 more repositories/);
+      assert.equal(proxy.count("GET", /^\/v2\/_catalog/), 1);
+      assert.equal(proxy.count("GET", /^\/v2\/ghost\//), 0);
+      assert.deepEqual(proxy.requests.filter((line) => line.includes("/tags/list")).sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/tags/list`));
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("refuses an index larger than it reads, without fetching a shard of it, and crawls instead", async () => {
+    // Five shards of 3.5 MB each: every one within a registry's 4 MiB, together more than 16 MiB.
+    const description = "x".repeat(3_500_000);
+    const ghost = await ghostCard();
+    const shards = new Map(["0", "1", "2", "3", "4"].map((id) => [id, [ghostEntry(ghost, `ghost/g-${id}`, description)]]));
+    await pushIndex(shards);
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await discover(proxy.address);
+      assert.equal(result.code, 0, result.stderr);
+      const found = JSON.parse(result.stdout);
+      assert.equal(found.source, "crawl");
+      assert.equal(found.crawled, "unreadable index");
+      assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}`), ["plan:v1"]);
+      assert.match(result.stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 16`));
+      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
