@@ -69,22 +69,33 @@ export interface CardFilter {
   text?: string;
 }
 
-const mentions = (fields: string[], wanted: string) => fields.some((field) => field.toLowerCase().includes(wanted.toLowerCase()));
-
-export function matches(entry: CardEntry, filter: CardFilter): boolean {
+/** What a search by name or text looks in, lower-cased: made once per entry where many searches follow. */
+export function searchable(entry: CardEntry) {
   const { card } = entry;
-  const agent = agentOf(entry.repository);
+  const names = [agentOf(entry.repository), card.name].map((field) => field.toLowerCase());
+  return { names, texts: [...names, ...[card.description, ...card.skills, ...card.urls].map((field) => field.toLowerCase())] };
+}
+
+const mentions = (fields: string[], wanted: string) => fields.some((field) => field.includes(wanted.toLowerCase()));
+
+export function matches(entry: CardEntry, filter: CardFilter, fields = searchable(entry)): boolean {
   return (filter.tag === undefined || entry.tag === filter.tag) &&
-    (filter.skill === undefined || card.skills.includes(filter.skill)) &&
-    (!filter.name || mentions([agent, card.name], filter.name)) &&
-    (!filter.text || mentions([agent, card.name, card.description, ...card.skills, ...card.urls], filter.text));
+    (filter.skill === undefined || entry.card.skills.includes(filter.skill)) &&
+    (!filter.name || mentions(fields.names, filter.name)) &&
+    (!filter.text || mentions(fields.texts, filter.text));
 }
 
 const collator = new Intl.Collator("en", { numeric: true });
 
+/** Agent and tag in order: by agent, then tag with numbers in order (v2 before v10). */
+export const byAgentThenTag = ([agentA, tagA]: [string, string], [agentB, tagB]: [string, string]) =>
+  collator.compare(agentA, agentB) || collator.compare(tagA, tagB);
+
+/** An entry's agent and tag, what it is sorted and found by. */
+export const agentAndTag = (entry: CardEntry): [string, string] => [agentOf(entry.repository), entry.tag];
+
 /** By agent, then tag with numbers in order (v2 before v10). */
-export const byAgentAndTag = (a: CardEntry, b: CardEntry) =>
-  collator.compare(agentOf(a.repository), agentOf(b.repository)) || collator.compare(a.tag, b.tag);
+export const byAgentAndTag = (a: CardEntry, b: CardEntry) => byAgentThenTag(agentAndTag(a), agentAndTag(b));
 
 /** `verified` is null where it was not asked (an index-only search). */
 export function entryJson(entry: CardEntry, verified: boolean | null) {

@@ -8,8 +8,8 @@ import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
 import { collect, type Registry } from "../oci/registry.ts";
 import { isVerified } from "../verification.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
-import { INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
+import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
+import { type Index, INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
 import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
 
 export interface DiscoverOptions {
@@ -37,6 +37,8 @@ export interface Discovery {
   problems: string[];
   /** Cards fetched because nothing known had their manifest digest. */
   fetched: number;
+  /** The index as read, where one was. */
+  index?: Index;
 }
 
 export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
@@ -101,7 +103,8 @@ export async function checkRepositories(registry: Registry, indexed: CardEntry[]
   }
   const summaries = new Map<string, CardSummary>(indexed.map((entry) => [entry.manifest.digest, entry.card]));
   const found = await crawl(registry, { repositories: wanted, cache, known: (digest) => summaries.get(digest) });
-  return { ...found, stale: changedRepositories([...new Set([...repositories, ...wanted])], indexed, found.entries) };
+  const checked = [...new Set([...repositories, ...wanted])];
+  return { ...found, repositories: checked, stale: changedRepositories(checked, indexed, found.entries) };
 }
 
 export async function discover(registry: Registry, options: DiscoverOptions): Promise<Discovery> {
@@ -131,7 +134,7 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
     };
   }
   if (options.indexOnly) {
-    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0 };
+    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0, index };
   }
   // Tags are what the check looks at, so a repository is checked when any of its tags matches the
   // rest of the search: a tag the index lacks (pushed or copied behind its back) is then found.
@@ -145,5 +148,34 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
     stale: found.stale,
     problems: [...index.problems, ...found.problems],
     fetched: found.fetched,
+    index,
+  };
+}
+
+/**
+ * Every card, `previous` (a discovery of every card) brought up to date with the index as it is
+ * now: only the repositories whose entries changed since are checked, so a publish costs the
+ * check of one repository. Where either has no index to compare, everything is discovered anew.
+ */
+export async function recheck(registry: Registry, previous: Discovery, cache: DiscoveryCache): Promise<Discovery> {
+  const index = await readIndex(registry, cache).catch((error) => {
+    if (!isUnusableIndex(error)) throw error;
+    return undefined;
+  });
+  if (index?.digest === previous.index?.digest) return previous;
+  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache });
+  const all = [...new Set([...previous.index.entries, ...index.entries].map((entry) => entry.repository))];
+  const found = await checkRepositories(registry, index.entries, changedRepositories(all, previous.index.entries, index.entries), cache);
+  const checked = new Set(found.repositories);
+  const kept = previous.entries.filter((entry) => !checked.has(entry.repository));
+  const verified = await verifiedCards(registry, found.entries, found.tags);
+  return {
+    source: "index",
+    entries: [...kept, ...found.entries].sort(byAgentAndTag),
+    verified: new Set([...kept.map(verifiedKey).filter((key) => previous.verified?.has(key)), ...verified]),
+    stale: [...previous.stale.filter((repository) => !checked.has(repository)), ...found.stale],
+    problems: [...index.problems, ...found.problems],
+    fetched: found.fetched,
+    index,
   };
 }
