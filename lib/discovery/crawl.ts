@@ -97,6 +97,8 @@ export interface Crawl {
   fetched: number;
   /** The digest of every manifest read, card or not. */
   digests: Set<string>;
+  /** The bytes of every card manifest read, by digest: copying them into the index needs no second read. */
+  manifests: Map<string, Uint8Array>;
 }
 
 /**
@@ -130,11 +132,13 @@ export async function crawl(
 
   let fetched = 0;
   const digests = new Set<string>();
+  const manifests = new Map<string, Uint8Array>();
   const found = await mapLimit(tagged, CRAWL_CONCURRENCY, async ({ repository, tag }): Promise<CardEntry | undefined> => {
     try {
       const read = await cardAt(repository, tag, options.cache, options.known);
       if (read.fetched) fetched++;
       digests.add(read.digest);
+      if (read.entry) manifests.set(read.digest, read.bytes);
       return read.entry;
     } catch (error) {
       if (isOciError(error, "not-found")) return undefined; // the tag went away meanwhile
@@ -144,5 +148,5 @@ export async function crawl(
       return undefined;
     }
   });
-  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched, digests };
+  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched, digests, manifests };
 }

@@ -357,6 +357,20 @@ describe("an index that would hide the registry", () => {
       await proxy.stop();
     }
   });
+
+  it("--refresh replaces it, reading each card manifest once: the crawl's bytes are what it copies into the index", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await runScript("discover", ["--refresh", "--json"], { ...bench.env, REGISTRY: proxy.address, DISCOVERY_CACHE: "off" });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).cards.length, 3);
+      const reads = proxy.requests.filter((line) => /^GET \/v2\/agents\/(plan|build|test)\/manifests\//.test(line));
+      assert.deepEqual(reads.sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/manifests/v1`));
+      assert.equal((await readIndex(registry()))?.entries.length, 3);
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
 
 describe("the discovery index under concurrent publishers", () => {
