@@ -306,7 +306,18 @@ describe("an index that would hide the registry", () => {
       [ANNOTATION.a2aVersion]: "0.3", [ANNOTATION.urls]: "[]", [ANNOTATION.skills]: '["create_plan"]', [ANNOTATION.description]: description,
     },
   });
-  const discover = (proxy: string) => runScript("discover", ["--skill", "create_plan", "--json"], { ...bench.env, REGISTRY: proxy, DISCOVERY_CACHE: "off" });
+  /** Puts these shards in the index, then runs `discover --skill create_plan` through a proxy that counts its requests. */
+  const discoverWith = async (shards: Map<string, Descriptor[]>) => {
+    await pushIndex(shards);
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await runScript("discover", ["--skill", "create_plan", "--json"], { ...bench.env, REGISTRY: proxy.address, DISCOVERY_CACHE: "off" });
+      assert.equal(result.code, 0, result.stderr);
+      return { found: JSON.parse(result.stdout), stderr: result.stderr, proxy };
+    } finally {
+      await proxy.stop();
+    }
+  };
 
   before(async () => {
     const pushed = await runScript("push", [], { ...bench.env, DISCOVERY_CACHE: "off" });
@@ -320,21 +331,13 @@ describe("an index that would hide the registry", () => {
       const repository = `ghost/g-${i}`;
       shards.set(shardOf(repository), [...shards.get(shardOf(repository)) ?? [], ghostEntry(ghost, repository)]);
     }
-    await pushIndex(shards);
-    const proxy = await startFaultProxy(bench.registry.address);
-    try {
-      const result = await discover(proxy.address);
-      assert.equal(result.code, 0, result.stderr);
-      const found = JSON.parse(result.stdout);
-      assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}:${card.version}`), ["plan:v1:1.0.0"]);
-      assert.equal(found.stale.length, 32_003);
-      assert.match(result.stderr, /the index is out of date for ghost\/g-0, .* and 31993 more repositories/);
-      assert.equal(proxy.count("GET", /^\/v2\/_catalog/), 1);
-      assert.equal(proxy.count("GET", /^\/v2\/ghost\//), 0);
-      assert.deepEqual(proxy.requests.filter((line) => line.includes("/tags/list")).sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/tags/list`));
-    } finally {
-      await proxy.stop();
-    }
+    const { found, stderr, proxy } = await discoverWith(shards);
+    assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}:${card.version}`), ["plan:v1:1.0.0"]);
+    assert.equal(found.stale.length, 32_003);
+    assert.match(stderr, /the index is out of date for ghost\/g-0, .* and 31993 more repositories/);
+    assert.equal(proxy.count("GET", /^\/v2\/_catalog/), 1);
+    assert.equal(proxy.count("GET", /^\/v2\/ghost\//), 0);
+    assert.deepEqual(proxy.requests.filter((line) => line.includes("/tags/list")).sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/tags/list`));
   });
 
   it("refuses an index larger than it reads, without fetching a shard of it, and crawls instead", async () => {
@@ -342,20 +345,12 @@ describe("an index that would hide the registry", () => {
     const description = "x".repeat(3_500_000);
     const ghost = await ghostCard();
     const shards = new Map(["0", "1", "2", "3", "4"].map((id) => [id, [ghostEntry(ghost, `ghost/g-${id}`, description)]]));
-    await pushIndex(shards);
-    const proxy = await startFaultProxy(bench.registry.address);
-    try {
-      const result = await discover(proxy.address);
-      assert.equal(result.code, 0, result.stderr);
-      const found = JSON.parse(result.stdout);
-      assert.equal(found.source, "crawl");
-      assert.equal(found.crawled, "unreadable index");
-      assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}`), ["plan:v1"]);
-      assert.match(result.stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 16`));
-      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
-    } finally {
-      await proxy.stop();
-    }
+    const { found, stderr, proxy } = await discoverWith(shards);
+    assert.equal(found.source, "crawl");
+    assert.equal(found.crawled, "unreadable index");
+    assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}`), ["plan:v1"]);
+    assert.match(stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 16`));
+    assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
   });
 
   it("--refresh replaces it, reading each card manifest once: the crawl's bytes are what it copies into the index", async () => {
