@@ -3,11 +3,13 @@
 // manifests instead of every repository, tag and card. Any OCI tool reads it
 // (`oras manifest fetch localhost:5000/agents:index`, `skopeo inspect --raw …`).
 //
-// It has two levels. The tagged index lists up to 16 shard indexes, one per first hex digit of
-// the sha256 of a card's repository name, and each shard lists its cards: one descriptor per
-// card manifest, annotated with agent, tag, name, version, A2A version, URLs and skill ids. A
-// single level would stop at about 6,400 cards (650 bytes each), where it reaches the 4 MiB registries accept
-// for a manifest. Registries also accept an index only when every manifest it lists is in the
+// It has two levels. The tagged index lists up to 64 shard indexes, by the first six bits of the
+// sha256 of a card's repository name, and each shard lists its cards: one descriptor per card
+// manifest, annotated with agent, tag, name, version, A2A version, URLs and skill ids. A single
+// level would stop at about 6,400 cards (650 bytes each), where it reaches the 4 MiB registries
+// accept for a manifest; and a registry checks every manifest an index lists when it is pushed,
+// so a publish, which rewrites the shards of its cards, costs in proportion to a shard's size:
+// 64 shards keep it at 160 cards at 10,000. Registries also accept an index only when every manifest it lists is in the
 // same repository, so each listed card manifest is copied into `agents` (its blobs mounted).
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -43,14 +45,18 @@ export const ANNOTATION = {
   cards: "dev.pallet.index.cards",
 } as const;
 
-/** Shard ids are one hex digit: 16 shards, read all at once. */
-const SHARDS = 16;
+/** Shard ids are two hex digits, 00 to 3f. */
+const SHARDS = 64;
+const SHARD_ID = /^[0-3][0-9a-f]$/;
+/** Shards read or written at once. */
+const SHARDS_AT_ONCE = 16;
 /**
  * The most index discovery reads: its shards' sizes added up, about 25,000 cards of 650 bytes.
  * A larger one is refused before any shard is fetched, and discovery crawls instead.
  */
 export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
-export const shardOf = (repository: string) => createHash("sha256").update(repository).digest("hex")[0];
+export const shardOf = (repository: string) =>
+  (createHash("sha256").update(repository).digest()[0] >> 2).toString(16).padStart(2, "0");
 
 function cardDescriptor(entry: CardEntry): Descriptor {
   const { card } = entry;
@@ -158,11 +164,12 @@ async function readState(repository: Repository, only?: Set<string>, shardBytes:
   state.digest = fetched.descriptor.digest;
   for (const shard of top.manifests) {
     const id = shard.annotations?.[ANNOTATION.shard];
-    if (id && /^[0-9a-f]$/.test(id)) state.shards.set(id, shard);
+    if (id && SHARD_ID.test(id)) state.shards.set(id, shard);
+    else if (id && /^[0-9a-f]$/.test(id)) throw new OciError("invalid-content", `${subject} has 16 shards, as an older version wrote it`, { subject });
     else state.problems.push(`${subject} lists ${shard.digest} without a shard number`);
   }
   const wanted = [...state.shards].filter(([id]) => !only || only.has(id));
-  await mapLimit(wanted, SHARDS, async ([id, descriptor]) => {
+  await mapLimit(wanted, SHARDS_AT_ONCE, async ([id, descriptor]) => {
     const bytes = await shardBytes(descriptor.digest, async () => (await repository.fetchManifest(descriptor.digest)).bytes);
     if (bytes.byteLength !== descriptor.size) {
       throw new OciError("invalid-content", `${subject} says its shard ${descriptor.digest} has ${descriptor.size} bytes, but it has ${bytes.byteLength}`, { subject });
@@ -213,7 +220,7 @@ async function writeShards(
   keep: (digest: string, bytes: Uint8Array) => void | Promise<void> = () => {},
 ): Promise<Map<string, Descriptor>> {
   const written = new Map<string, Descriptor>();
-  await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS, async ([id, cards]) => {
+  await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS_AT_ONCE, async ([id, cards]) => {
     const bytes = shardIndex(id, cards);
     const descriptor = await repository.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex);
     await keep(descriptor.digest, bytes);

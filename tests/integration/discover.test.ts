@@ -344,12 +344,12 @@ describe("an index that would hide the registry", () => {
     // Five shards of 3.5 MB each: every one within a registry's 4 MiB, together more than 16 MiB.
     const description = "x".repeat(3_500_000);
     const ghost = await ghostCard();
-    const shards = new Map(["0", "1", "2", "3", "4"].map((id) => [id, [ghostEntry(ghost, `ghost/g-${id}`, description)]]));
+    const shards = new Map(["00", "01", "02", "03", "04"].map((id) => [id, [ghostEntry(ghost, `ghost/g-${id}`, description)]]));
     const { found, stderr, proxy } = await discoverWith(shards);
     assert.equal(found.source, "crawl");
     assert.equal(found.crawled, "unreadable index");
     assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}`), ["plan:v1"]);
-    assert.match(stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 16`));
+    assert.match(stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 64`));
     assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
   });
 
