@@ -78,11 +78,12 @@ export function searchable(entry: CardEntry) {
 
 const mentions = (fields: string[], wanted: string) => fields.some((field) => field.includes(wanted.toLowerCase()));
 
-export function matches(entry: CardEntry, filter: CardFilter, fields = searchable(entry)): boolean {
-  return (filter.tag === undefined || entry.tag === filter.tag) &&
-    (filter.skill === undefined || entry.card.skills.includes(filter.skill)) &&
-    (!filter.name || mentions(fields.names, filter.name)) &&
-    (!filter.text || mentions(fields.texts, filter.text));
+/** Whether an entry matches; `fields` are its searchable text, made here where a name or text is asked for and not given. */
+export function matches(entry: CardEntry, filter: CardFilter, fields?: () => ReturnType<typeof searchable>): boolean {
+  if ((filter.tag !== undefined && entry.tag !== filter.tag) || (filter.skill !== undefined && !entry.card.skills.includes(filter.skill))) return false;
+  if (!filter.name && !filter.text) return true;
+  const { names, texts } = fields?.() ?? searchable(entry);
+  return (!filter.name || mentions(names, filter.name)) && (!filter.text || mentions(texts, filter.text));
 }
 
 const collator = new Intl.Collator("en", { numeric: true });

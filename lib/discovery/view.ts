@@ -38,7 +38,8 @@ export class View {
   private readonly byPath = new Map<string, CardEntry>();
   private readonly bySkill: Map<string, number[]>;
   private readonly byTag: Map<string, number[]>;
-  private readonly fields: ReturnType<typeof searchable>[];
+  /** Each card's searchable text, made at the first search by name or text. */
+  private readonly fields: ReturnType<typeof searchable>[] = [];
   private readonly selections = new Map<string, number[]>();
   /** Every skill id, sorted: the page's search form offers them. */
   readonly skills: string[];
@@ -53,7 +54,6 @@ export class View {
     for (const entry of entries) if (!this.byPath.has(this.path(...agentAndTag(entry)))) this.byPath.set(this.path(...agentAndTag(entry)), entry);
     this.bySkill = groupBy(entries, (entry) => entry.card.skills);
     this.byTag = groupBy(entries, (entry) => [entry.tag]);
-    this.fields = entries.map(searchable);
     this.skills = [...this.bySkill.keys()].sort();
   }
 
@@ -76,7 +76,7 @@ export class View {
       : filter.tag !== undefined
       ? this.byTag.get(filter.tag) ?? []
       : entries.map((_, i) => i);
-    return remember(this.selections, key, candidates.filter((i) => matches(entries[i], filter, this.fields[i])));
+    return remember(this.selections, key, candidates.filter((i) => matches(entries[i], filter, () => (this.fields[i] ??= searchable(entries[i])))));
   }
 
   /** Up to `limit` matching cards after `after` (an agent and tag), their place, how many match in all, and where the next page starts. */
