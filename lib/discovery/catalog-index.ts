@@ -281,16 +281,18 @@ function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
 
 /**
  * Replaces the whole index with these entries (a crawl's, with the bytes of the card manifests it
- * read). A card published while this runs can be left out; the next publish or refresh puts it back.
+ * read), keeping its shards in `cache`. A card published while this runs can be left out; the
+ * next publish or refresh puts it back.
  */
-export async function rebuildIndex(registry: Registry, entries: CardEntry[], manifests: Map<string, Uint8Array>): Promise<string> {
+export async function rebuildIndex(registry: Registry, entries: CardEntry[], manifests: Map<string, Uint8Array>, cache: DiscoveryCache): Promise<string> {
   const repository = registry.repository(INDEX_REPOSITORY);
   const current = await readState(repository).catch((error) => {
     if (isUnusableIndex(error)) return undefined; // whatever stood there is replaced
     throw error;
   });
   await copyUnlisted(repository, entries, current, manifests);
-  const shards = await writeShards(repository, byShard(entries));
+  const shards = await writeShards(repository, byShard(entries), (digest, bytes) => cache.keepShard(digest, bytes));
+  await cache.keepShards([...shards.values()].map((shard) => shard.digest));
   return (await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex)).digest;
 }
 

@@ -121,7 +121,7 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
   if (!index) {
     const found = await crawl(registry, { cache, skip: INDEX_REPOSITORY });
     await cache.keepOnly(found.digests);
-    if (options.refresh) await rebuildIndex(registry, found.entries, found.manifests);
+    if (options.refresh) await rebuildIndex(registry, found.entries, found.manifests, cache);
     const entries = found.entries.filter((entry) => matches(entry, filter));
     return {
       source: "crawl",

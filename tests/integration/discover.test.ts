@@ -121,13 +121,22 @@ describe("make discover", () => {
   });
 
   it("--refresh rebuilds the index from a crawl, after which it is current", async () => {
-    const refreshed = await discover(["--refresh"]);
+    const cache = { DISCOVERY_CACHE: path.join(bench.work, "refreshed") };
+    const refreshed = await discover(["--refresh"], cache);
     assert.equal(refreshed.source, "crawl");
     assert.equal(refreshed.cards.length, 6);
     const index = await readIndex(new Registry(bench.registry.address));
     assert.deepEqual(index?.entries.map((entry) => `${entry.repository}:${entry.tag}`), [
       "agents/build:v1", "agents/build:v2", "agents/plan:v1", "agents/plan:v2", "agents/test:v1", "agents/test:v2",
     ]);
+    // It kept the shards it wrote: the next search fetches none of them.
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      assert.equal((await discover(["--index-only"], { ...cache, REGISTRY: proxy.address })).cards.length, 6);
+      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
+    } finally {
+      await proxy.stop();
+    }
     const again = await discover();
     assert.equal(again.source, "index");
     assert.deepEqual(again.stale, []);
