@@ -189,11 +189,12 @@ const make = (...args: string[]) => ["make", "-s", "--no-print-directory", ...ar
 
 /**
  * The command that starts `script` the way the Makefile starts a step under `runtime` (its
- * $(call step,NAME), say `node dist/NAME.mjs`): where the Makefile runs
- * steps compiled to JavaScript, `script` is compiled first, as the Makefile compiles them.
+ * $(call step,NAME), say `node dist/NAME.mjs`), with `v8Flags` (a Makefile expression) as its
+ * V8_FLAGS: where the Makefile runs steps compiled to JavaScript, `script` is compiled first,
+ * as the Makefile compiles them.
  */
-async function startedLikeAStep(runtime: Runtime, script: string): Promise<string[]> {
-  const { stdout } = await timed(make("--eval", "bench-print-step: ; @echo $(call step,NAME)", "bench-print-step", `RUNTIME=${runtime}`));
+async function startedLikeAStep(runtime: Runtime, script: string, v8Flags = ""): Promise<string[]> {
+  const { stdout } = await timed(make("--eval", `bench-print-step: V8_FLAGS = ${v8Flags}`, "--eval", "bench-print-step: ; @echo $(call step,NAME)", "bench-print-step", `RUNTIME=${runtime}`));
   const words = stdout.trim().split(/\s+/);
   const at = words.findIndex((word) => /(^|\/)NAME\.[cm]?[jt]s$/.test(word));
   if (at < 0) throw new Error(`cannot tell how the Makefile starts a step under ${runtime}: ${stdout.trim()}`);
@@ -925,7 +926,8 @@ async function measureService(settings: Settings) {
   // nginx's workers run as another user (www-data) when it is started as root.
   await chmod(scratch!, 0o755);
   const nginx = { base: await startNginx(root), root };
-  const serve = await startedLikeAStep(RUNTIME, "scripts/serve.ts");
+  // With the V8 flags `make serve` gives it.
+  const serve = await startedLikeAStep(RUNTIME, "scripts/serve.ts", "$(SERVE_V8_FLAGS)");
   const sizes = settings.n >= 10_000 ? [1000, settings.n] : [settings.n];
   const at = [];
   for (const n of sizes) at.push(await serviceAt(n, settings, nginx, serve));
