@@ -5,7 +5,7 @@
 // runs; every ratio is taken within one run, and the variants take turns going first.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,13 +15,13 @@ import { CliError, EnvironmentError, UsageError } from "../lib/errors.ts";
 import { findOnPath } from "../lib/executables.ts";
 import { terminate } from "../lib/agents/process.ts";
 import { AgentRuns } from "../lib/agents/runs.ts";
-import { freePort } from "../lib/registry-server.ts";
 import { sha256Digest } from "../lib/oci/digest.ts";
 import { artifactManifest, EMPTY_BLOB, encodeManifest, MEDIA_TYPE } from "../lib/oci/manifest.ts";
 import { Registry } from "../lib/oci/registry.ts";
 import { createOutput } from "../lib/step/output.ts";
 import { measureSigning, printSigning, SIGNED_CARDS } from "./signing.ts";
-import { type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
+import { freePort, type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
+import { WALKTHROUGH_EPOCH } from "../lib/step/options.ts";
 import {
   DEFAULT_CONCURRENCY,
   FLEET_CREATED,
@@ -50,12 +50,12 @@ const LOOP_CARDS = 20;
 /** Where the figures are printed. */
 const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color: !env.noColor });
 
-const PARTS = ["walkthrough", "fleet", "discovery", "signing", "run"] as const;
+const PARTS = ["walkthrough", "fleet", "discovery", "history", "service", "signing", "run"] as const;
 type Part = typeof PARTS[number];
 
 const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
-Times five parts, in this order:
+Times seven parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
                Node, against bench/baseline.sh (bash + curl, the fewest requests that make
                our checks), bench/floor.ts (the same requests with the runtime's own HTTP
@@ -68,6 +68,14 @@ Times five parts, in this order:
                each, its start included: crawled with an empty cache and with the last crawl's,
                the index alone with its shards fetched and from the cache, and the index checked
                against the registry; \`discover --refresh\`, which writes the index, timed once
+  history      the walkthrough's make targets, discover and publish on a fresh registry against
+               the same on registries with a history: after 80 cards of 900 KB, after a fleet of
+               N cards with its index, after ten walkthroughs; and the discovery cache's size
+  service      make serve over N fleet cards (and over 1,000 as well, from N=10000) against nginx
+               serving the same answers as files, both loaded by ab (AB_N requests, 50 at once):
+               a 100-card /agents page by skill and by text, one card, the card's 304; start-up,
+               CPU per request, memory, the slowest request while a publish is taken in, and how
+               many manifest GETs discover --refresh made per card
   signing      ${SIGNED_CARDS} fleet cards signed, verified, and verified again once changed, in this
                process, with an ES256 key and an EdDSA key (bench/signing.ts)
   run          \`make run AGENT=plan\` under this runtime, from the registry to a healthy agent:
@@ -78,14 +86,15 @@ Prints medians (min-max) and writes what it measured to tmp/bench/results.json; 
 take a few minutes.
 
 Environment:
-  PART=all      one part (walkthrough, fleet, discovery, signing, run) or several, comma-separated
-  N=500         fleet size, of the fleet and of discovery
-  RUNS=5        walkthrough runs, and make run runs (each warm and cold)
+  PART=all      one part (walkthrough, fleet, discovery, history, service, signing, run) or several, comma-separated
+  N=500         fleet size, of the fleet, discovery, history and service
+  RUNS=5        walkthrough and history runs, rounds of ab per service size, and make run runs (each warm and cold)
   FLEET_RUNS=3  fleet, discovery and signing runs (1 when N is 10000 or more)
   SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
-  SKILL=review_change  the skill discovery looks for
+  SKILL=review_change  the skill discovery and the service look for
+  AB_N=5000     requests per ab run of the service part
 
-Examples: make bench N=10000 SCALE=1    make bench PART=discovery N=10000`;
+Examples: make bench N=10000 SCALE=1    make bench PART=discovery N=10000    make bench PART=history,service N=10000`;
 
 interface Settings {
   parts: Part[];
@@ -94,6 +103,7 @@ interface Settings {
   fleetRuns: number;
   scale: boolean;
   skill: string;
+  abRequests: number;
 }
 
 function readSettings(): Settings {
@@ -118,6 +128,7 @@ function readSettings(): Settings {
     fleetRuns: wholeNumber("FLEET_RUNS", n >= 10_000 ? 1 : 3),
     scale: scale === "1",
     skill: env.option("SKILL") ?? "review_change",
+    abRequests: wholeNumber("AB_N", 5000),
   };
 }
 
@@ -191,12 +202,12 @@ const make = (...args: string[]) => ["make", "-s", "--no-print-directory", ...ar
 
 /**
  * The command that starts `script` the way the Makefile starts a step under `runtime` (its
- * $(call step,NAME), say `node dist/NAME.mjs`): where the Makefile runs
- * steps compiled to JavaScript, a step of scripts/ is run from dist/, and another `script` is
- * compiled first, as the Makefile compiles them.
+ * $(call step,NAME), say `node dist/NAME.mjs`), with `v8Flags` (a Makefile expression) as its
+ * V8_FLAGS: where the Makefile runs steps compiled to JavaScript, a step of scripts/ is run from
+ * dist/, and another `script` is compiled first, as the Makefile compiles them.
  */
-async function startedLikeAStep(runtime: Runtime, script: string): Promise<string[]> {
-  const { stdout } = await timed(make("--eval", "bench-print-step: ; @echo $(call step,NAME)", "bench-print-step", `RUNTIME=${runtime}`));
+async function startedLikeAStep(runtime: Runtime, script: string, v8Flags = ""): Promise<string[]> {
+  const { stdout } = await timed(make("--eval", `bench-print-step: V8_FLAGS = ${v8Flags}`, "--eval", "bench-print-step: ; @echo $(call step,NAME)", "bench-print-step", `RUNTIME=${runtime}`));
   const words = stdout.trim().split(/\s+/);
   const at = words.findIndex((word) => /(^|\/)NAME\.[cm]?[jt]s$/.test(word));
   if (at < 0) throw new Error(`cannot tell how the Makefile starts a step under ${runtime}: ${stdout.trim()}`);
@@ -585,41 +596,375 @@ interface DiscoveryRun {
 }
 
 async function measureDiscovery(settings: Settings) {
+  // A cache of its own: the first way starts without one.
   const cache = path.join(scratch!, "discovery-cache");
-  return await withRegistry(async (registry) => {
-    const pushStarted = performance.now();
-    await pushFleet(new Registry(registry.address), settings.n);
-    progress(`discovery: pushed ${settings.n} cards in ${((performance.now() - pushStarted) / 1000).toFixed(1)} s; discover --refresh writes the index`);
-    const discoverEnv = { REGISTRY: registry.address, SKILL: settings.skill, DISCOVERY_CACHE: cache };
-    const refresh = await discover(["--refresh"], discoverEnv);
-    const runs: DiscoveryRun[] = [];
-    let found: number | undefined;
-    for (let index = 0; index < settings.fleetRuns; index++) {
-      const run: DiscoveryRun = { load: os.loadavg()[0], seconds: {} as Record<Mode, number>, cpu_seconds: {} as Record<Mode, number> };
-      for (const mode of MODES) {
-        const { args, forget } = DISCOVERY_MODES[mode];
-        if (forget !== undefined) await rm(path.join(cache, forget), { recursive: true, force: true });
-        const result = await discover(args, discoverEnv);
-        // Every way must find the same cards, or the fast one is fast for the wrong reason.
-        found ??= result.cards;
-        if (result.cards !== found) throw new Error(`discovery: ${mode} found ${result.cards} cards, the others ${found}`);
-        [run.seconds[mode], run.cpu_seconds[mode]] = [result.seconds, result.cpu];
-      }
-      runs.push(run);
-      progress(`discovery run ${index + 1}/${settings.fleetRuns} (load ${run.load.toFixed(1)}): ${MODES.map((mode) => `${mode} ${run.seconds[mode].toFixed(2)} s`).join(", ")}`);
+  const fleet = await fleetRegistry(settings.n);
+  const discoverEnv = { REGISTRY: fleet.registry.address, SKILL: settings.skill, DISCOVERY_CACHE: cache };
+  const runs: DiscoveryRun[] = [];
+  let found: number | undefined;
+  for (let index = 0; index < settings.fleetRuns; index++) {
+    const run: DiscoveryRun = { load: os.loadavg()[0], seconds: {} as Record<Mode, number>, cpu_seconds: {} as Record<Mode, number> };
+    for (const mode of MODES) {
+      const { args, forget } = DISCOVERY_MODES[mode];
+      if (forget !== undefined) await rm(path.join(cache, forget), { recursive: true, force: true });
+      const result = await discover(args, discoverEnv);
+      // Every way must find the same cards, or the fast one is fast for the wrong reason.
+      found ??= result.cards;
+      if (result.cards !== found) throw new Error(`discovery: ${mode} found ${result.cards} cards, the others ${found}`);
+      [run.seconds[mode], run.cpu_seconds[mode]] = [result.seconds, result.cpu];
     }
-    const byMode = (value: (run: DiscoveryRun, mode: Mode) => number) =>
-      Object.fromEntries(MODES.map((mode) => [mode, spread(runs.map((run) => value(run, mode)))])) as Record<Mode, Spread>;
+    runs.push(run);
+    progress(`discovery run ${index + 1}/${settings.fleetRuns} (load ${run.load.toFixed(1)}): ${MODES.map((mode) => `${mode} ${run.seconds[mode].toFixed(2)} s`).join(", ")}`);
+  }
+  const byMode = (value: (run: DiscoveryRun, mode: Mode) => number) =>
+    Object.fromEntries(MODES.map((mode) => [mode, spread(runs.map((run) => value(run, mode)))])) as Record<Mode, Spread>;
+  return {
+    runs,
+    found: found!,
+    refresh_s: fleet.refresh_s,
+    seconds: byMode((run, mode) => run.seconds[mode]),
+    cpu_seconds: byMode((run, mode) => run.cpu_seconds[mode]),
+    /** The cold crawl's time over each way's, within each run: how many times faster it is. */
+    coldCrawlTo: byMode((run, mode) => run.seconds["crawl, cold"] / run.seconds[mode]),
+  };
+}
+
+// A registry of n fleet cards with the index `discover --refresh` wrote, and the discovery cache
+// that wrote it: built once a run for each size, and shared by discovery, history and service.
+interface FleetRegistry {
+  registry: RegistryProcess;
+  cache: string;
+  refresh_s: number;
+  /** GETs of fleet card manifests while the index was written, per card: 1 is each read once. */
+  refresh_reads_per_card: number;
+}
+
+const fleets = new Map<number, Promise<FleetRegistry>>();
+
+/** GETs of fleet manifests the registry has answered so far, from its access log. */
+const fleetManifestReads = async (registry: RegistryProcess) =>
+  (await readFile(registry.logFile, "utf8")).match(/"GET \/v2\/fleet\/[^ ]+\/manifests\/[^ ]+ HTTP/g)?.length ?? 0;
+
+function fleetRegistry(n: number): Promise<FleetRegistry> {
+  let made = fleets.get(n);
+  if (!made) {
+    made = (async () => {
+      // Kept until the run ends, when cleanUp stops it with the others.
+      const starting = startTestRegistry();
+      registries.add(starting);
+      const registry = await starting;
+      await pushFleet(new Registry(registry.address), n);
+      const cache = path.join(scratch!, `fleet-${n}-cache`);
+      const before = await fleetManifestReads(registry);
+      const refresh = await discover(["--refresh"], { REGISTRY: registry.address, DISCOVERY_CACHE: cache });
+      const reads = await fleetManifestReads(registry) - before;
+      progress(`fleet of ${n} cards pushed; discover --refresh wrote its index in ${refresh.seconds.toFixed(1)} s`);
+      return { registry, cache, refresh_s: refresh.seconds, refresh_reads_per_card: reads / n };
+    })();
+    fleets.set(n, made);
+  }
+  return made;
+}
+
+/** Bytes below a directory. */
+async function sizeOf(dir: string): Promise<number> {
+  const { stdout } = await timed(["du", "-sb", dir]).catch(() => ({ stdout: "0" }));
+  return Number(stdout.split(/\s/)[0]);
+}
+
+// History: the steps of a walkthrough, discover and publish, timed on a fresh registry and on
+// registries that have a history, each with the discovery cache that history left.
+const HISTORY_STEPS = ["push", "list", "manifest", "pull", "verify", "copy", "discover", "publish"] as const;
+/** Cards of 900 KB, as many as issue 17 pushed. */
+const LARGE_CARDS = 80;
+
+interface Aged {
+  name: string;
+  registry: RegistryProcess;
+  cache: string;
+  /** The cache's bytes once the history was made. */
+  cache_bytes: number;
+}
+
+async function measureHistory(settings: Settings) {
+  const work = path.join(scratch!, "history");
+  // Published by every run under a tag of its own: the plan card with another version.
+  const published = path.join(work, "publish", "plan_agent_card.json");
+  await mkdir(path.dirname(published), { recursive: true });
+  const plan = JSON.parse(await readFile(path.join(ROOT, WALKTHROUGH.CARDS_DIR, "plan_agent_card.json"), "utf8"));
+  await writeFile(published, JSON.stringify({ ...plan, version: "9.9.9" }, null, 2));
+  const stepEnv = (registry: RegistryProcess, cache: string, extra: Record<string, string> = {}) => ({
+    REGISTRY: registry.address,
+    ...WALKTHROUGH,
+    OUT_DIR: path.join(work, "out"),
+    ORAS_BACKEND: "builtin",
+    DISCOVERY_CACHE: cache,
+    SOURCE_DATE_EPOCH: String(WALKTHROUGH_EPOCH),
+    AGENT: "test",
+    CARD: published,
+    ...extra,
+  });
+  /** Each step's seconds and the requests the registry answered for it; publish goes to a tag of its own. */
+  const walk = async (registry: RegistryProcess, cache: string, tag: string): Promise<Walked> => {
+    const [seconds, requests]: ByStep[] = [{}, {}];
+    for (const step of HISTORY_STEPS) {
+      const before = await requestsAnswered(registry);
+      seconds[step] = (await timed(make(step, `RUNTIME=${RUNTIME}`, ...(step === "publish" ? [`TAG=${tag}`] : [])), stepEnv(registry, cache))).seconds;
+      requests[step] = await requestsAnswered(registry) - before;
+    }
+    return { seconds, requests };
+  };
+  const aged = async (name: string, make: (registry: RegistryProcess, cache: string) => Promise<void>): Promise<Aged> => {
+    const starting = startTestRegistry();
+    registries.add(starting);
+    const registry = await starting;
+    const cache = path.join(work, `${name.replace(/\W+/g, "-")}-cache`);
+    await make(registry, cache);
+    return { name, registry, cache, cache_bytes: await sizeOf(cache) };
+  };
+
+  progress(`history: ${LARGE_CARDS} cards of 900 KB pushed; ten walkthroughs; a fleet of ${settings.n} cards`);
+  const large = await aged(`after ${LARGE_CARDS} cards of 900 KB`, async (registry, cache) => {
+    const dir = path.join(work, "large-cards");
+    await mkdir(dir, { recursive: true });
+    const agents = Array.from({ length: LARGE_CARDS }, (_, i) => `large${String(i).padStart(2, "0")}`);
+    for (const agent of agents) {
+      await writeFile(path.join(dir, `${agent}_agent_card.json`), JSON.stringify({ ...plan, name: `${agent}-agent`, description: `A large agent. `.repeat(61_000) }));
+    }
+    await timed(make("push", `RUNTIME=${RUNTIME}`), stepEnv(registry, cache, { CARDS_DIR: dir, AGENTS: agents.join(",") }));
+  });
+  const walked = await aged("after ten walkthroughs", async (registry, cache) => {
+    for (let i = 0; i < 10; i++) {
+      for (const step of STEPS) await timed(make(step, `RUNTIME=${RUNTIME}`), stepEnv(registry, cache));
+    }
+  });
+  const fleet = await fleetRegistry(settings.n);
+  const histories: Aged[] = [large, { name: `after a fleet of ${settings.n}`, ...fleet, cache_bytes: await sizeOf(fleet.cache) }, walked];
+  // Every registry then holds the walkthrough's cards once, untimed, as the fresh ones will: each
+  // run times the same work on each.
+  for (const history of histories) await walk(history.registry, history.cache, "first");
+
+  const runs: { fresh: Walked; aged: Record<string, Walked> }[] = [];
+  for (let run = 0; run < settings.runs; run++) {
+    const order = inTurn(["fresh", ...histories.map((history) => history.name)], run);
+    progress(`history run ${run + 1}/${settings.runs}: ${order.join("; ")}`);
+    const result = { aged: {} } as typeof runs[number];
+    for (const name of order) {
+      const history = histories.find((candidate) => candidate.name === name);
+      if (history) {
+        result.aged[name] = await walk(history.registry, history.cache, `run${run}`);
+      } else {
+        result.fresh = await withRegistry(async (registry) => {
+          const cache = path.join(work, `fresh-cache-${run}`);
+          await walk(registry, cache, "first");
+          return await walk(registry, cache, `run${run}`);
+        });
+      }
+    }
+    runs.push(result);
+  }
+  const byStep = (value: (run: typeof runs[number], step: string) => number) =>
+    Object.fromEntries(HISTORY_STEPS.map((step) => [step, spread(runs.map((run) => value(run, step)))]));
+  return {
+    runs,
+    fresh: byStep((run, step) => run.fresh.seconds[step]),
+    fresh_requests: byStep((run, step) => run.fresh.requests[step]),
+    aged: Object.fromEntries(histories.map(({ name, cache_bytes }) => [name, {
+      cache_bytes,
+      seconds: byStep((run, step) => run.aged[name].seconds[step]),
+      requests: byStep((run, step) => run.aged[name].requests[step]),
+      /** This history's time over the fresh registry's, within each run. */
+      toFresh: byStep((run, step) => run.aged[name].seconds[step] / run.fresh.seconds[step]),
+    }])),
+    cache_bytes_after: Object.fromEntries(await Promise.all(histories.map(async ({ name, cache }) => [name, await sizeOf(cache)]))),
+  };
+}
+
+// The service: make serve over a fleet against nginx serving the same bytes, both loaded by ab.
+interface Loaded {
+  per_s: number;
+  p50_ms: number;
+  longest_ms: number;
+}
+
+/** ab's figures for `requests` GETs of a URL, `concurrency` at once. */
+async function ab(url: string, requests: number, concurrency: number, headers: string[] = []): Promise<Loaded> {
+  const { stdout } = await timed(["ab", "-q", "-n", String(requests), "-c", String(concurrency), ...headers.flatMap((header) => ["-H", header]), url]);
+  const figure = (pattern: RegExp) => Number(stdout.match(pattern)?.[1] ?? NaN);
+  const failed = figure(/^Failed requests:\s+(\d+)/m);
+  if (failed > 0) throw new Error(`ab ${url}: ${failed} of ${requests} requests failed`);
+  return { per_s: figure(/^Requests per second:\s+([\d.]+)/m), p50_ms: figure(/^\s+50%\s+(\d+)/m), longest_ms: figure(/^\s+100%\s+(\d+)/m) };
+}
+
+const fetchOk = async (url: string, init?: RequestInit) => {
+  const response = await fetch(url, init);
+  if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
+  return response;
+};
+
+/** Polls until `done` says yes; its seconds since `since`. */
+async function waitFor(what: string, since: number, done: () => Promise<boolean>): Promise<number> {
+  for (let polls = 0; !(await done().catch(() => false)); polls++) {
+    if (polls > 6000) throw new Error(`waited 2 minutes for ${what}`);
+    await sleep(20);
+  }
+  return (performance.now() - since) / 1000;
+}
+
+/** nginx with one worker, serving the files of `root` on a free port; logs each request, as the service does. */
+async function startNginx(root: string) {
+  const port = await freePort();
+  const dir = path.join(scratch!, "nginx");
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, "nginx.conf"), `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+  types { application/json json; }
+  server { listen 127.0.0.1:${port}; root ${root}; }
+}
+`);
+  const nginx = spawn("nginx", ["-c", path.join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore", detached: true });
+  children.add(nginx);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor("nginx", performance.now(), async () => (await fetch(`${base}/`)).status !== 0);
+  return base;
+}
+
+/** A 100-card page by skill and one by text, a card, and the card's 304: the routes of issue 20. */
+const ROUTES = ["/agents?skill, 100 cards", "/agents?q, 100 cards", "one card", "one card, 304"] as const;
+type Route = typeof ROUTES[number];
+/** The path of a route on the service, and the file nginx serves its bytes from. */
+const routeOf = (route: Route, skill: string) =>
+  route === "/agents?skill, 100 cards"
+    ? { path: `/agents?skill=${skill}`, file: "skill.json" }
+    : route === "/agents?q, 100 cards"
+    ? { path: "/agents?q=fleet-001", file: "text.json" }
+    : { path: "/agents/fleet/fleet-00042/v1/.well-known/agent-card.json", file: "card.json" };
+
+/**
+ * GETs `url` from `clients` loops at once until `until` settles: the slowest answer, and how many.
+ * The bench's own client, so it runs as long as the thing it watches.
+ */
+async function slowestWhile(url: string, clients: number, until: Promise<unknown>) {
+  let [done, slowest, answered] = [false, 0, 0];
+  until.finally(() => (done = true)).catch(() => {});
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (!done) {
+      const started = performance.now();
+      await (await fetchOk(url)).arrayBuffer();
+      slowest = Math.max(slowest, performance.now() - started);
+      answered++;
+    }
+  }));
+  return { slowest_ms: slowest, answered };
+}
+
+async function serviceAt(n: number, settings: Settings, nginx: { base: string; root: string }, serve: string[]) {
+  const fleet = await fleetRegistry(n);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const log = await open(path.join(scratch!, `serve-${n}.log`), "w");
+  const started = performance.now();
+  const service = spawn(serve[0], serve.slice(1), {
+    cwd: ROOT,
+    env: commandEnv({ REGISTRY: fleet.registry.address, DISCOVERY_CACHE: fleet.cache, SERVE_ADDR: `127.0.0.1:${port}` }),
+    stdio: ["ignore", log.fd, log.fd],
+    detached: true,
+  });
+  children.add(service);
+  try {
+    const startup_s = await waitFor("the service's first answer", started, async () => (await fetch(`${base}/agents?limit=1`)).status === 200);
+    const checked_s = await waitFor("the service's check of the registry", started, async () => (await (await fetch(`${base}/agents?limit=1`)).json()).source === "index");
+    progress(`service over ${n} cards: answered after ${startup_s.toFixed(2)} s, checked the registry after ${checked_s.toFixed(1)} s`);
+
+    // The same bytes for nginx to serve, one file per route; its own ETag for the 304.
+    for (const route of ROUTES) {
+      const { path: at, file } = routeOf(route, settings.skill);
+      await writeFile(path.join(nginx.root, file), new Uint8Array(await (await fetchOk(`${base}${at}`)).arrayBuffer()));
+    }
+    const etags = {
+      ours: (await fetchOk(`${base}${routeOf("one card", settings.skill).path}`)).headers.get("etag")!,
+      nginx: (await fetchOk(`${nginx.base}/card.json`)).headers.get("etag")!,
+    };
+    const target = (server: "ours" | "nginx", route: Route) => {
+      const { path: at, file } = routeOf(route, settings.skill);
+      return [server === "ours" ? `${base}${at}` : `${nginx.base}/${file}`, route === "one card, 304" ? [`If-None-Match: ${etags[server]}`] : []] as const;
+    };
+
+    const rounds = [];
+    for (let round = 0; round < settings.runs; round++) {
+      const loaded = {} as Record<Route, Record<"ours" | "nginx", Loaded>> & { cpu_ms_per_page: number };
+      for (const route of ROUTES) {
+        loaded[route] = {} as Record<"ours" | "nginx", Loaded>;
+        for (const server of inTurn(["ours", "nginx"] as const, round)) {
+          const cpu = cpuSeconds(service.pid!);
+          const [url, headers] = target(server, route);
+          loaded[route][server] = await ab(url, settings.abRequests, 50, [...headers]);
+          if (server === "ours" && route === "/agents?skill, 100 cards") loaded.cpu_ms_per_page = (cpuSeconds(service.pid!) - cpu) / settings.abRequests * 1000;
+        }
+      }
+      rounds.push(loaded);
+    }
+    const peak_rss_mb = Number(readFileSync(`/proc/${service.pid}/status`, "utf8").match(/VmHWM:\s*(\d+)/)![1]) / 1024;
+
+    // A publish while pages are asked for, ten at a time: the slowest answer until the new card shows.
+    const cardDir = path.join(scratch!, `published-${n}`);
+    await mkdir(cardDir, { recursive: true });
+    const card = JSON.parse(new TextDecoder().decode(fleetCard(0).bytes));
+    await writeFile(path.join(cardDir, "fresh_agent_card.json"), JSON.stringify({ ...card, name: "fresh-agent" }));
+    const publishStarted = performance.now();
+    const visible = (async () => {
+      await timed(make("publish", `RUNTIME=${RUNTIME}`), { REGISTRY: fleet.registry.address, DISCOVERY_CACHE: fleet.cache, CARD: path.join(cardDir, "fresh_agent_card.json"), TAG: "v1", ORAS_BACKEND: "builtin" });
+      return await waitFor("the published card", publishStarted, async () => (await (await fetch(`${base}/agents?name=fresh`)).json()).total === 1);
+    })();
+    const during = await slowestWhile(`${base}${routeOf("/agents?skill, 100 cards", settings.skill).path}`, 10, visible);
     return {
-      runs,
-      found: found!,
-      refresh_s: refresh.seconds,
-      seconds: byMode((run, mode) => run.seconds[mode]),
-      cpu_seconds: byMode((run, mode) => run.cpu_seconds[mode]),
-      /** The cold crawl's time over each way's, within each run: how many times faster it is. */
-      coldCrawlTo: byMode((run, mode) => run.seconds["crawl, cold"] / run.seconds[mode]),
+      n,
+      startup_s,
+      checked_s,
+      rounds,
+      peak_rss_mb,
+      during_publish: during,
+      publish_visible_s: await visible,
+      refresh_s: fleet.refresh_s,
+      refresh_reads_per_card: fleet.refresh_reads_per_card,
+    };
+  } finally {
+    children.delete(service);
+    process.kill(-service.pid!, "SIGTERM");
+    await log.close();
+  }
+}
+
+async function measureService(settings: Settings) {
+  const root = path.join(scratch!, "nginx-root");
+  await mkdir(root, { recursive: true });
+  // nginx's workers run as another user (www-data) when it is started as root.
+  await chmod(scratch!, 0o755);
+  const nginx = { base: await startNginx(root), root };
+  // With the V8 flags `make serve` gives it.
+  const serve = await startedLikeAStep(RUNTIME, "scripts/serve.ts", "$(SERVE_V8_FLAGS)");
+  const sizes = settings.n >= 10_000 ? [1000, settings.n] : [settings.n];
+  const at = [];
+  for (const n of sizes) at.push(await serviceAt(n, settings, nginx, serve));
+  const summary = at.map((point) => {
+    const over = (value: (round: typeof point.rounds[number]) => number) => spread(point.rounds.map(value));
+    return {
+      n: point.n,
+      ours: Object.fromEntries(ROUTES.map((route) => [route, {
+        per_s: over((round) => round[route].ours.per_s),
+        nginx_per_s: over((round) => round[route].nginx.per_s),
+        toNginx: over((round) => round[route].ours.per_s / round[route].nginx.per_s),
+        p50_ms: over((round) => round[route].ours.p50_ms),
+      }])) as Record<Route, Record<"per_s" | "nginx_per_s" | "toNginx" | "p50_ms", Spread>>,
+      cpu_ms_per_page: over((round) => round.cpu_ms_per_page),
     };
   });
+  return { points: at, summary };
 }
 
 // make run: from the registry to a healthy agent, with the package unpacked already and without.
@@ -776,14 +1121,99 @@ function printDiscovery(discovery: Discovery, settings: Settings) {
   out.note(`load average (1 min) at the start of each run: ${discovery.runs.map((run) => run.load.toFixed(1)).join(", ")} on ${os.cpus().length} cores`);
 }
 
+type History = Awaited<ReturnType<typeof measureHistory>>;
+type Service = Awaited<ReturnType<typeof measureService>>;
+const kib = (bytes: number) => `${(bytes / 1024).toLocaleString("en-US", { maximumFractionDigits: 0 })} KiB`;
+/** What docs/discovery.md promises of the cache: 16 MiB of cards and 16 MiB of shards at the most. */
+const CACHE_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/** The step that grows most after a history, and by how much. */
+const worstStep = (toFresh: Record<string, Spread>) => Object.entries(toFresh).sort(([, a], [, b]) => b.median - a.median)[0];
+
+const historyTargets = (history: History): string[][] =>
+  Object.entries(history.aged).flatMap(([name, aged]) => {
+    const [step, ratio] = worstStep(aged.toFresh);
+    const cache = Math.max(aged.cache_bytes, history.cache_bytes_after[name]);
+    return [
+      [`every step <= 1.2x a fresh registry's time, ${name}`, `${cell(ratio)}x (${step})`, verdict(ratio.median <= 1.2)],
+      [`discovery cache < 32 MiB, ${name}`, kib(cache), verdict(cache < CACHE_LIMIT_BYTES)],
+    ];
+  });
+
+function serviceTargets(service: Service, history?: History): string[][] {
+  const largest = service.points[service.points.length - 1];
+  const rows = service.summary.flatMap(({ n, ours }) => [
+    ...(["one card", "one card, 304"] as const).map((route) => [`${route} >= 0.5x nginx (N=${n})`, `${cell(ours[route].toNginx)}x`, verdict(ours[route].toNginx.median >= 0.5)]),
+    ...(["/agents?skill, 100 cards", "/agents?q, 100 cards"] as const).map((route) => [`${route} >= 0.3x nginx (N=${n})`, `${cell(ours[route].toNginx)}x`, verdict(ours[route].toNginx.median >= 0.3)]),
+  ]);
+  if (service.summary.length > 1) {
+    const [small, large] = [service.summary[0], service.summary[service.summary.length - 1]];
+    const growth = large.cpu_ms_per_page.median / small.cpu_ms_per_page.median;
+    rows.push([`CPU per 100-card page, N=${large.n} / N=${small.n} <= 1.5x`, `${growth.toFixed(2)}x`, verdict(growth <= 1.5)]);
+  }
+  rows.push(
+    [`service peak RSS < 300 MB (N=${largest.n})`, `${largest.peak_rss_mb.toFixed(0)} MB`, verdict(largest.peak_rss_mb < 300)],
+    [`start-up to the first answer < 2 s (N=${largest.n})`, `${largest.startup_s.toFixed(2)} s`, verdict(largest.startup_s < 2)],
+    ...service.points.map((point) => [`no answer slower than 1 s while a publish is taken in (N=${point.n})`, `${point.during_publish.slowest_ms.toFixed(0)} ms`, verdict(point.during_publish.slowest_ms <= 1000)]),
+    ...service.points.map((point) => [`discover --refresh reads each manifest once (N=${point.n})`, `${point.refresh_reads_per_card.toFixed(2)} GETs per card`, verdict(point.refresh_reads_per_card <= 1)]),
+  );
+  const fleet = history && Object.entries(history.aged).find(([name]) => name.startsWith("after a fleet"));
+  if (fleet) {
+    for (const step of ["push", "publish"]) rows.push([`${step} <= 1.2x a fresh registry's time, ${fleet[0]}`, `${cell(fleet[1].toFresh[step])}x`, verdict(fleet[1].toFresh[step].median <= 1.2)]);
+  }
+  return rows;
+}
+
+function printHistory(history: History, settings: Settings) {
+  out.banner(`History under ${RUNTIME}: seconds per step, median (min-max) of ${settings.runs} runs; each history's time over a fresh registry's, within each run`);
+  const names = Object.keys(history.aged);
+  out.table(
+    ["Step", "fresh registry", ...names.flatMap((name) => [name, "/ fresh"])],
+    HISTORY_STEPS.map((step) => [step, cell(history.fresh[step]), ...names.flatMap((name) => [cell(history.aged[name].seconds[step]), `${cell(history.aged[name].toFresh[step])}x`])]),
+  );
+  out.line();
+  const count = (figure: Spread) => (figure.min === figure.max ? String(figure.median) : cell(figure, fixed(0)));
+  out.table(
+    ["Requests answered", "fresh registry", ...names],
+    HISTORY_STEPS.map((step) => [step, count(history.fresh_requests[step]), ...names.map((name) => count(history.aged[name].requests[step]))]),
+  );
+  out.line();
+  out.table(["Discovery cache", "once the history was made", "after the runs"], names.map((name) => [name, kib(history.aged[name].cache_bytes), kib(history.cache_bytes_after[name])]));
+}
+
+function printService(service: Service, settings: Settings) {
+  out.banner(`Service under ${RUNTIME}: make serve and nginx (one worker) serving the same bytes, ab -n ${settings.abRequests} -c 50, median (min-max) of ${settings.runs} rounds`);
+  out.table(
+    ["Route", "N", "make serve, req/s", "nginx, req/s", "serve / nginx", "serve p50, ms"],
+    service.summary.flatMap(({ n, ours }) =>
+      ROUTES.map((route) => [route, String(n), cell(ours[route].per_s, rate), cell(ours[route].nginx_per_s, rate), `${cell(ours[route].toNginx)}x`, cell(ours[route].p50_ms, fixed(0))])
+    ),
+  );
+  out.line();
+  const points = service.points;
+  out.table(["Figure", ...points.map((point) => `N=${point.n}`)], [
+    ["start-up to the first answer, s", ...points.map((point) => point.startup_s.toFixed(2))],
+    ["until every repository was checked, s", ...points.map((point) => point.checked_s.toFixed(1))],
+    ["CPU per 100-card page (/agents?skill), ms", ...service.summary.map((point) => cell(point.cpu_ms_per_page, fixed(3)))],
+    ["peak RSS, MB", ...points.map((point) => point.peak_rss_mb.toFixed(0))],
+    ["slowest of the answers while a publish was taken in, ms", ...points.map((point) => `${point.during_publish.slowest_ms.toFixed(0)} (of ${point.during_publish.answered})`)],
+    ["the published card shown after, s", ...points.map((point) => point.publish_visible_s.toFixed(2))],
+    ["discover --refresh, s", ...points.map((point) => point.refresh_s.toFixed(1))],
+    ["  manifest GETs per card", ...points.map((point) => point.refresh_reads_per_card.toFixed(2))],
+  ]);
+}
+
 async function bench(settings: Settings) {
   const [started, loadBefore] = [performance.now(), os.loadavg()[0]];
   const has = (part: Part) => settings.parts.includes(part);
   if (has("fleet") && !findOnPath("skopeo")) throw new EnvironmentError("skopeo is not on PATH; the fleet's per-card baseline needs it", "sudo apt-get install skopeo");
+  if (has("service") && !(findOnPath("nginx") && findOnPath("ab"))) {
+    throw new EnvironmentError("nginx or ab is not on PATH; the service's baseline needs both", "make bench installs them; else sudo apt-get install nginx-light apache2-utils");
+  }
   scratch = await mkdtemp(path.join(os.tmpdir(), "pallet-bench-"));
   clockTicksPerS = Number((await timed(["getconf", "CLK_TCK"])).stdout.trim()) || clockTicksPerS;
-  // The walkthrough runs under both runtimes, the fleet and make run under this one; discovery needs neither floor.
-  const runtimes = has("walkthrough") ? RUNTIMES : has("fleet") || has("run") ? [RUNTIME] : [];
+  // The walkthrough runs under both runtimes, the fleet, history, service and make run under this one; discovery needs neither floor.
+  const runtimes = has("walkthrough") ? RUNTIMES : ["fleet", "history", "service", "run"].some((part) => has(part as Part)) ? [RUNTIME] : [];
   if (runtimes.length > 0) progress(`preparing: make setup, the floor and the empty script under ${runtimes.join(" and ")}`);
   const commands = await prepare(runtimes);
 
@@ -797,11 +1227,15 @@ async function bench(settings: Settings) {
   const larger = scaled ? await scaleRuns(sizes.filter((n) => n > settings.n)) : [];
   const scale = scaled && fleet ? [...smaller, ...(sizes.includes(settings.n) ? [scalePoint(fleet.runs[0].ours)] : []), ...larger] : undefined;
   const discovery = has("discovery") ? await measureDiscovery(settings) : undefined;
+  const history = has("history") ? await measureHistory(settings) : undefined;
+  const service = has("service") ? await measureService(settings) : undefined;
   const signing = has("signing") ? await measureSigning(await mkdtemp(path.join(scratch!, "signing-")), settings.fleetRuns, progress) : undefined;
   const run = has("run") ? await measureRun(commands, settings) : undefined;
   const targets = [
     ...(walk ? walkthroughTargets(walk) : []),
     ...(fleet ? fleetTargets(fleet, settings.n) : []),
+    ...(history ? historyTargets(history) : []),
+    ...(service ? serviceTargets(service, history) : []),
     ...(run ? [[`make run, warm cache, < 1 s (${RUNTIME})`, cell(run.warm.make, fixed(0), " ms"), verdict(run.warm.make.median < 1000)]] : []),
   ];
 
@@ -814,6 +1248,8 @@ async function bench(settings: Settings) {
     ...(fleet && { fleet }),
     ...(scale && { scale }),
     ...(discovery && { discovery }),
+    ...(history && { history }),
+    ...(service && { service }),
     ...(signing && { signing }),
     ...(run && { run }),
     targets: targets.map(([target, measured, met]) => ({ target, measured, met: met === "met" })),
@@ -831,6 +1267,8 @@ async function bench(settings: Settings) {
   if (walk) printWalkthrough(walk, settings);
   if (fleet) printFleet(fleet, scale, settings);
   if (discovery) printDiscovery(discovery, settings);
+  if (history) printHistory(history, settings);
+  if (service) printService(service, settings);
   if (signing) printSigning(out, signing, (values, digits) => cell(spread(values), fixed(digits)), RUNTIME);
   if (run) printRun(run, settings);
   if (targets.length > 0) {

@@ -59,12 +59,34 @@ async function recordAbout(repository: Repository, referrer: string, digest: str
 }
 
 /**
+ * The well-formed verification records about the manifest `digest`, each with its own digest. A
+ * referrer listed many times is read once.
+ */
+async function* recordsAbout(repository: Repository, digest: string): AsyncGenerator<{ referrer: string; record: VerificationRecord }> {
+  const referrers = new Set((await listReferrers(repository, digest, VERIFICATION_TYPE)).map((referrer) => referrer.digest));
+  for (const referrer of referrers) {
+    const record = await recordAbout(repository, referrer, digest);
+    if (record) yield { referrer, record };
+  }
+}
+
+/**
  * Whether the manifest `digest` of this repository has a verification record whose result is
  * "passed": a referrer of ours whose subject is that very digest, and whose JSON says so.
  */
 export async function isVerified(repository: Repository, digest: string): Promise<boolean> {
-  for (const referrer of await listReferrers(repository, digest, VERIFICATION_TYPE)) {
-    if ((await recordAbout(repository, referrer.digest, digest))?.result === "passed") return true;
-  }
+  for await (const { record } of recordsAbout(repository, digest)) if (record.result === "passed") return true;
   return false;
+}
+
+/**
+ * The digest of a record that `digest` passed these very checks, made by this version of the
+ * tool: a new one would say nothing more, so verifying again reuses it instead of adding one.
+ */
+export async function sameVerification(repository: Repository, digest: string, checks: VerificationRecord["checks"]): Promise<string | undefined> {
+  const { tool, result } = await verificationRecord({ reference: "", digest }, checks);
+  const same = (record: VerificationRecord) =>
+    record.result === result && JSON.stringify(record.checks) === JSON.stringify(checks) && JSON.stringify(record.tool) === JSON.stringify(tool);
+  for await (const { referrer, record } of recordsAbout(repository, digest)) if (same(record)) return referrer;
+  return undefined;
 }

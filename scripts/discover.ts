@@ -8,7 +8,7 @@ import { ContentError, UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
-/** Problems are listed up to this many; a registry full of broken cards should not bury the table. */
+/** Problems and stale repositories are listed up to this many; a registry full of them should not bury the table. */
 const PROBLEMS_SHOWN = 10;
 
 function describeSource(found: Discovery, index: string): string {
@@ -42,7 +42,7 @@ export const step: Step = {
     const modes = ["refresh", "crawl", "index-only"].filter((mode) => flags[mode]);
     if (modes.length > 1) throw new UsageError(`--${modes.join(" and --")} exclude each other`, "Pick one.");
 
-    const cache = await openDiscoveryCache();
+    const cache = openDiscoveryCache();
     const found = await discover(registry, {
       filter: { skill: flags.skill as string | undefined, name: flags.name as string | undefined, tag },
       cache,
@@ -73,7 +73,8 @@ export const step: Step = {
     }
     if (flags.refresh) out.ok(`rebuilt the index ${index} from the crawl`);
     if (found.stale.length > 0) {
-      out.warn(`the index is out of date for ${found.stale.join(", ")}: shown as the registry has them now`);
+      const more = found.stale.length - PROBLEMS_SHOWN;
+      out.warn(`the index is out of date for ${found.stale.slice(0, PROBLEMS_SHOWN).join(", ")}${more > 0 ? ` and ${more} more repositories` : ""}: shown as the registry has them now`);
       out.note("  Rebuild it with `make discover REFRESH=1` (or --refresh).");
     }
     for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) out.warn(`passed over: ${problem}`);

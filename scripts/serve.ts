@@ -1,8 +1,8 @@
 // Phase 4: the discovery service, a small HTTP server over a registry (lib/discovery/service.ts
 // says what it answers). Runs until Ctrl-C or SIGTERM, then stops taking requests, lets those
 // in flight finish, and exits 0.
-import { createServer } from "node:http";
 import { openDiscoveryCache } from "../lib/step/discovery.ts";
+import { listen, ListenError } from "../lib/discovery/listen.ts";
 import { DiscoveryService } from "../lib/discovery/service.ts";
 import { env } from "../lib/env.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
@@ -36,43 +36,33 @@ export const step: Step = {
     const { host, port } = listenAddress((flags.addr as string | undefined) ?? env.serveAddr);
     const service = new DiscoveryService({
       registry: client,
-      cache: await openDiscoveryCache(),
+      cache: openDiscoveryCache(),
       indexOnly: Boolean(flags["index-only"]),
       log: (line) => out.note(line),
     });
-    // A registry that cannot be reached is said now, not at the first request.
-    const found = await service.current();
-
-    const server = createServer((request, response) => void service.handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (error: NodeJS.ErrnoException) => {
-        reject(
-          error.code === "EADDRINUSE" || error.code === "EACCES" || error.code === "EADDRNOTAVAIL"
-            ? new EnvironmentError(`cannot listen on ${host}:${port}: ${error.code === "EADDRINUSE" ? "the port is in use" : error.message}`, "Pick another address with SERVE_ADDR=127.0.0.1:8081 (or --addr).")
-            : error,
-        );
+    try {
+      // From the index alone, so that it answers at once; a registry that cannot be reached is said now.
+      const view = await service.start();
+      const server = await listen(host, port, (asked) => service.answer(asked)).catch((error) => {
+        if (!(error instanceof ListenError)) throw error;
+        throw new EnvironmentError(`cannot listen on ${host}:${port}: ${error.message}`, "Pick another address with SERVE_ADDR=127.0.0.1:8081 (or --addr).");
       });
-      server.listen(port, host, () => resolve());
-    });
-    const address = server.address();
-    const bound = typeof address === "object" && address ? address.port : port;
-    const shown = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
-    out.ok(`serving ${found.entries.length} agent cards of ${options.registry} at ${shown}/ (JSON at ${shown}/agents); Ctrl-C stops it`);
+      const shown = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+      out.ok(`serving ${view.found.entries.length} agent cards of ${options.registry} at ${shown}/ (JSON at ${shown}/agents); Ctrl-C stops it`);
 
-    // The step's own interrupt handling exits at once; a server stops gracefully instead.
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      for (const name of ["SIGINT", "SIGTERM"] as const) {
-        process.removeAllListeners(name);
-        process.once(name, () => resolve(name));
-      }
-    });
-    out.note(`${signal}: stopping; requests in flight may finish`);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    const drained = setTimeout(() => server.closeAllConnections(), DRAIN_MS);
-    await closed;
-    clearTimeout(drained);
-    out.ok("stopped");
+      // The step's own interrupt handling exits at once; a server stops gracefully instead.
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        for (const name of ["SIGINT", "SIGTERM"] as const) {
+          process.removeAllListeners(name);
+          process.once(name, () => resolve(name));
+        }
+      });
+      out.note(`${signal}: stopping; requests in flight may finish`);
+      await server.close(DRAIN_MS);
+      out.ok("stopped");
+    } finally {
+      service.stop();
+    }
   },
 };
 

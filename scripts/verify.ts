@@ -14,19 +14,25 @@ import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } fr
 import { checkCardTrust, readSigningFlags } from "../lib/step/trust.ts";
 import type { SigningKey } from "../lib/trust/keys.ts";
 import { describeTrust, signDocument } from "../lib/trust/signatures.ts";
-import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
+import { sameVerification, VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
  * a tag moved meanwhile cannot take the record along), signed by `signer` when there is one;
- * returns the record's manifest digest.
+ * returns the record's manifest digest. Unsigned, a record of these very checks on that digest
+ * is reused: verifying again adds nothing.
  */
-async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[], signer?: SigningKey) {
+async function attachVerification({ options, orasIn, remote, out, client }: StepContext, agent: string, digest: string, checks: Check[], signer?: SigningKey) {
+  const reused = signer ? undefined : await sameVerification(client.repository(`agents/${agent}`), digest, checks);
+  if (reused) {
+    out.ok(`${agent} agent: the verification record ${reused} already says so; reused, nothing attached`);
+    return reused;
+  }
   return await withScratchDir("pallet-verification-", async (dir) => {
-    const unsigned = await verificationRecord({ reference: tagged, digest }, checks);
+    const unsigned = await verificationRecord({ reference: agentReference(options, agent), digest }, checks);
     const record = signer ? await signDocument({ ...unsigned }, signer) : unsigned;
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
-    const subject = `${repository}@${digest}`;
+    const subject = `${agentRepository(options, agent)}@${digest}`;
     return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
   });
 }
@@ -64,7 +70,7 @@ export const step: Step = {
           const trust = await checkCardTrust(options, out, "signature", card, { registry: options.registry, repository: `agents/${original.agent}` });
           const checks = trust ? [...comparison.checks, { name: "signature", ok: true, detail: describeTrust(trust) }] : comparison.checks;
           out.ok(`${original.agent} agent: Content verified`);
-          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, checks, signer);
+          verification = await attachVerification(context, original.agent, digest, checks, signer);
         } else {
           out.fail(
             `${original.agent} agent: ${

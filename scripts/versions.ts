@@ -27,7 +27,7 @@ export const step: Step = {
     }
     const tags = (await oras`repo tags ${remote} ${agentRepository(options, agent)}`).names;
     const repository = registry.repository(`${AGENTS_NAMESPACE}/${agent}`);
-    const cache = await openDiscoveryCache();
+    const cache = openDiscoveryCache();
     const read = await mapLimit(tags.filter((tag) => !isReferrersTag(tag)), CRAWL_CONCURRENCY, async (tag) => {
       try {
         return (await cardAt(repository, tag, cache)).entry;

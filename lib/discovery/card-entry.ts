@@ -26,6 +26,13 @@ export interface CardEntry {
   card: CardSummary;
 }
 
+/** Enough of a description to search and show; the card itself has all of it. */
+const DESCRIPTION_LIMIT = 300;
+
+/** A description as discovery keeps it: its first 300 characters. */
+export const brief = (description: string) =>
+  description.length > DESCRIPTION_LIMIT ? `${description.slice(0, DESCRIPTION_LIMIT - 1)}…` : description;
+
 export const agentOf = (repository: string) =>
   repository.startsWith(`${AGENTS_NAMESPACE}/`) ? repository.slice(AGENTS_NAMESPACE.length + 1) : repository;
 
@@ -44,7 +51,7 @@ export function summaryOf(card: Record<string, unknown>, label: string): { summa
     summary: {
       name: card.name as string,
       version: card.version as string,
-      description: card.description as string,
+      description: brief(card.description as string),
       a2aVersion: protocol.version,
       urls: protocol.urls,
       skills: (card.skills as { id: string }[]).map((skill) => skill.id),
@@ -62,22 +69,34 @@ export interface CardFilter {
   text?: string;
 }
 
-const mentions = (fields: string[], wanted: string) => fields.some((field) => field.toLowerCase().includes(wanted.toLowerCase()));
-
-export function matches(entry: CardEntry, filter: CardFilter): boolean {
+/** What a search by name or text looks in, lower-cased: made once per entry where many searches follow. */
+export function searchable(entry: CardEntry) {
   const { card } = entry;
-  const agent = agentOf(entry.repository);
-  return (filter.tag === undefined || entry.tag === filter.tag) &&
-    (filter.skill === undefined || card.skills.includes(filter.skill)) &&
-    (!filter.name || mentions([agent, card.name], filter.name)) &&
-    (!filter.text || mentions([agent, card.name, card.description, ...card.skills, ...card.urls], filter.text));
+  const names = [agentOf(entry.repository), card.name].map((field) => field.toLowerCase());
+  return { names, texts: [...names, ...[card.description, ...card.skills, ...card.urls].map((field) => field.toLowerCase())] };
+}
+
+const mentions = (fields: string[], wanted: string) => fields.some((field) => field.includes(wanted.toLowerCase()));
+
+/** Whether an entry matches; `fields` are its searchable text, made here where a name or text is asked for and not given. */
+export function matches(entry: CardEntry, filter: CardFilter, fields?: () => ReturnType<typeof searchable>): boolean {
+  if ((filter.tag !== undefined && entry.tag !== filter.tag) || (filter.skill !== undefined && !entry.card.skills.includes(filter.skill))) return false;
+  if (!filter.name && !filter.text) return true;
+  const { names, texts } = fields?.() ?? searchable(entry);
+  return (!filter.name || mentions(names, filter.name)) && (!filter.text || mentions(texts, filter.text));
 }
 
 const collator = new Intl.Collator("en", { numeric: true });
 
+/** Agent and tag in order: by agent, then tag with numbers in order (v2 before v10). */
+export const byAgentThenTag = ([agentA, tagA]: [string, string], [agentB, tagB]: [string, string]) =>
+  collator.compare(agentA, agentB) || collator.compare(tagA, tagB);
+
+/** An entry's agent and tag, what it is sorted and found by. */
+export const agentAndTag = (entry: CardEntry): [string, string] => [agentOf(entry.repository), entry.tag];
+
 /** By agent, then tag with numbers in order (v2 before v10). */
-export const byAgentAndTag = (a: CardEntry, b: CardEntry) =>
-  collator.compare(agentOf(a.repository), agentOf(b.repository)) || collator.compare(a.tag, b.tag);
+export const byAgentAndTag = (a: CardEntry, b: CardEntry) => byAgentThenTag(agentAndTag(a), agentAndTag(b));
 
 /** `verified` is null where it was not asked (an index-only search). */
 export function entryJson(entry: CardEntry, verified: boolean | null) {

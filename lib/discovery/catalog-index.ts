@@ -3,11 +3,13 @@
 // manifests instead of every repository, tag and card. Any OCI tool reads it
 // (`oras manifest fetch localhost:5000/agents:index`, `skopeo inspect --raw …`).
 //
-// It has two levels. The tagged index lists up to 16 shard indexes, one per first hex digit of
-// the sha256 of a card's repository name, and each shard lists its cards: one descriptor per
-// card manifest, annotated with agent, tag, name, version, A2A version, URLs and skill ids. A
-// single level would stop at about 6,400 cards (650 bytes each), where it reaches the 4 MiB registries accept
-// for a manifest. Registries also accept an index only when every manifest it lists is in the
+// It has two levels. The tagged index lists up to 64 shard indexes, by the first six bits of the
+// sha256 of a card's repository name, and each shard lists its cards: one descriptor per card
+// manifest, annotated with agent, tag, name, version, A2A version, URLs and skill ids. A single
+// level would stop at about 6,400 cards (650 bytes each), where it reaches the 4 MiB registries
+// accept for a manifest; and a registry checks every manifest an index lists when it is pushed,
+// so a publish, which rewrites the shards of its cards, costs in proportion to a shard's size:
+// 64 shards keep it at 160 cards at 10,000. Registries also accept an index only when every manifest it lists is in the
 // same repository, so each listed card manifest is copied into `agents` (its blobs mounted).
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -21,7 +23,7 @@ import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry, Repository } from "../oci/registry.ts";
 import { CARD_TYPE } from "../cards.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { AGENTS_NAMESPACE, byAgentAndTag, type CardEntry } from "./card-entry.ts";
+import { AGENTS_NAMESPACE, brief, byAgentAndTag, type CardEntry } from "./card-entry.ts";
 import { CRAWL_CONCURRENCY } from "./crawl.ts";
 
 export const INDEX_REPOSITORY = AGENTS_NAMESPACE;
@@ -43,16 +45,21 @@ export const ANNOTATION = {
   cards: "dev.pallet.index.cards",
 } as const;
 
-/** Enough of a description to search and show; the card itself has all of it. */
-const DESCRIPTION_LIMIT = 300;
-
-/** Shard ids are one hex digit: 16 shards, read all at once. */
-const SHARDS = 16;
-export const shardOf = (repository: string) => createHash("sha256").update(repository).digest("hex")[0];
+/** Shard ids are two hex digits, 00 to 3f. */
+const SHARDS = 64;
+const SHARD_ID = /^[0-3][0-9a-f]$/;
+/** Shards read or written at once. */
+const SHARDS_AT_ONCE = 16;
+/**
+ * The most index discovery reads: its shards' sizes added up, about 25,000 cards of 650 bytes.
+ * A larger one is refused before any shard is fetched, and discovery crawls instead.
+ */
+export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+export const shardOf = (repository: string) =>
+  (createHash("sha256").update(repository).digest()[0] >> 2).toString(16).padStart(2, "0");
 
 function cardDescriptor(entry: CardEntry): Descriptor {
   const { card } = entry;
-  const description = card.description.length > DESCRIPTION_LIMIT ? `${card.description.slice(0, DESCRIPTION_LIMIT - 1)}…` : card.description;
   return {
     mediaType: entry.manifest.mediaType,
     digest: entry.manifest.digest,
@@ -65,7 +72,7 @@ function cardDescriptor(entry: CardEntry): Descriptor {
       [ANNOTATION.a2aVersion]: card.a2aVersion,
       [ANNOTATION.urls]: JSON.stringify(card.urls),
       [ANNOTATION.skills]: JSON.stringify(card.skills),
-      [ANNOTATION.description]: description,
+      [ANNOTATION.description]: card.description,
     },
     artifactType: CARD_TYPE,
   };
@@ -101,7 +108,7 @@ function entryOf(descriptor: Descriptor): CardEntry | string {
     repository,
     tag,
     manifest: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size },
-    card: { name, version, description: get(ANNOTATION.description) ?? "", a2aVersion, urls, skills },
+    card: { name, version, description: brief(get(ANNOTATION.description) ?? ""), a2aVersion, urls, skills },
   };
 }
 
@@ -123,6 +130,11 @@ type ShardBytes = (digest: string, fetch: () => Promise<Uint8Array>) => Promise<
 
 const shardBytesFrom = (cache?: DiscoveryCache): ShardBytes => (digest, fetch) => cache ? cache.shard(digest, fetch) : fetch();
 
+const mebibytes = (bytes: number) => `${+(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** An index discovery cannot use: not one, broken, or larger than it reads. Crawling does without it. */
+export const isUnusableIndex = (error: unknown) => isOciError(error, "invalid-content") || isOciError(error, "too-large");
+
 /** The tagged index and the shards asked for (all by default); no index is an empty state. */
 async function readState(repository: Repository, only?: Set<string>, shardBytes: ShardBytes = shardBytesFrom()): Promise<IndexState> {
   const state: IndexState = { shards: new Map(), entries: new Map(), asked: only, problems: [] };
@@ -141,15 +153,27 @@ async function readState(repository: Repository, only?: Set<string>, shardBytes:
       reason: "not-an-index",
     });
   }
+  const bytes = top.manifests.reduce((sum, shard) => sum + shard.size, 0);
+  if (top.manifests.length > SHARDS || bytes > MAX_INDEX_BYTES) {
+    throw new OciError(
+      "too-large",
+      `${subject} is ${mebibytes(bytes)} in ${top.manifests.length} shards; discovery reads an index of at most ${mebibytes(MAX_INDEX_BYTES)} in ${SHARDS}`,
+      { subject },
+    );
+  }
   state.digest = fetched.descriptor.digest;
   for (const shard of top.manifests) {
     const id = shard.annotations?.[ANNOTATION.shard];
-    if (id && /^[0-9a-f]$/.test(id)) state.shards.set(id, shard);
+    if (id && SHARD_ID.test(id)) state.shards.set(id, shard);
+    else if (id && /^[0-9a-f]$/.test(id)) throw new OciError("invalid-content", `${subject} has 16 shards, as an older version wrote it`, { subject });
     else state.problems.push(`${subject} lists ${shard.digest} without a shard number`);
   }
   const wanted = [...state.shards].filter(([id]) => !only || only.has(id));
-  await mapLimit(wanted, SHARDS, async ([id, descriptor]) => {
+  await mapLimit(wanted, SHARDS_AT_ONCE, async ([id, descriptor]) => {
     const bytes = await shardBytes(descriptor.digest, async () => (await repository.fetchManifest(descriptor.digest)).bytes);
+    if (bytes.byteLength !== descriptor.size) {
+      throw new OciError("invalid-content", `${subject} says its shard ${descriptor.digest} has ${descriptor.size} bytes, but it has ${bytes.byteLength}`, { subject });
+    }
     const entries: CardEntry[] = [];
     for (const card of parseIndex(bytes, descriptor.mediaType).manifests) {
       const entry = entryOf(card);
@@ -196,7 +220,7 @@ async function writeShards(
   keep: (digest: string, bytes: Uint8Array) => void | Promise<void> = () => {},
 ): Promise<Map<string, Descriptor>> {
   const written = new Map<string, Descriptor>();
-  await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS, async ([id, cards]) => {
+  await mapLimit([...entries].filter(([, cards]) => cards.length > 0), SHARDS_AT_ONCE, async ([id, cards]) => {
     const bytes = shardIndex(id, cards);
     const descriptor = await repository.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex);
     await keep(descriptor.digest, bytes);
@@ -256,17 +280,19 @@ function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
 }
 
 /**
- * Replaces the whole index with these entries (a crawl's). A card published while this runs can
- * be left out; the next publish or refresh puts it back.
+ * Replaces the whole index with these entries (a crawl's, with the bytes of the card manifests it
+ * read), keeping its shards in `cache`. A card published while this runs can be left out; the
+ * next publish or refresh puts it back.
  */
-export async function rebuildIndex(registry: Registry, entries: CardEntry[]): Promise<string> {
+export async function rebuildIndex(registry: Registry, entries: CardEntry[], manifests: Map<string, Uint8Array>, cache: DiscoveryCache): Promise<string> {
   const repository = registry.repository(INDEX_REPOSITORY);
   const current = await readState(repository).catch((error) => {
-    if (isOciError(error, "invalid-content")) return undefined; // whatever stood there is replaced
+    if (isUnusableIndex(error)) return undefined; // whatever stood there is replaced
     throw error;
   });
-  await copyUnlisted(repository, entries, current);
-  const shards = await writeShards(repository, byShard(entries));
+  await copyUnlisted(repository, entries, current, manifests);
+  const shards = await writeShards(repository, byShard(entries), (digest, bytes) => cache.keepShard(digest, bytes));
+  await cache.keepShards([...shards.values()].map((shard) => shard.digest));
   return (await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex)).digest;
 }
 
@@ -352,6 +378,7 @@ async function update(registry: Registry, entries: CardEntry[], options: UpdateO
     const started = performance.now();
     if ((await indexDigest(registry)) === current.digest) {
       await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);
+      await options.cache?.keepShards([...shards.values()].map((shard) => shard.digest));
       await sleep(Math.max(MIN_SETTLE_MS, 4 * (performance.now() - started)) * (1 + Math.random()));
     } else {
       await sleep(MIN_SETTLE_MS * Math.random());

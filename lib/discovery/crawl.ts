@@ -74,16 +74,17 @@ export async function cardAt(
   tag: string,
   cache: DiscoveryCache,
   known?: (digest: string) => CardSummary | undefined,
-): Promise<{ entry?: CardEntry; fetched: boolean; bytes: Uint8Array }> {
+): Promise<{ entry?: CardEntry; fetched: boolean; digest: string; bytes: Uint8Array }> {
   const { descriptor, bytes } = await repository.fetchManifest(tag);
   const knownCard = known?.(descriptor.digest);
   const { outcome, learnt } = knownCard
     ? { outcome: { kind: "card", card: knownCard } as Outcome, learnt: false }
     : await cache.outcome(descriptor.digest, () => classify(repository, repository.reference(tag), bytes, descriptor.mediaType));
   const fetched = learnt && outcome.kind === "card";
-  if (outcome.kind !== "card") return { fetched, bytes };
-  const manifest = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
-  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, bytes };
+  const { digest } = descriptor;
+  if (outcome.kind !== "card") return { fetched, digest, bytes };
+  const manifest = { mediaType: descriptor.mediaType, digest, size: descriptor.size };
+  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, digest, bytes };
 }
 
 export interface Crawl {
@@ -95,6 +96,10 @@ export interface Crawl {
   problems: string[];
   /** How many cards were fetched because nothing known had their manifest digest. */
   fetched: number;
+  /** The digest of every manifest read, card or not. */
+  digests: Set<string>;
+  /** The bytes of every card manifest read, by digest: copying them into the index needs no second read. */
+  manifests: Map<string, Uint8Array>;
 }
 
 /**
@@ -127,10 +132,14 @@ export async function crawl(
   })).flat();
 
   let fetched = 0;
+  const digests = new Set<string>();
+  const manifests = new Map<string, Uint8Array>();
   const found = await mapLimit(tagged, CRAWL_CONCURRENCY, async ({ repository, tag }): Promise<CardEntry | undefined> => {
     try {
       const read = await cardAt(repository, tag, options.cache, options.known);
       if (read.fetched) fetched++;
+      digests.add(read.digest);
+      if (read.entry) manifests.set(read.digest, read.bytes);
       return read.entry;
     } catch (error) {
       if (isOciError(error, "not-found")) return undefined; // the tag went away meanwhile
@@ -140,5 +149,5 @@ export async function crawl(
       return undefined;
     }
   });
-  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched };
+  return { entries: found.filter((entry) => entry !== undefined).sort(byAgentAndTag), tags, problems, fetched, digests, manifests };
 }

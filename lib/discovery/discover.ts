@@ -5,11 +5,11 @@
 import { mapLimit } from "../concurrency.ts";
 import { isOciError } from "../oci/errors.ts";
 import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
-import type { Registry } from "../oci/registry.ts";
+import { collect, type Registry } from "../oci/registry.ts";
 import { isVerified } from "../verification.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
-import { INDEX_REPOSITORY, readIndex, rebuildIndex } from "./catalog-index.ts";
+import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
+import { type Index, INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
 import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
 
 export interface DiscoverOptions {
@@ -37,6 +37,8 @@ export interface Discovery {
   problems: string[];
   /** Cards fetched because nothing known had their manifest digest. */
   fetched: number;
+  /** The index as read, where one was. */
+  index?: Index;
 }
 
 export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
@@ -70,10 +72,39 @@ function fingerprints(entries: CardEntry[]): Map<string, string> {
   return new Map([...tags].map(([repository, list]) => [repository, list.sort().join(" ")]));
 }
 
-/** The repositories whose cards differ between the index and a fresh look. */
-function staleRepositories(repositories: string[], indexed: CardEntry[], found: CardEntry[]): string[] {
-  const [before, after] = [fingerprints(indexed), fingerprints(found)];
-  return repositories.filter((repository) => before.get(repository) !== after.get(repository));
+/** The repositories whose cards differ between two lists of entries. */
+export function changedRepositories(repositories: string[], before: CardEntry[], after: CardEntry[]): string[] {
+  const [was, is] = [fingerprints(before), fingerprints(after)];
+  return repositories.filter((repository) => was.get(repository) !== is.get(repository));
+}
+
+/** Selections of more repositories than this are looked up in the catalog first: one page of it lists as many. */
+export const CATALOG_LOOKUP = 1000;
+
+/** A registry's repositories, or undefined where it offers no catalog. */
+const catalogOf = (registry: Registry) =>
+  collect(registry.catalog()).catch((error) => {
+    if (isOciError(error, "unsupported")) return undefined;
+    throw error;
+  });
+
+/**
+ * The cards of `repositories` as the registry has them now (one tag list each, one manifest per
+ * tag, cards the index knows by digest not fetched), and which repositories the index has wrong.
+ * Past CATALOG_LOOKUP repositories the catalog is read first: those it does not list are dropped
+ * without a request each, and those it lists that the index does not know are crawled too.
+ */
+export async function checkRepositories(registry: Registry, indexed: CardEntry[], repositories: string[], cache: DiscoveryCache) {
+  let wanted = repositories;
+  const listed = repositories.length > CATALOG_LOOKUP ? await catalogOf(registry) : undefined;
+  if (listed) {
+    const [exists, known] = [new Set(listed), new Set(indexed.map((entry) => entry.repository))];
+    wanted = [...repositories.filter((name) => exists.has(name)), ...listed.filter((name) => name !== INDEX_REPOSITORY && !known.has(name))];
+  }
+  const summaries = new Map<string, CardSummary>(indexed.map((entry) => [entry.manifest.digest, entry.card]));
+  const found = await crawl(registry, { repositories: wanted, cache, known: (digest) => summaries.get(digest) });
+  const checked = [...new Set([...repositories, ...wanted])];
+  return { ...found, repositories: checked, stale: changedRepositories(checked, indexed, found.entries) };
 }
 
 export async function discover(registry: Registry, options: DiscoverOptions): Promise<Discovery> {
@@ -82,14 +113,15 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
   let index;
   if (!options.refresh && !options.crawl) {
     index = await readIndex(registry, cache).catch((error) => {
-      if (!isOciError(error, "invalid-content")) throw error;
+      if (!isUnusableIndex(error)) throw error;
       problems.push(error.message);
       return undefined;
     });
   }
   if (!index) {
     const found = await crawl(registry, { cache, skip: INDEX_REPOSITORY });
-    if (options.refresh) await rebuildIndex(registry, found.entries);
+    await cache.keepOnly(found.digests);
+    if (options.refresh) await rebuildIndex(registry, found.entries, found.manifests, cache);
     const entries = found.entries.filter((entry) => matches(entry, filter));
     return {
       source: "crawl",
@@ -102,20 +134,48 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
     };
   }
   if (options.indexOnly) {
-    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0 };
+    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0, index };
   }
   // Tags are what the check looks at, so a repository is checked when any of its tags matches the
   // rest of the search: a tag the index lacks (pushed or copied behind its back) is then found.
-  const summaries = new Map<string, CardSummary>(index.entries.map((entry) => [entry.manifest.digest, entry.card]));
   const repositories = [...new Set(index.entries.filter((entry) => matches(entry, { ...filter, tag: undefined })).map((entry) => entry.repository))];
-  const found = await crawl(registry, { repositories, cache, known: (digest) => summaries.get(digest) });
+  const found = await checkRepositories(registry, index.entries, repositories, cache);
   const entries = found.entries.filter((entry) => matches(entry, filter));
   return {
     source: "index",
     entries,
     verified: await verifiedCards(registry, entries, found.tags),
-    stale: staleRepositories(repositories, index.entries, found.entries),
+    stale: found.stale,
     problems: [...index.problems, ...found.problems],
     fetched: found.fetched,
+    index,
+  };
+}
+
+/**
+ * Every card, `previous` (a discovery of every card) brought up to date with the index as it is
+ * now: only the repositories whose entries changed since are checked, so a publish costs the
+ * check of one repository. Where either has no index to compare, everything is discovered anew.
+ */
+export async function recheck(registry: Registry, previous: Discovery, cache: DiscoveryCache): Promise<Discovery> {
+  const index = await readIndex(registry, cache).catch((error) => {
+    if (!isUnusableIndex(error)) throw error;
+    return undefined;
+  });
+  if (index?.digest === previous.index?.digest) return previous;
+  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache });
+  const all = [...new Set([...previous.index.entries, ...index.entries].map((entry) => entry.repository))];
+  const found = await checkRepositories(registry, index.entries, changedRepositories(all, previous.index.entries, index.entries), cache);
+  const checked = new Set(found.repositories);
+  const kept = previous.entries.filter((entry) => !checked.has(entry.repository));
+  const verified = await verifiedCards(registry, found.entries, found.tags);
+  return {
+    source: "index",
+    entries: [...kept, ...found.entries].sort(byAgentAndTag),
+    verified: new Set([...kept.map(verifiedKey).filter((key) => previous.verified?.has(key)), ...verified]),
+    stale: [...previous.stale.filter((repository) => !checked.has(repository)), ...found.stale],
+    problems: [...index.problems, ...found.problems],
+    fetched: found.fetched,
+    index,
   };
 }

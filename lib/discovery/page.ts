@@ -83,7 +83,14 @@ export interface PageContent {
   registry: string;
   /** What the list says about where it came from, for people. */
   source: string;
-  entries: CardEntry[];
+  /** When the list was discovered. */
+  discovered: Date;
+  /** The cards of this page, their place among those that match, and how many match. */
+  cards: CardEntry[];
+  start: number;
+  total: number;
+  /** The next page's link, if there is one. */
+  next?: string;
   verified: (entry: CardEntry) => boolean | null;
   /** Every skill id of the registry, for the search form. */
   allSkills: string[];
@@ -91,14 +98,19 @@ export interface PageContent {
   stale: string[];
 }
 
+/** Stale repositories named on the page; the rest are counted. */
+const STALE_SHOWN = 10;
+
 export function renderPage(content: PageContent): string {
   const byRepository = new Map<string, CardEntry[]>();
-  for (const entry of content.entries) byRepository.set(entry.repository, [...byRepository.get(entry.repository) ?? [], entry]);
+  for (const entry of content.cards) byRepository.set(entry.repository, [...byRepository.get(entry.repository) ?? [], entry]);
   const options = content.allSkills.map((skill) =>
     `<option value="${escapeHtml(skill)}"${skill === content.query.skill ? " selected" : ""}>${escapeHtml(skill)}</option>`
   ).join("");
-  const count = `${content.entries.length} card${content.entries.length === 1 ? "" : "s"} of ${byRepository.size} agent${byRepository.size === 1 ? "" : "s"}`;
+  const { start, total, cards } = content;
+  const count = `${total.toLocaleString("en-US")} card${total === 1 ? "" : "s"}${cards.length < total ? `, ${(start + 1).toLocaleString("en-US")}-${(start + cards.length).toLocaleString("en-US")} shown` : ""}`;
   const sections = [...byRepository.values()].map((entries) => agentSection(entries, content.verified)).join("");
+  const stale = content.stale.length - STALE_SHOWN;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -109,15 +121,16 @@ export function renderPage(content: PageContent): string {
 </head>
 <body>
   <h1>Agent cards in ${escapeHtml(content.registry)}</h1>
-  <p class="summary">${escapeHtml(count)}, ${escapeHtml(content.source)}. The same as JSON: <a href="/agents">/agents</a>.</p>
+  <p class="summary">${escapeHtml(count)}, ${escapeHtml(content.source)} at ${content.discovered.toISOString().slice(11, 19)} UTC. The same as JSON: <a href="/agents">/agents</a>.</p>
   <form method="get" action="/">
     <input type="search" name="q" value="${escapeHtml(content.query.text ?? "")}" placeholder="name, description, skill or URL" aria-label="Search">
     <select name="skill" aria-label="Skill"><option value="">any skill</option>${options}</select>
     <button type="submit">Search</button>
   </form>${content.stale.length > 0 ? `
-  <p class="problems">The index is out of date for ${escapeHtml(content.stale.join(", "))}; shown as the registry has them now.</p>` : ""}${sections ||
+  <p class="problems">The index is out of date for ${escapeHtml(content.stale.slice(0, STALE_SHOWN).join(", "))}${stale > 0 ? ` and ${stale} more repositories` : ""}; shown as the registry has them now.</p>` : ""}${sections ||
     `
-  <p>No agent cards${content.query.text || content.query.skill ? " match this search" : " in this registry"}.</p>`}
+  <p>No agent cards${content.query.text || content.query.skill ? " match this search" : " in this registry"}.</p>`}${content.next ? `
+  <p><a href="${escapeHtml(content.next)}" rel="next">Next page</a></p>` : ""}
 </body>
 </html>
 `;

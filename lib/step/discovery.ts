@@ -13,7 +13,7 @@ export const openDiscoveryCache = () => DiscoveryCache.open(env.discoveryCache);
  * so a failure here only warns, and says how to catch up.
  */
 export async function indexPublished({ client, out }: Pick<StepContext, "client" | "out">, tag: string, agents: string[], seen?: Map<string, Seen>) {
-  const update = await updateIndex(client, await openDiscoveryCache(), tag, agents, seen);
+  const update = await updateIndex(client, openDiscoveryCache(), tag, agents, seen);
   if ("failure" in update) {
     out.warn(`the discovery index ${update.index} was not updated: ${update.failure.message}`);
     out.note("  `make discover REFRESH=1` rebuilds it; until then `make discover CRAWL=1` finds every card.");

@@ -3,16 +3,16 @@
 // cards, and publishers racing each other on the index.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ANNOTATION, addToIndex, INDEX_ARTIFACT_TYPE, readIndex, shardOf } from "../../lib/discovery/catalog-index.ts";
 import type { CardEntry } from "../../lib/discovery/card-entry.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { CREATED_ANNOTATION, createdTimestamp, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
+import { CREATED_ANNOTATION, createdTimestamp, type Descriptor, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { CARD_TYPE } from "../../lib/cards.ts";
-import { AGENTS, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
+import { AGENTS, cardsDir, fixtureCard, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
 
 interface Listed {
   agent: string;
@@ -121,13 +121,22 @@ describe("make discover", () => {
   });
 
   it("--refresh rebuilds the index from a crawl, after which it is current", async () => {
-    const refreshed = await discover(["--refresh"]);
+    const cache = { DISCOVERY_CACHE: path.join(bench.work, "refreshed") };
+    const refreshed = await discover(["--refresh"], cache);
     assert.equal(refreshed.source, "crawl");
     assert.equal(refreshed.cards.length, 6);
     const index = await readIndex(new Registry(bench.registry.address));
     assert.deepEqual(index?.entries.map((entry) => `${entry.repository}:${entry.tag}`), [
       "agents/build:v1", "agents/build:v2", "agents/plan:v1", "agents/plan:v2", "agents/test:v1", "agents/test:v2",
     ]);
+    // It kept the shards it wrote: the next search fetches none of them.
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      assert.equal((await discover(["--index-only"], { ...cache, REGISTRY: proxy.address })).cards.length, 6);
+      assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
+    } finally {
+      await proxy.stop();
+    }
     const again = await discover();
     assert.equal(again.source, "index");
     assert.deepEqual(again.stale, []);
@@ -231,6 +240,139 @@ describe("make discover", () => {
     assert.equal(result.code, 0);
     for (const text of ["Discover Agent Cards", "--skill VALUE", "--tag VALUE", "--name VALUE", "--refresh", "--index-only", "Example: make discover"]) {
       assert.ok(result.stdout.includes(text), `help lacks ${text}:\n${result.stdout}`);
+    }
+  });
+});
+
+describe("what discovery keeps does not grow with history", () => {
+  const bench = withRegistry();
+  const sizes = (dir: string) => Object.fromEntries(readdirSync(dir).map((file) => [file, statSync(path.join(dir, file))]));
+
+  it("keeps a few hundred bytes per card in the file of its digest, whatever the card's size, and writes only the files a step touches", async () => {
+    const cache = path.join(bench.work, "cache");
+    const large = JSON.parse(fixtureCard("plan").toString());
+    large.description = "A plan agent. ".repeat(64 * 1024); // 900 KB of card
+    const env = { ...bench.env, DISCOVERY_CACHE: cache, CARDS_DIR: cardsDir(bench.work, { "plan_agent_card.json": JSON.stringify(large) }) };
+    const pushed = await runScript("push", [], env);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const crawled = await runScript("discover", ["--crawl", "--json"], env);
+    assert.equal(crawled.code, 0, crawled.stderr);
+    assert.equal(JSON.parse(crawled.stdout).cards.find((card: Listed) => card.agent === "plan").description.length, 300);
+
+    const files = path.join(cache, "cards");
+    const before = sizes(files);
+    assert.equal(existsSync(path.join(cache, "cards.json")), false);
+    assert.ok(Object.keys(before).every((file) => /^[0-9a-f]{2}\.json$/.test(file)), Object.keys(before).join(" "));
+    const total = Object.values(before).reduce((sum, stat) => sum + stat.size, 0);
+    assert.ok(total < 3 * 1024, `the cache holds ${total} bytes for three cards`);
+
+    // A step that publishes one card writes the file of that card's digest alone.
+    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], env);
+    assert.equal(again.code, 0, again.stderr);
+    const digest: string = JSON.parse(again.stdout).pushed[0].digest;
+    const after = sizes(files);
+    const touched = Object.keys(after).filter((file) => before[file]?.mtimeMs !== after[file].mtimeMs);
+    assert.deepEqual(touched, [`${digest.slice(7, 9)}.json`]);
+  });
+
+  it("forgets, at a crawl of the whole registry, the cards the registry no longer has", async () => {
+    const cache = path.join(bench.work, "cache");
+    const env = { ...bench.env, DISCOVERY_CACHE: cache };
+    const { digest } = await new Registry(bench.registry.address).repository("agents/build").resolve("v2");
+    const kept = () => readFileSync(path.join(cache, "cards", `${digest.slice(7, 9)}.json`), "utf8").includes(digest);
+    assert.ok(kept());
+    const removed = await fetch(`http://${bench.registry.address}/v2/agents/build/manifests/${digest}`, { method: "DELETE" });
+    assert.equal(removed.status, 202);
+    const crawled = await runScript("discover", ["--crawl"], env);
+    assert.equal(crawled.code, 0, crawled.stderr);
+    assert.equal(kept(), false);
+  });
+});
+
+describe("an index that would hide the registry", () => {
+  const bench = withRegistry();
+  const registry = () => new Registry(bench.registry.address);
+  /** Replaces agents:index with these shards, each a list of descriptors. */
+  const pushIndex = async (shards: Map<string, Descriptor[]>) => {
+    const agents = registry().repository("agents");
+    const listed = [];
+    for (const [id, manifests] of shards) {
+      const bytes = encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, artifactType: INDEX_ARTIFACT_TYPE, manifests, annotations: { [ANNOTATION.shard]: id } });
+      listed.push({ ...await agents.pushManifest(sha256Digest(bytes), bytes, MEDIA_TYPE.ociIndex), annotations: { [ANNOTATION.shard]: id } });
+    }
+    await agents.pushManifest("index", encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, artifactType: INDEX_ARTIFACT_TYPE, manifests: listed }), MEDIA_TYPE.ociIndex);
+  };
+  /** A card manifest in the index's repository alone, for an index to list under names that do not exist. */
+  const ghostCard = async () =>
+    (await pushArtifact(registry().repository("agents"), undefined, [{ title: "ghost_agent_card.json", mediaType: "application/json", bytes: fixtureCard("plan") }], {
+      artifactType: CARD_TYPE,
+    })).descriptor;
+  const ghostEntry = (ghost: Descriptor, repository: string, description = "") => ({
+    ...ghost,
+    artifactType: CARD_TYPE,
+    annotations: {
+      [ANNOTATION.repository]: repository, [ANNOTATION.tag]: "v1", [ANNOTATION.name]: "ghost-agent", [ANNOTATION.version]: "6.6.6",
+      [ANNOTATION.a2aVersion]: "0.3", [ANNOTATION.urls]: "[]", [ANNOTATION.skills]: '["create_plan"]', [ANNOTATION.description]: description,
+    },
+  });
+  /** Puts these shards in the index, then runs `discover --skill create_plan` through a proxy that counts its requests. */
+  const discoverWith = async (shards: Map<string, Descriptor[]>) => {
+    await pushIndex(shards);
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await runScript("discover", ["--skill", "create_plan", "--json"], { ...bench.env, REGISTRY: proxy.address, DISCOVERY_CACHE: "off" });
+      assert.equal(result.code, 0, result.stderr);
+      return { found: JSON.parse(result.stdout), stderr: result.stderr, proxy };
+    } finally {
+      await proxy.stop();
+    }
+  };
+
+  before(async () => {
+    const pushed = await runScript("push", [], { ...bench.env, DISCOVERY_CACHE: "off" });
+    assert.equal(pushed.code, 0, pushed.stderr);
+  });
+
+  it("drops 32,000 entries for repositories the registry does not have with one catalog page, and finds the real cards", async () => {
+    const ghost = await ghostCard();
+    const shards = new Map<string, Descriptor[]>();
+    for (let i = 0; i < 32_000; i++) {
+      const repository = `ghost/g-${i}`;
+      shards.set(shardOf(repository), [...shards.get(shardOf(repository)) ?? [], ghostEntry(ghost, repository)]);
+    }
+    const { found, stderr, proxy } = await discoverWith(shards);
+    assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}:${card.version}`), ["plan:v1:1.0.0"]);
+    assert.equal(found.stale.length, 32_003);
+    assert.match(stderr, /the index is out of date for ghost\/g-0, .* and 31993 more repositories/);
+    assert.equal(proxy.count("GET", /^\/v2\/_catalog/), 1);
+    assert.equal(proxy.count("GET", /^\/v2\/ghost\//), 0);
+    assert.deepEqual(proxy.requests.filter((line) => line.includes("/tags/list")).sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/tags/list`));
+  });
+
+  it("refuses an index larger than it reads, without fetching a shard of it, and crawls instead", async () => {
+    // Five shards of 3.5 MB each: every one within a registry's 4 MiB, together more than 16 MiB.
+    const description = "x".repeat(3_500_000);
+    const ghost = await ghostCard();
+    const shards = new Map(["00", "01", "02", "03", "04"].map((id) => [id, [ghostEntry(ghost, `ghost/g-${id}`, description)]]));
+    const { found, stderr, proxy } = await discoverWith(shards);
+    assert.equal(found.source, "crawl");
+    assert.equal(found.crawled, "unreadable index");
+    assert.deepEqual(found.cards.map((card: Listed) => `${card.agent}:${card.tag}`), ["plan:v1"]);
+    assert.match(stderr, new RegExp(`${proxy.address}/agents:index is 16\\.7 MiB in 5 shards; discovery reads an index of at most 16 MiB in 64`));
+    assert.equal(proxy.count("GET", /^\/v2\/agents\/manifests\/sha256:/), 0);
+  });
+
+  it("--refresh replaces it, reading each card manifest once: the crawl's bytes are what it copies into the index", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const result = await runScript("discover", ["--refresh", "--json"], { ...bench.env, REGISTRY: proxy.address, DISCOVERY_CACHE: "off" });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).cards.length, 3);
+      const reads = proxy.requests.filter((line) => /^GET \/v2\/agents\/(plan|build|test)\/manifests\//.test(line));
+      assert.deepEqual(reads.sort(), ["build", "plan", "test"].map((agent) => `GET /v2/agents/${agent}/manifests/v1`));
+      assert.equal((await readIndex(registry()))?.entries.length, 3);
+    } finally {
+      await proxy.stop();
     }
   });
 });

@@ -11,7 +11,7 @@ import path from "node:path";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { type Descriptor, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
+import { type Descriptor, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { addReferrer, attachArtifact, listReferrers, referrersTag } from "../../lib/oci/referrers.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { runOras } from "../../lib/oras/main.ts";
@@ -156,6 +156,34 @@ describe("verified status in the registry", () => {
     assert.deepEqual(record.tool, { name: "pallet-registry", version: JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).version });
     assert.ok(record.checks.length >= 4 && record.checks.every((check: { ok: boolean }) => check.ok), JSON.stringify(record.checks));
     assert.ok(Math.abs(Date.parse(record.verifiedAt) - Date.now()) < 10 * 60_000, record.verifiedAt);
+  });
+
+  it("reuses the record when the same cards are verified again, so none piles up", async () => {
+    const { digest } = await plan().resolve("v1");
+    const before = await listReferrers(plan(), digest, VERIFICATION_TYPE);
+    const result = await runScript("verify", [], bench.env);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, new RegExp(`✓ plan agent: the verification record ${before[0].digest} already says so; reused, nothing attached`));
+    assert.doesNotMatch(result.stdout, /oras attach/);
+    assert.deepEqual(await listReferrers(plan(), digest, VERIFICATION_TYPE), before);
+  });
+
+  it("reads a record once however often the referrers index lists it", async () => {
+    const { descriptor } = await pushArtifact(plan(), "v4", [{ title: "plan_agent_card.json", mediaType: "application/json", bytes: encode(fixtureCard("plan").toString().replace("plan", "planned")) }], {
+      artifactType: "application/a2a-agent-card+json",
+    });
+    const record = encode(JSON.stringify({ subject: { reference: "x", digest: descriptor.digest }, result: "failed", checks: [] }));
+    const { referrer } = await attachArtifact(plan(), "v4", [{ title: "verification.json", mediaType: "application/json", bytes: record }], { artifactType: VERIFICATION_TYPE });
+    // A hostile or careless writer lists that one record 5,000 times.
+    const index = encodeIndex({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociIndex, manifests: Array(5000).fill(referrer) });
+    await plan().pushManifest(referrersTag(descriptor.digest), index, MEDIA_TYPE.ociIndex);
+    const proxy = await startFaultProxy(host());
+    try {
+      assert.equal(await isVerified(new Registry(proxy.address).repository("agents/plan"), descriptor.digest), false);
+      assert.equal(proxy.count("GET", new RegExp(`/manifests/${referrer.digest}$`)), 1);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("counts a card verified only for the digest a passed record names", async () => {

@@ -5,8 +5,16 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CARD_TYPE } from "../../lib/cards.ts";
+import { DiscoveryCache } from "../../lib/discovery/cache.ts";
+import { addToIndex } from "../../lib/discovery/catalog-index.ts";
+import { listen, type Listening } from "../../lib/discovery/listen.ts";
+import { DiscoveryService } from "../../lib/discovery/service.ts";
+import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
-import { fixtureCard, run, runScript, skopeo, startService, withRegistry } from "../helpers.ts";
+import { Registry } from "../../lib/oci/registry.ts";
+import { fixtureCard, run, runScript, skopeo, startFaultProxy, startScript, startService, withRegistry } from "../helpers.ts";
 
 async function chromium(args: string[]): Promise<string> {
   const profile = mkdtempSync(path.join(os.tmpdir(), "pallet-chromium-"));
@@ -55,16 +63,15 @@ describe("make serve", () => {
     const response = await fetch(`${base}/agents`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
-    const cards = await response.json() as { agent: string; tag: string; digest: string; skills: string[]; card: string; verified: boolean }[];
+    const { cards } = await response.json() as { cards: { agent: string; tag: string; digest: string; skills: string[]; card: string; verified: boolean }[] };
     assert.deepEqual(cards.map((card) => `${card.agent}:${card.tag}`), ["build:v1", "build:v2", "evil:v1", "plan:v1", "plan:v2", "test:v1", "test:v2"]);
     for (const card of cards) assert.equal(card.digest, await digestOf(`agents/${card.agent}:${card.tag}`));
     assert.equal(cards[3].card, "/agents/plan/v1/.well-known/agent-card.json");
 
-    const bySkill = await (await fetch(`${base}/agents?skill=generate_code`)).json() as { agent: string }[];
-    assert.deepEqual(bySkill.map((card) => card.agent), ["build", "build"]);
-    const byText = await (await fetch(`${base}/agents?q=reviewable`)).json() as { agent: string; tag: string }[];
-    assert.deepEqual(byText.map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
-    assert.deepEqual(await (await fetch(`${base}/agents?skill=create_plan&q=nothing-like-this`)).json(), []);
+    const list = async (query: string) => (await (await fetch(`${base}/agents?${query}`)).json()).cards as { agent: string; tag: string }[];
+    assert.deepEqual((await list("skill=generate_code")).map((card) => card.agent), ["build", "build"]);
+    assert.deepEqual((await list("q=reviewable")).map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
+    assert.deepEqual(await list("skill=create_plan&q=nothing-like-this"), []);
   });
 
   it("serves a stored card byte for byte, with its layer digest as ETag, Cache-Control, and 304 when unchanged", async () => {
@@ -155,5 +162,223 @@ describe("make serve", () => {
     for (const text of ["Discovery Service", "--addr VALUE", "SERVE_ADDR", "--index-only", "Example: make serve"]) {
       assert.ok(result.stdout.includes(text), `help lacks ${text}:\n${result.stdout}`);
     }
+  });
+});
+
+describe("the discovery service under load, while it refreshes, and twice over", () => {
+  const bench = withRegistry();
+  let env: Record<string, string>;
+  const services: ReturnType<typeof startService>[] = [];
+  const serve = (extra: Record<string, string> = {}) => {
+    const service = startService({ ...env, ...extra });
+    services.push(service);
+    return service;
+  };
+  const getJson = async (url: string) => {
+    // A bound on a request that never ends, so that a service that blocks fails the test instead of hanging it.
+    const response = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+    assert.equal(response.status, 200, url);
+    return { age: response.headers.get("age"), ...await response.json() } as {
+      age: string | null;
+      source: string;
+      total: number;
+      next: string | null;
+      cards: { agent: string; tag: string; digest: string; card: string }[];
+    };
+  };
+  /** Polls until `done` holds; the deadline only keeps a broken service from hanging the test. */
+  async function until<T>(what: string, poll: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const found = await poll();
+      if (found !== undefined) return found;
+      assert.ok(Date.now() < deadline, `still waiting for ${what}`);
+      await sleep(100);
+    }
+  }
+  const checked = (base: string) => until("the check against the registry", async () => ((await getJson(`${base}/agents`)).source === "index" ? true : undefined));
+  const cardUrl = (base: string, agent: string) => `${base}/agents/${agent}/v1/.well-known/agent-card.json`;
+
+  before(async () => {
+    env = { ...bench.env, DISCOVERY_CACHE: "off" };
+    for (const step of ["push", "copy"]) {
+      const result = await runScript(step, [], env);
+      assert.equal(result.code, 0, `${step} failed:\n${result.stdout}\n${result.stderr}`);
+    }
+  });
+  after(() => {
+    for (const service of services) service.child.kill("SIGKILL");
+  });
+
+  it("starts from the index alone, answering before the registry has been checked", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const held = proxy.hold("GET", /^\/v2\/agents\/(plan|build|test)\/tags\/list/);
+      const service = serve({ REGISTRY: proxy.address });
+      // The check against the registry is held at its first tag list: the service must listen first.
+      const first = await Promise.race([service.url.then((base) => ({ base })), held.then((release) => ({ release }))]);
+      if ("release" in first) {
+        first.release();
+        assert.fail("the service checked the registry before it answered");
+      }
+      const answered = await getJson(`${first.base}/agents`);
+      assert.equal(answered.source, "index-only");
+      assert.equal(answered.total, 6);
+      (await held)();
+      await checked(first.base);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("pages /agents: limit, a cursor, the total and a link to the next page; the page for people the same way", async () => {
+    const base = await serve().url;
+    const pages = [];
+    for (let next: string | null = "/agents?limit=4"; next;) {
+      const page = await getJson(`${base}${next}`);
+      assert.equal(page.total, 6);
+      pages.push(page.cards.map((card) => `${card.agent}:${card.tag}`));
+      next = page.next;
+    }
+    assert.deepEqual(pages, [["build:v1", "build:v2", "plan:v1", "plan:v2"], ["test:v1", "test:v2"]]);
+    assert.deepEqual((await getJson(`${base}/agents?tag=v2&limit=1&cursor=build:v2`)).cards.map((card) => card.agent), ["plan"]);
+    for (const limit of ["0", "1001", "ten"]) assert.equal((await fetch(`${base}/agents?limit=${limit}`)).status, 400);
+
+    const html = await (await fetch(`${base}/?limit=4`)).text();
+    assert.match(html, /6 cards, 1-4 shown/);
+    const next = html.match(/<a href="([^"]+)" rel="next">Next page<\/a>/)?.[1];
+    assert.equal(next, "/?limit=4&amp;cursor=plan%3Av2");
+    const second = await (await fetch(`${base}${next!.replaceAll("&amp;", "&")}`)).text();
+    assert.match(second, /6 cards, 5-6 shown/);
+    assert.ok(second.includes("test-agent") && !second.includes("plan-agent"));
+    assert.doesNotMatch(second, /rel="next"/);
+  });
+
+  it("reads a card once: requests for it at once share one registry read, and later ones and 304s ask the registry nothing", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const base = await serve({ REGISTRY: proxy.address }).url;
+      await checked(base);
+      const reads = () => proxy.count("GET", /^\/v2\/agents\/build\/(manifests\/sha256:|blobs\/)/);
+      const held = proxy.hold("GET", /^\/v2\/agents\/build\/manifests\/sha256:/);
+      const at = Array.from({ length: 50 }, () => fetch(cardUrl(base, "build")));
+      const release = await held;
+      release();
+      const answers = await Promise.all(at);
+      assert.deepEqual(answers.map((answer) => answer.status), Array(50).fill(200));
+      for (const answer of answers) assert.deepEqual(new Uint8Array(await answer.arrayBuffer()), new Uint8Array(fixtureCard("build")));
+      assert.equal(reads(), 2, "one manifest and one blob");
+
+      const before = proxy.requests.length;
+      const again = await fetch(cardUrl(base, "build"));
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+      const etag = again.headers.get("etag")!;
+      const unchanged = await fetch(cardUrl(base, "build"), { headers: { "If-None-Match": etag } });
+      assert.equal(unchanged.status, 304);
+      // Meanwhile the service only looked whether the index moved.
+      assert.deepEqual(proxy.requests.slice(before).filter((line) => line !== "HEAD /v2/agents/manifests/index"), []);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("answers 503 with Retry-After past its reads in flight, rather than making a request wait", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    const service = new DiscoveryService({ registry: new Registry(proxy.address), cache: DiscoveryCache.open("off"), maxReads: 1 });
+    let server: Listening | undefined;
+    try {
+      await service.start();
+      server = await listen("127.0.0.1", 0, (asked) => service.answer(asked));
+      const base = `http://127.0.0.1:${server.port}`;
+      const held = proxy.hold("GET", /^\/v2\/agents\/plan\/manifests\/sha256:/);
+      const plan = fetch(cardUrl(base, "plan"));
+      const release = await held;
+      const busy = await fetch(cardUrl(base, "test"));
+      assert.equal(busy.status, 503);
+      assert.equal(busy.headers.get("retry-after"), "1");
+      assert.match((await busy.json()).error, /try again in a second/);
+      release();
+      assert.equal((await plan).status, 200);
+      assert.equal((await fetch(cardUrl(base, "test"))).status, 200);
+    } finally {
+      service.stop();
+      await server?.close(0);
+      await proxy.stop();
+    }
+  });
+
+  it("serves only the cards discovery accepts, even where the index lists another", async () => {
+    const registry = new Registry(bench.registry.address);
+    const broken = new TextEncoder().encode('{"name": "broken"}');
+    const { descriptor } = await pushArtifact(registry.repository("agents/broken"), "v1", [{ title: "broken_agent_card.json", mediaType: "application/json", bytes: broken }], {
+      artifactType: CARD_TYPE,
+    });
+    const card = { name: "broken", version: "1", description: "", a2aVersion: "0.3" as const, urls: [], skills: [] };
+    await addToIndex(registry, [{ repository: "agents/broken", tag: "v1", manifest: descriptor, card }]);
+    // The index vouches for it, checked against the registry or not; reading it refuses it.
+    const checkedBase = await serve().url;
+    await checked(checkedBase);
+    for (const base of [checkedBase, await serve({ INDEX_ONLY: "1" }).url]) {
+      const response = await fetch(cardUrl(base, "broken"));
+      assert.equal(response.status, 404);
+      assert.match((await response.json()).error, /discovery passes this card over: .*agents\/broken@sha256:[0-9a-f]{64} has neither "protocolVersion"/);
+    }
+  });
+
+  it("answers from the last view while it refreshes, says how old that view is, and shows a publish once refreshed", async () => {
+    const proxy = await startFaultProxy(bench.registry.address);
+    try {
+      const base = await serve({ REGISTRY: proxy.address }).url;
+      await checked(base);
+      let release: (() => void) | undefined;
+      proxy.hold("GET", /^\/v2\/agents\/manifests\/index$/).then((arrived) => (release = arrived));
+      const card = path.join(bench.work, "fresh", "fresh_agent_card.json");
+      mkdirSync(path.dirname(card));
+      writeFileSync(card, fixtureCard("test").toString().replace("test-agent", "fresh-agent"));
+      const published = await runScript("publish", ["--card", card], env);
+      assert.equal(published.code, 0, published.stderr);
+      // Requests go on while the service reads the index anew; the refresh is held until one is answered.
+      const during = await until("an answer while the index is read", async () => {
+        const answered = await getJson(`${base}/agents`);
+        return release ? answered : undefined;
+      });
+      release!();
+      assert.equal(during.cards.some((found) => found.agent === "fresh"), false);
+      assert.match(during.age ?? "", /^\d+$/);
+      const after = await until("the published card", async () => {
+        const answered = await getJson(`${base}/agents`);
+        return answered.cards.some((found) => found.agent === "fresh") ? answered : undefined;
+      });
+      assert.equal(after.source, "index");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("two instances against one registry agree, page by page and card by card, and both show a publish", async () => {
+    const [one, two] = [await serve().url, await serve().url];
+    const all = async (base: string) => {
+      const cards = [];
+      for (let next: string | null = "/agents?limit=3"; next;) {
+        const page = await getJson(`${base}${next}`);
+        cards.push(...page.cards);
+        next = page.next;
+      }
+      return cards;
+    };
+    await Promise.all([checked(one), checked(two)]);
+    assert.deepEqual(await all(two), await all(one));
+    for (const card of await all(one)) {
+      const [a, b] = await Promise.all([one, two].map((base) => fetch(`${base}${card.card}`)));
+      assert.equal(b.headers.get("etag"), a.headers.get("etag"));
+      assert.deepEqual(new Uint8Array(await b.arrayBuffer()), new Uint8Array(await a.arrayBuffer()));
+    }
+    const card = path.join(bench.work, "second", "second_agent_card.json");
+    mkdirSync(path.dirname(card));
+    writeFileSync(card, fixtureCard("plan").toString().replace("plan-agent", "second-agent"));
+    assert.equal((await runScript("publish", ["--card", card], env)).code, 0);
+    for (const base of [one, two]) await until("the published card", async () => ((await all(base)).some((found) => found.agent === "second") ? true : undefined));
+    assert.deepEqual(await all(two), await all(one));
   });
 });
