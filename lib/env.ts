@@ -52,11 +52,16 @@ export const env = {
     }
     return wanted;
   },
-  /** SOURCE_DATE_EPOCH pins the manifest's created time, the reproducible-builds way. */
-  get sourceDateEpoch(): number | undefined {
+  /** SOURCE_DATE_EPOCH pins the manifest's created time, the reproducible-builds way; `now`: the time of the push. */
+  get sourceDateEpoch(): number | "now" | undefined {
     const text = value("SOURCE_DATE_EPOCH");
-    if (text === undefined) return undefined;
-    if (!/^\d+$/.test(text)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds, not ${JSON.stringify(text)}`);
+    if (text === undefined || text === "now") return text;
+    if (!/^\d+$/.test(text)) {
+      throw new UsageError(
+        `SOURCE_DATE_EPOCH must be whole seconds since 1970, or now, not ${JSON.stringify(text)}`,
+        "e.g. SOURCE_DATE_EPOCH=1767225600 (2026-01-01T00:00:00Z, the default), or now for the time of the push.",
+      );
+    }
     return Number(text);
   },
   /**

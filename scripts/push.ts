@@ -17,7 +17,7 @@ export const step: Step = {
     const cards = await loadCards(options.cardsDir, options.agents);
     out.ok(`${cards.length} agent cards in ${options.cardsDir} are valid`);
     for (const warning of cards.flatMap((card) => card.warnings)) out.warn(warning);
-    // SOURCE_DATE_EPOCH pins the created time the way oras documents, so a push is reproducible.
+    // The created time is pinned the way oras documents, so a push is reproducible (SOURCE_DATE_EPOCH).
     const pinned = createdFlags();
     // What was validated is what is pushed: the built-in client sends these bytes, not the file read again.
     const oras = orasIn(options.cardsDir, { files: new Map(cards.map((card) => [path.resolve(card.path), card.bytes])) });

@@ -2,7 +2,6 @@
 // the summary sets the times against the workshop's budget. PAUSE=1 waits for Enter before each.
 import { $ } from "zx";
 import { env } from "../lib/env.ts";
-import { walkthroughEpoch } from "../lib/step/options.ts";
 import { BUILTIN_NOTE, orasCli } from "../lib/step/oras.ts";
 import { createOutput } from "../lib/step/output.ts";
 import { reportFailure } from "../lib/step/run.ts";
@@ -25,7 +24,7 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   try {
     const started = String(Date.now());
     const make = (step: string, env: Record<string, string> = {}) =>
-      $({ stdio: "inherit", nothrow: true, env: { ...process.env, WALKTHROUGH_STARTED: started, SOURCE_DATE_EPOCH: String(walkthroughEpoch()), ...env } })`make --no-print-directory ${step}`;
+      $({ stdio: "inherit", nothrow: true, env: { ...process.env, WALKTHROUGH_STARTED: started, ...env } })`make --no-print-directory ${step}`;
     // Said once here rather than by every step.
     if (!orasCli()) out.note(BUILTIN_NOTE);
     const times: Record<string, number> = {};

@@ -232,21 +232,19 @@ export const agentRepository = (options: StepOptions, agent: string) => `${optio
 /** How many agents a step works on at once, as the fleet client keeps 8 cards in flight. */
 export const AGENTS_AT_ONCE = 8;
 
-
 /**
- * The created time `make walkthrough` pins unless SOURCE_DATE_EPOCH says otherwise, so that every
- * participant gets the digests the README prints: 2026-01-01T00:00:00Z.
+ * The created time push and publish stamp unless SOURCE_DATE_EPOCH says otherwise, step by step
+ * as in `make walkthrough`, so that every participant gets the digests the README prints:
+ * 2026-01-01T00:00:00Z.
  */
-export const WALKTHROUGH_EPOCH = 1767225600;
-
-/** What `make walkthrough` passes its steps as SOURCE_DATE_EPOCH: the user's, else WALKTHROUGH_EPOCH. */
-export const walkthroughEpoch = () => env.sourceDateEpoch ?? WALKTHROUGH_EPOCH;
+export const WORKSHOP_EPOCH = 1767225600;
 
 /**
- * `--annotation org.opencontainers.image.created=…` when SOURCE_DATE_EPOCH is set, the way oras
- * documents a reproducible push; nothing otherwise, so oras stamps the time of the push.
+ * `--annotation org.opencontainers.image.created=…`, the way oras documents a reproducible push:
+ * WORKSHOP_EPOCH, or SOURCE_DATE_EPOCH's time; nothing for SOURCE_DATE_EPOCH=now, so that oras
+ * stamps the time of the push, as it does by itself.
  */
 export function createdFlags(): string[] {
-  const epoch = env.sourceDateEpoch;
-  return epoch === undefined ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
+  const epoch = env.sourceDateEpoch ?? WORKSHOP_EPOCH;
+  return epoch === "now" ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
 }
