@@ -28,7 +28,10 @@ export interface RegistryProcess {
 
 export type RegistryStatus =
   | { state: "answering"; startedByUs: boolean; how?: "docker-registry" | "docker" }
-  | { state: "down" };
+  /** Nothing listens there. */
+  | { state: "down" }
+  /** Something accepts connections there but does not answer as a registry. */
+  | { state: "taken" };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL("../fixtures/registry/config.yml", import.meta.url));
 const DEFAULT_STATE_ROOT = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
@@ -459,7 +462,7 @@ export async function stopAllRegistries(root: string = DEFAULT_STATE_ROOT): Prom
 }
 
 export async function registryStatus(address: string, root: string = DEFAULT_STATE_ROOT): Promise<RegistryStatus> {
-  if (!(await registryAnswers(address))) return { state: "down" };
+  if (!(await registryAnswers(address))) return { state: (await portTaken(address)) ? "taken" : "down" };
   const started = await startedEarlier(registryStateDir(address, root));
   return started
     ? { state: "answering", startedByUs: true, how: started.how }

@@ -24,7 +24,7 @@ export const step: Step = {
       return { agent, from: options.tag, to: options.toTag, digest: sourceDigest };
     });
     const seen = new Map<string, Seen>(copied.map(({ agent, digest }) => [agent, { digest }]));
-    await indexPublished({ client, out }, options.toTag, options.agents, seen);
+    await indexPublished({ client, out, options }, options.toTag, options.agents, seen);
     if (options.json) out.json({ copied });
   },
 };

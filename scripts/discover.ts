@@ -6,6 +6,7 @@ import { INDEX_REPOSITORY, INDEX_TAG } from "../lib/discovery/catalog-index.ts";
 import { discover, type Discovery, verifiedKey } from "../lib/discovery/discover.ts";
 import { UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
+import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** Problems are listed up to this many; a registry full of broken cards should not bury the table. */
@@ -74,7 +75,7 @@ export const step: Step = {
     if (flags.refresh) out.ok(`rebuilt the index ${index} from the crawl`);
     if (found.stale.length > 0) {
       out.warn(`the index is out of date for ${found.stale.join(", ")}: shown as the registry has them now`);
-      out.note("  Rebuild it with `make discover REFRESH=1` (or --refresh).");
+      out.note(`  ${rebuildIndexHint(options)}`);
     }
     for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) out.warn(`passed over: ${problem}`);
     if (found.problems.length > PROBLEMS_SHOWN) out.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read`);

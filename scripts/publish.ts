@@ -46,7 +46,7 @@ export const step: Step = {
         "Rename it, e.g. plan_agent_card.json: the name says which agent it publishes, and pull writes it back under that name.",
       );
     }
-    const [card] = await loadCards(path.dirname(file), [agent]);
+    const [card] = await loadCards(path.dirname(file), [agent], "the card is set by CARD or --card");
     out.ok(`${card.path} is a valid agent card (${card.card.name} ${card.card.version})`);
     for (const warning of card.warnings) out.warn(warning);
 
@@ -67,7 +67,7 @@ export const step: Step = {
       const checked = new Map([[path.resolve(card.path), card.bytes]]);
       result.digest = (await orasIn(path.dirname(file), { files: checked })`push ${remote} --artifact-type ${CARD_TYPE} ${createdFlags()} ${ref} ${card.fileName}:application/json`).digest;
     }
-    await indexPublished({ client, out }, options.tag, [agent]);
+    await indexPublished({ client, out, options }, options.tag, [agent]);
     if (options.json) out.json({ published: result });
   },
 };

@@ -29,7 +29,7 @@ export const step: Step = {
       pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength });
       seen.set(card.agent, { digest, card: summaryOf(card.card, ref) });
     }
-    await indexPublished({ client, out }, options.tag, options.agents, seen);
+    await indexPublished({ client, out, options }, options.tag, options.agents, seen);
     if (options.json) out.json({ pushed });
   },
 };

@@ -4,6 +4,7 @@
 import { UsageError } from "../lib/errors.ts";
 
 import { ensureRegistry, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
+import { portTakenHint, startRegistryHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 export const step: Step = {
@@ -32,13 +33,17 @@ export const step: Step = {
       if (options.json) out.json({ stopped });
     } else {
       const status = await registryStatus(options.registry);
-      if (status.state === "down") {
-        out.fail(`no registry answers at ${options.registry}; start one with: make registry`);
-      } else {
+      if (status.state === "answering") {
         out.ok(`a registry answers at ${options.registry}` + (status.startedByUs ? ` (${status.how}, started by make registry)` : " (not started by us)"));
+      } else if (status.state === "down") {
+        out.fail(`no registry answers at ${options.registry}`);
+        out.hint(startRegistryHint(options));
+      } else {
+        out.fail(`something at ${options.registry} accepts connections but does not answer as a registry`);
+        out.hint(portTakenHint(options));
       }
       if (options.json) out.json(status);
-      return status.state === "down" ? 2 : 0;
+      return status.state === "answering" ? 0 : 2;
     }
   },
 };

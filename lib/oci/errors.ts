@@ -39,6 +39,8 @@ export type Reason =
   | "token-service" | "unsupported-challenge" | "docker-config" | "credential-helper" | "cleartext" | "cleartext-token-service"
   // tls
   | "untrusted-certificate" | "https-server" | "plain-http-server" | "name-mismatch" | "expired" | "handshake" | "ca-file"
+  // unreachable
+  | "unknown-host"
   // unsupported
   | "no-catalog"
   // invalid-content

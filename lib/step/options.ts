@@ -40,6 +40,9 @@ const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/** The registry every step talks to unless told otherwise. */
+export const DEFAULT_REGISTRY = OPTIONS.registry.default;
+
 /** A flag that only one command takes, beyond the shared options; `env` names its environment twin. */
 export interface CommandFlag {
   type: "string" | "boolean";

@@ -204,7 +204,7 @@ async function whatExists(subject: string, options: StepOptions, clients: Client
 export async function hintFor(error: OciError | CliError, options?: StepOptions, clients?: Clients): Promise<string | undefined> {
   const subject = error instanceof OciError && error.kind === "not-found" ? error.details.subject : undefined;
   const missing = subject && options && clients ? await whatExists(subject, options, clients) : undefined;
-  return advice(error, { registry: options?.registry, missing });
+  return advice(error, { registry: options?.registry, remote: options?.remote, missing });
 }
 
 /** Says what failed and what to do about it; returns the exit code of its kind. */

@@ -123,9 +123,36 @@ describe("make against a registry that accepts connections and never answers", (
       assert.equal(result.code, 2, result.stderr);
       assert.match(result.stderr, STEP_EXIT_2);
       assert.match(result.stderr, /did not answer GET \/v2\/_catalog within 1 s/);
+      // Named as silent here, not sent to registry-status, which would send it to make registry.
+      assert.match(result.stderr, new RegExp(`Something at ${silent.address} accepts connections but is silent`));
+      assert.match(result.stderr, /Stop what holds 127\.0\.0\.1:\d+, or use another address/);
+      assert.doesNotMatch(result.stderr, /registry-status/);
+      const status = await make(["registry-status", `REGISTRY=${silent.address}`]);
+      assert.equal(status.code, 2);
+      assert.match(status.stdout, new RegExp(`✗ something at ${silent.address} accepts connections but does not answer as a registry`));
+      assert.match(status.stderr, /Stop what holds/);
     } finally {
       await silent.close();
     }
+  });
+});
+
+describe("make's hints carry the settings given", () => {
+  it("no registry at REGISTRY: start one there, with that REGISTRY", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    for (const target of ["push", "registry-status"]) {
+      const result = await make([target, `REGISTRY=${address}`]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.ok(result.stderr.includes(`Start one with \`make registry REGISTRY=${address}\``), `make ${target}:\n${result.stderr}`);
+    }
+  });
+
+  it("a host name that does not resolve is named as such, with no registry to start", async () => {
+    const result = await make(["list", "REGISTRY=no-such-host.invalid:5000"]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /the host name no-such-host\.invalid does not resolve/);
+    assert.match(result.stderr, /Check the host name in REGISTRY=no-such-host\.invalid:5000/);
+    assert.doesNotMatch(result.stderr, /make registry/);
   });
 });
 

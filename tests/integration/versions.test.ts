@@ -75,7 +75,7 @@ describe("make publish, make diff and make versions", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{}, /no card to publish/],
       [{ CARD: misnamed }, /plan\.json: a card file is named <agent>_agent_card\.json/],
-      [{ CARD: path.join(bench.work, "nowhere", "plan_agent_card.json") }, /plan_agent_card\.json not found/],
+      [{ CARD: path.join(bench.work, "nowhere", "plan_agent_card.json") }, /plan_agent_card\.json not found in \S+nowhere \(the card is set by CARD or --card\)/],
       [{ CARD: invalid }, /build_agent_card\.json has neither "protocolVersion" nor "supportedInterfaces"/],
     ];
     for (const [extra, message] of cases) {
