@@ -8,14 +8,88 @@ CARDS_DIR ?= fixtures/agent_cards
 OUT_DIR   ?= tmp/registry-verify
 RUNTIME   ?= deno
 
-# A value is text, never code. Make would expand $(…) in a value from the command line (or, for
-# the variables above, from the environment), and a recipe that pasted it into a command would
-# hand `…` and $(…) to the shell. So every such value is taken literally and exported (which
-# an override would otherwise stop), and recipes read values only from their environment
-# ("$$REGISTRY"), which the scripts then validate.
-literal_values := REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME \
-  $(foreach name,$(.VARIABLES),$(if $(filter command,$(firstword $(origin $(name)))),$(name)))
-$(foreach name,$(sort $(literal_values)),$(eval override $(name) := $$(value $(name))))
+# What each target reads (docs/options.md says what every variable means; `make help` lists them).
+STEP   := RUNTIME NO_COLOR PAUSE HELP JSON
+REMOTE := REGISTRY REGISTRY_CA_FILE REGISTRY_INSECURE PLAIN_HTTP REGISTRY_USERNAME REGISTRY_PASSWORD DOCKER_CONFIG REGISTRY_TIMEOUT
+ORAS   := ORAS_BACKEND
+vars.registry        := $(STEP) REGISTRY
+vars.registry-stop   := $(STEP) REGISTRY
+vars.registry-status := $(STEP) REGISTRY
+vars.push            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH DISCOVERY_CACHE
+vars.list            := $(STEP) $(REMOTE) $(ORAS) AGENTS
+vars.manifest        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG
+vars.pull            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG OUT_DIR
+vars.verify          := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR OUT_DIR
+vars.copy            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG TO_TAG DISCOVERY_CACHE
+vars.summary         := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
+vars.walkthrough     := $(sort $(foreach step,registry push list manifest pull verify copy summary,$(vars.$(step))))
+vars.doctor          := $(STEP) $(REMOTE) $(ORAS)
+vars.discover        := $(STEP) $(REMOTE) SKILL NAME DISCOVER_TAG REFRESH CRAWL INDEX_ONLY DISCOVERY_CACHE
+vars.serve           := $(STEP) $(REMOTE) SERVE_ADDR INDEX_ONLY DISCOVERY_CACHE
+vars.publish         := $(STEP) $(REMOTE) $(ORAS) CARD TAG FORCE SOURCE_DATE_EPOCH DISCOVERY_CACHE
+vars.diff            := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
+vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE
+vars.login           := $(STEP) $(REMOTE) $(ORAS)
+vars.logout          := $(STEP) $(REMOTE) $(ORAS)
+vars.mirror          := $(STEP) REGISTRY_TIMEOUT DOCKER_CONFIG FROM TO AGENTS \
+                        $(foreach side,FROM TO,$(addprefix $(side)_,CA_FILE INSECURE PLAIN_HTTP USERNAME PASSWORD))
+vars.oras            := RUNTIME HELP ARGS REGISTRY_TIMEOUT DOCKER_CONFIG
+vars.bench           := RUNTIME NO_COLOR HELP PART N RUNS FLEET_RUNS SCALE SKILL
+vars.validators      := RUNTIME HELP
+vars.setup           := RUNTIME
+vars.clean           := RUNTIME
+vars.test-tools      := TEST_TOOLS
+vars.test            := TESTS TEST_TOOLS
+vars.test-node       := TESTS TEST_TOOLS
+vars.test-deno       := TESTS TEST_TOOLS
+TARGETS := help setup registry registry-stop registry-status push list manifest pull verify copy summary \
+  walkthrough doctor discover serve publish diff versions login logout mirror oras bench validators \
+  test test-node test-deno test-tools clean
+KNOWN := $(sort $(foreach target,$(TARGETS),$(vars.$(target))))
+vars.help := $(KNOWN)
+
+# A value given on the command line is refused before anything runs when it is empty, when no
+# target reads it ("did you mean …?"), or when none of the goals does: nothing silently falls
+# back to a default. `make walkthrough` hands its values to its steps in their environment.
+given := $(foreach name,$(.VARIABLES),$(if $(filter command,$(firstword $(origin $(name)))),$(name)))
+target_goals := $(filter $(TARGETS),$(or $(MAKECMDGOALS),help))
+
+# $(call closest,WORD,NAMES): the one of NAMES that WORD most likely misspells (at most two
+# letters off, or its start; any case), or nothing; awk counts the edits (the Levenshtein distance).
+closest_awk := BEGIN { word = toupper(word) } \
+  { name = toupper($$0); n = length(name); m = length(word); \
+    for (j = 0; j <= m; j++) d[0, j] = j; \
+    for (i = 1; i <= n; i++) { \
+      d[i, 0] = i; \
+      for (j = 1; j <= m; j++) { \
+        edits = d[i-1, j-1] + (substr(name, i, 1) != substr(word, j, 1)); \
+        if (d[i-1, j] + 1 < edits) edits = d[i-1, j] + 1; \
+        if (d[i, j-1] + 1 < edits) edits = d[i, j-1] + 1; \
+        d[i, j] = edits } } \
+    edits = index(name, word) == 1 && d[n, m] > 1 ? 1 : d[n, m]; \
+    if (edits <= 2 && (best == "" || edits < best)) { best = edits; found = $$0 } } \
+  END { if (found != "") print found }
+closest = $(shell printf '%s\n' $(2) | awk -v word='$(subst ',,$(1))' '$(closest_awk)')
+did_you_mean = $(if $(call closest,$(1),$(2)),; did you mean $(call closest,$(1),$(2))?)
+comma := ,
+listed = $(subst $() ,$(comma) ,$(strip $(1)))
+readers = $(foreach target,$(filter-out help walkthrough,$(TARGETS)),$(if $(filter $(1),$(vars.$(target))),$(target)))
+
+$(foreach name,$(given),$(if $(value $(name)),,\
+  $(error $(name) is empty: give it a value, or leave it out to use its default)))
+$(foreach name,$(filter-out $(KNOWN),$(given)),\
+  $(error unknown variable $(name)$(call did_you_mean,$(name),$(KNOWN)) (make help lists the variables)))
+goal_vars := $(sort $(foreach goal,$(target_goals),$(vars.$(goal))))
+$(foreach name,$(if $(target_goals),$(filter-out $(goal_vars),$(given))),$(error make $(target_goals) ignores $(name), \
+  which is for make $(call listed,$(call readers,$(name)))$(call did_you_mean,$(name),$(goal_vars)) (nothing was run)))
+
+# A value is text, never code. Make would expand $(…) in a value from the command line or the
+# environment, and a recipe that pasted it into a command would hand `…` and $(…) to the shell.
+# So every such value is taken literally and exported (which an override would otherwise stop),
+# and recipes read values only from their environment ("$$REGISTRY"), which the scripts then validate.
+defined = $(foreach name,$(1),$(if $(filter undefined,$(origin $(name))),,$(name)))
+literal_values := $(call defined,$(sort $(KNOWN) $(given)))
+$(foreach name,$(literal_values),$(eval override $(name) := $$(value $(name))))
 export $(literal_values)
 
 DENO := node_modules/.bin/deno
@@ -28,7 +102,7 @@ bench: V8_FLAGS := --max-semi-space-size=2
 TESTS := tests/unit/*.test.ts tests/integration/*.test.ts
 # The programs the tests start, as command:Debian-package; `make test` installs what is missing.
 TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl chromium:chromium
-export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS TEST_TOOLS
+export DENO V8_FLAGS TESTS TEST_TOOLS
 
 # $(call step,NAME) runs scripts/NAME.ts. Node runs it bundled into dist/NAME.mjs: through tsx
 # it would compile the TypeScript at every start, which made each step take 4x Deno's time.
@@ -42,18 +116,55 @@ else
 $(error RUNTIME must be node or deno, not "$(RUNTIME)")
 endif
 
-.PHONY: help setup registry registry-stop registry-status push list manifest pull verify copy \
-        summary walkthrough doctor oras bench validators test test-node test-deno test-tools clean
+.PHONY: $(TARGETS)
+
+# A goal no rule makes (make pushh): refused, with the target it most likely misspells. A file
+# that has no rule (package.json) is just there.
+.DEFAULT:
+	$(if $(wildcard $@),@:,@echo "unknown target $@$(call did_you_mean,$@,$(TARGETS)) (make help lists the targets)" >&2; exit 2)
 
 help:
-	@echo "make walkthrough   run all of Phase 3: registry, push, list, manifest, pull, verify, copy"
-	@echo "make test          run the test suite under Node, then under Deno"
-	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
-	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
-	@echo "Discovery and versions: discover serve publish diff versions"
-	@echo "Also:  setup bench validators clean"
-	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
-	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
+	@echo "make TARGET [VARIABLE=value …]; a line per target:"
+	@echo "  walkthrough      all of Phase 3: registry, push, list, manifest, pull, verify, copy, summary"
+	@echo "  registry         start a registry at REGISTRY, or use the one that answers there"
+	@echo "  registry-status  say what answers at REGISTRY"
+	@echo "  registry-stop    stop the registry make registry started at REGISTRY (its data stays)"
+	@echo "  push             validate the cards in CARDS_DIR, push each as REGISTRY/agents/<agent>:TAG"
+	@echo "  list             the registry's repositories and each agent's tags"
+	@echo "  manifest         each agent's manifest and digest"
+	@echo "  pull             pull each card back into OUT_DIR"
+	@echo "  verify           prove each pulled card is the one pushed, and record that in the registry"
+	@echo "  copy             copy each agent's TAG to TO_TAG"
+	@echo "  summary          every agent's TAG and TO_TAG with their digests"
+	@echo "  clean            stop every registry make registry started, remove tmp/ and dist/"
+	@echo "  discover         find agent cards: SKILL, NAME, DISCOVER_TAG; REFRESH=1 rebuilds the index"
+	@echo "  serve            the discovery service and page on SERVE_ADDR"
+	@echo "  publish          publish the card CARD under TAG (FORCE=1 replaces a different one)"
+	@echo "  diff             what changed in each agent's card between TAG and TO_TAG"
+	@echo "  versions         every tag of each agent, with card versions, digests, verified status"
+	@echo "  login, logout    store or erase credentials for REGISTRY"
+	@echo "  mirror           copy every agent repository from FROM to TO"
+	@echo "  doctor           is this machine ready for Phase 3?"
+	@echo "  oras             the oras CLI without oras: make oras ARGS='repo ls localhost:5000'"
+	@echo "  bench            time the steps against baselines (make bench HELP=1)"
+	@echo "  validators       compile fixtures/schemas/ into lib/generated/"
+	@echo "  setup            install the npm dependencies when package.json changed"
+	@echo "  test             the test suite under Node, then under Deno"
+	@echo "  test-node        the test suite under Node alone"
+	@echo "  test-deno        the test suite under Deno alone"
+	@echo "  test-tools       install the programs the tests start (TEST_TOOLS)"
+	@echo "  help             this list"
+	@echo ""
+	@printf 'Variables (docs/options.md): REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
+	@printf '  CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
+	@echo "  yes or no (1/true/yes, 0/false/no): PAUSE (presenter mode) HELP JSON FORCE REFRESH CRAWL INDEX_ONLY"
+	@echo "  reaching REGISTRY: PLAIN_HTTP REGISTRY_CA_FILE REGISTRY_INSECURE REGISTRY_USERNAME REGISTRY_PASSWORD"
+	@echo "    DOCKER_CONFIG REGISTRY_TIMEOUT ORAS_BACKEND (auto|oras|builtin)"
+	@echo "  mirror: FROM TO, each side's FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME FROM_PASSWORD"
+	@echo "    TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME TO_PASSWORD"
+	@echo "  SOURCE_DATE_EPOCH (the created time push and publish stamp: seconds, or now) NO_COLOR DISCOVERY_CACHE"
+	@echo "  discovery: SKILL NAME DISCOVER_TAG SERVE_ADDR CARD; oras: ARGS; bench: PART N RUNS FLEET_RUNS SCALE"
+	@echo "  tests: TESTS TEST_TOOLS"
 
 # Only what is missing is installed, and nothing is asked of the network otherwise.
 setup: $(READY)
@@ -103,18 +214,13 @@ push list manifest pull verify copy summary doctor walkthrough: setup
 	@$(call step,$@)
 
 # Phase 4 and 5 (docs/discovery.md): make discover SKILL=create_plan, make serve,
-# make publish CARD=path TAG=v2, make diff AGENT=plan FROM=v1 TO=v2, make versions AGENT=plan.
-.PHONY: discover serve publish diff versions
-export SKILL AGENT DISCOVER_TAG REFRESH CRAWL INDEX_ONLY SERVE_ADDR CARD FORCE FROM TO DISCOVERY_CACHE
+# make publish CARD=path TAG=v3, make diff AGENTS=plan TAG=v1 TO_TAG=v2, make versions AGENTS=plan.
 discover serve publish diff versions: setup
 	@$(call step,$@)
 
 # Real registries (docs/real-registries.md): make login REGISTRY=host:port
 # REGISTRY_USERNAME=me, the password on stdin or in REGISTRY_PASSWORD; make logout; and
 # make mirror FROM=host:port TO=host:port, each side with its own FROM_…/TO_… settings.
-.PHONY: login logout mirror
-export REGISTRY_USERNAME REGISTRY_CA_FILE REGISTRY_INSECURE PLAIN_HTTP \
-  FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME
 login logout mirror: setup
 	@$(call step,$@)
 

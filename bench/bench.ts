@@ -48,7 +48,7 @@ const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color
 const PARTS = ["walkthrough", "fleet", "discovery"] as const;
 type Part = typeof PARTS[number];
 
-const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
+const USAGE = `Usage: make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
 Times three parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
@@ -71,7 +71,7 @@ Environment:
   N=500         fleet size, of the fleet and of discovery
   RUNS=5        walkthrough runs
   FLEET_RUNS=3  fleet and discovery runs (1 when N is 10000 or more)
-  SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
+  SCALE=1       (yes or no) also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
   SKILL=review_change  the skill discovery looks for
 
 Examples: make bench N=10000 SCALE=1    make bench PART=discovery N=10000`;
@@ -94,8 +94,6 @@ function readSettings(): Settings {
     if (!/^[1-9]\d*$/.test(text)) throw invalid(name, "a whole number from 1", text);
     return Number(text);
   };
-  const scale = env.option("SCALE") ?? "0";
-  if (scale !== "0" && scale !== "1") throw invalid("SCALE", "1 or 0", scale);
   const part = env.option("PART") ?? "all";
   const named = part === "all" ? PARTS : part.split(",");
   if (!named.every((name) => PARTS.includes(name as Part))) throw invalid("PART", `all, or one or more of ${PARTS.join(",")} joined by commas`, part);
@@ -105,7 +103,7 @@ function readSettings(): Settings {
     n,
     runs: wholeNumber("RUNS", 5),
     fleetRuns: wholeNumber("FLEET_RUNS", n >= 10_000 ? 1 : 3),
-    scale: scale === "1",
+    scale: env.boolean("SCALE"),
     skill: env.option("SKILL") ?? "review_change",
   };
 }
@@ -759,7 +757,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
 
 try {
   const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
+  if (args.includes("--help") || args.includes("-h") || env.boolean("HELP")) {
     console.log(USAGE);
   } else if (args.length > 0) {
     throw new UsageError(`bench takes no arguments, got ${args.join(" ")}`, "Settings are environment variables: see scripts/bench.ts --help.");

@@ -248,6 +248,7 @@ export const step: Step = {
     const failed = checks.flat().filter((check) => !check.ok && !check.optional).length;
     out.line();
     out.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
+    if (context.options.json) out.json({ ready: failed === 0, checks: checks.flat() });
     return failed === 0 ? 0 : 2;
   },
 };

@@ -79,7 +79,11 @@ const collator = new Intl.Collator("en", { numeric: true });
 export const byAgentAndTag = (a: CardEntry, b: CardEntry) =>
   collator.compare(agentOf(a.repository), agentOf(b.repository)) || collator.compare(a.tag, b.tag);
 
-/** `verified` is null where it was not asked (an index-only search). */
+/** Where the discovery service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
+export const cardPath = (entry: CardEntry) =>
+  `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
+
+/** One card as JSON, the same in every answer; `verified` is null where it was not asked (an index-only search). */
 export function entryJson(entry: CardEntry, verified: boolean | null) {
   const { card } = entry;
   return {
@@ -95,5 +99,6 @@ export function entryJson(entry: CardEntry, verified: boolean | null) {
     description: card.description,
     digest: entry.manifest.digest,
     verified,
+    card: cardPath(entry),
   };
 }

@@ -8,7 +8,7 @@ import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
 import type { Registry } from "../oci/registry.ts";
 import { isVerified } from "../verification.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
+import { type CardEntry, type CardFilter, type CardSummary, entryJson, matches } from "./card-entry.ts";
 import { INDEX_REPOSITORY, readIndex, rebuildIndex } from "./catalog-index.ts";
 import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
 
@@ -40,6 +40,25 @@ export interface Discovery {
 }
 
 export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
+
+/** Whether a card has a passing verification record; null where that was not asked (indexOnly). */
+export const verifiedOf = (found: Discovery) => (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
+
+/**
+ * The one JSON form of what discovery found, `discover --json`'s and the service's `GET /agents`:
+ * where the cards came from, and `entries` (those a search selected; all by default) as cards.
+ */
+export function discoveryJson(registry: string, found: Discovery, entries = found.entries) {
+  return {
+    registry,
+    source: found.source,
+    ...(found.crawled && { crawled: found.crawled }),
+    stale: found.stale,
+    cardsFetched: found.fetched,
+    cards: entries.map((entry) => entryJson(entry, verifiedOf(found)(entry))),
+    problems: found.problems,
+  };
+}
 
 /**
  * Which cards have a passing verification record for their exact manifest digest (lib/verification.ts).

@@ -1,15 +1,11 @@
 // The discovery service's page for people: every agent with its versions, skills, digests and
 // verified status. Card text is whatever a publisher wrote, so every piece of it is escaped,
 // and only http(s) URLs become links.
-import { agentOf, type CardEntry } from "./card-entry.ts";
+import { type CardEntry, cardPath } from "./card-entry.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
-
-/** Where the service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
-export const cardPath = (entry: CardEntry) =>
-  `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
 
 function link(url: string): string {
   const safe = /^https?:\/\//i.test(url) && URL.canParse(url);

@@ -1,5 +1,6 @@
 // The discovery service (Phase 4): HTTP over one registry.
-//   GET /agents                                        the cards as JSON; ?skill=ID ?q=TEXT ?tag= ?name=
+//   GET /agents                                        the cards as JSON, as `discover --json` gives
+//                                                      them; ?skill=ID ?q=TEXT ?tag= ?name=
 //   GET /agents/{agent}/{tag}/.well-known/agent-card.json   the stored card, byte for byte, with
 //                                                      ETag (its layer digest), Cache-Control, 304
 //   GET /                                              a page for people
@@ -10,11 +11,11 @@ import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry } from "../oci/registry.ts";
 import { isContentFailure } from "../errors.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { agentOf, AGENTS_NAMESPACE, type CardEntry, type CardFilter, entryJson, matches } from "./card-entry.ts";
+import { agentOf, AGENTS_NAMESPACE, type CardFilter, matches } from "./card-entry.ts";
 import { indexDigest } from "./catalog-index.ts";
 import { cardLayer, fetchCard } from "./crawl.ts";
-import { discover, type Discovery, verifiedKey } from "./discover.ts";
-import { cardPath, renderPage } from "./page.ts";
+import { discover, type Discovery, discoveryJson, verifiedOf } from "./discover.ts";
+import { renderPage } from "./page.ts";
 
 /** Tags can be pushed again, so a card is fresh for a minute and then revalidated with its ETag. */
 const CARD_CACHE_CONTROL = "public, max-age=60";
@@ -114,16 +115,10 @@ export class DiscoveryService {
     return { skill: get("skill"), tag: get("tag"), name: get("name"), text: get("q") };
   }
 
-  private verifiedOf(found: Discovery) {
-    return (entry: CardEntry) => (found.verified ? found.verified.has(verifiedKey(entry)) : null);
-  }
-
   private async agents(request: IncomingMessage, response: ServerResponse, url: URL) {
     const found = await this.current();
     const filter = this.filterOf(url);
-    const verified = this.verifiedOf(found);
-    const list = found.entries.filter((entry) => matches(entry, filter)).map((entry) => ({ ...entryJson(entry, verified(entry)), card: cardPath(entry) }));
-    this.send(response, request, 200, {}, list);
+    this.send(response, request, 200, {}, discoveryJson(this.options.registry.host, found, found.entries.filter((entry) => matches(entry, filter))));
   }
 
   private async page(request: IncomingMessage, response: ServerResponse, url: URL) {
@@ -138,7 +133,7 @@ export class DiscoveryService {
       registry: this.options.registry.host,
       source,
       entries: found.entries.filter((entry) => matches(entry, filter)),
-      verified: this.verifiedOf(found),
+      verified: verifiedOf(found),
       allSkills: [...new Set(found.entries.flatMap((entry) => entry.card.skills))].sort(),
       query: { text: filter.text, skill: filter.skill },
       stale: found.stale,

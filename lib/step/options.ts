@@ -65,9 +65,21 @@ export function optionsHelp(names: readonly OptionName[], flags: CommandFlags = 
     "  --ca-file PATH     trust this PEM CA for the registry's TLS certificate (env REGISTRY_CA_FILE)",
     "  --insecure         TLS without verifying the certificate: for test registries only (env REGISTRY_INSECURE=1)",
     "  Credentials: REGISTRY_USERNAME and REGISTRY_PASSWORD, else the Docker config (make login stores them there).",
-    "  --json             print the result as JSON on stdout (people's output goes to stderr)",
-    "  --help             show this help",
+    "  --json             print the result as JSON on stdout, people's output on stderr (env JSON=1)",
+    "  --help             show this help and do nothing else (env HELP=1)",
   ];
+}
+
+/** node:util's parseArgs, strict: an unknown flag is a usage error, said in this project's words. */
+export function parseFlags(argv: string[], options: Record<string, { type: "string" | "boolean"; short?: string }>) {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (error) {
+    // Node's own wording goes on about `--` and positionals, which never apply here.
+    const unknown = (error as Error).message.match(/^Unknown option '([^']+)'/)?.[1];
+    throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
+  }
 }
 
 function checked(value: string, pattern: RegExp, what: string, rule: string, hint: string): string {
@@ -84,28 +96,19 @@ export function parseOptions(
   argv: string[],
   names: readonly OptionName[],
   commandFlags: CommandFlags = {},
-): { options: StepOptions; flags: CommandFlagValues; help: boolean; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
-        ...Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => [name, { type: flag.type }])),
-        json: { type: "boolean" },
-        "plain-http": { type: "boolean" },
-        "ca-file": { type: "string" },
-        insecure: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    // Node's own wording goes on about `--` and positionals, which never apply here.
-    const unknown = (error as Error).message.match(/^Unknown option '([^']+)'/)?.[1];
-    throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+): { help: true } | { help: false; options: StepOptions; flags: CommandFlagValues; positionals: string[] } {
+  const parsed = parseFlags(argv, {
+    ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
+    ...Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => [name, { type: flag.type }])),
+    json: { type: "boolean" },
+    "plain-http": { type: "boolean" },
+    "ca-file": { type: "string" },
+    insecure: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  const { values } = parsed;
+  // Help is asked before anything is checked: it never depends on the other settings.
+  if (values.help || env.boolean("HELP")) return { help: true };
   const pick = (name: OptionName) =>
     (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
 
@@ -144,16 +147,16 @@ export function parseOptions(
       toTag: tag("to-tag"),
       cardsDir: pick("cards"),
       outDir: pick("out"),
-      json: Boolean(values.json),
+      json: Boolean(values.json ?? env.boolean("JSON")),
       remote,
       ...(logsIn && { username: pick("username") || undefined }),
       ...(names.includes("from") && mirrorSides(pick("from"), pick("to"))),
     },
-    flags: Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => {
-      const fromEnv = flag.env === undefined ? undefined : env.option(flag.env);
-      return [name, values[name] ?? (flag.type === "boolean" ? ["1", "true"].includes(fromEnv ?? "") : fromEnv)];
+    flags: Object.fromEntries(Object.entries(commandFlags).map(([name, { type, env: twin }]) => {
+      const fromEnv = twin === undefined ? undefined : type === "boolean" ? env.boolean(twin) : env.option(twin);
+      return [name, values[name] ?? fromEnv];
     })),
-    help: Boolean(values.help),
+    help: false,
     positionals: parsed.positionals,
   };
 }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { pathToFileURL } from "node:url";
 import { env } from "../env.ts";
-import { CliError, exitCodeOf } from "../errors.ts";
+import { CliError, exitCodeOf, UsageError } from "../errors.ts";
 import { removeHalfWritten } from "../oci/artifacts.ts";
 import { Clients } from "../oci/client.ts";
 import { OciError } from "../oci/errors.ts";
@@ -17,7 +17,16 @@ import { parseReference } from "../oci/reference.ts";
 import { collect, type Registry } from "../oci/registry.ts";
 import { insecureWarning } from "../oras/command.ts";
 import { advice } from "./advice.ts";
-import { type CommandFlags, type CommandFlagValues, type OptionName, optionsHelp, parseOptions, remoteFlags, type StepOptions } from "./options.ts";
+import {
+  type CommandFlags,
+  type CommandFlagValues,
+  type OptionName,
+  optionsHelp,
+  parseFlags,
+  parseOptions,
+  remoteFlags,
+  type StepOptions,
+} from "./options.ts";
 import { orasFor } from "./oras.ts";
 import { createOutput, type Output, type Sink } from "./output.ts";
 
@@ -137,15 +146,17 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
   let clients: Clients | undefined;
   try {
     const parsed = parseOptions(io.argv, step.options, step.flags);
-    options = parsed.options;
     if (parsed.help) {
       io.stdout.write(helpText(step) + "\n");
       return 0;
     }
-    env.orasBackend; // a bad ORAS_BACKEND is a usage error before the step prints anything
+    options = parsed.options;
+    // A bad ORAS_BACKEND or PAUSE is a usage error before the step prints anything.
+    env.orasBackend;
+    const pausing = env.pause;
     if (options.json) out = createOutput({ stdout: io.stdout, stderr: io.stderr, color, json: true });
     out.banner(step.section);
-    if (env.pause) await pause(step, out);
+    if (pausing) await pause(step, out);
     const started = performance.now();
     const run = clients = new Clients(env.registryTimeoutMs);
     const { registry, remote } = options;
@@ -185,6 +196,32 @@ export async function main(step: Step) {
     throw error;
   });
   process.exitCode = await runStep(step, { argv: process.argv.slice(2), stdout: process.stdout, stderr: process.stderr });
+}
+
+/**
+ * Runs a script that is not a step (the walkthrough, the validators' build) as its own process,
+ * with the steps' conventions: --help (HELP=1) says what it does and does nothing else, --json
+ * (JSON=1) where it has a result, any other flag or argument is refused, failures are reported.
+ */
+export async function mainScript(help: string, work: (out: Output, json: boolean) => Promise<number | void>, { json: hasJson = false } = {}) {
+  const color = !env.noColor;
+  let out = createOutput({ stdout: process.stdout, stderr: process.stderr, color });
+  try {
+    const { values, positionals } = parseFlags(process.argv.slice(2), {
+      help: { type: "boolean", short: "h" },
+      ...(hasJson && { json: { type: "boolean" as const } }),
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, "Run with --help to see the options.");
+    if (values.help || env.boolean("HELP")) {
+      process.stdout.write(help + "\n");
+      return;
+    }
+    const json = hasJson && (Boolean(values.json) || env.boolean("JSON"));
+    if (json) out = createOutput({ stdout: process.stdout, stderr: process.stderr, color, json });
+    process.exitCode = (await work(out, json)) ?? 0;
+  } catch (error) {
+    process.exitCode = await reportFailure(error, out);
+  }
 }
 
 /** A missing artifact's repository and the tags it does have, so the fix is obvious; undefined when that cannot be told. */

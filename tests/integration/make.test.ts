@@ -7,7 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
 import { freePort, registryAnswers } from "../../lib/registry-server.ts";
-import { FIXTURE_CARDS, PROJECT_ROOT, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
+import { optionsHelp } from "../../lib/step/options.ts";
+import type { Step } from "../../lib/step/run.ts";
+import { catalog, FIXTURE_CARDS, PROJECT_ROOT, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
 
 /** Generous: a make that runs this long hangs, and the test fails instead of hanging too. */
 const KILL_AFTER_MS = 120_000;
@@ -24,6 +26,8 @@ async function make(args: string[], env: Record<string, string> = {}): Promise<R
     env: { ...outside, NO_COLOR: "1", RUNTIME, ...env },
     nothrow: true,
     quiet: true,
+    // Nothing to read: a step that asks (PAUSE=1) finds the end of its input at once.
+    stdio: ["ignore", "pipe", "pipe"],
     timeout: KILL_AFTER_MS,
     timeoutSignal: "SIGKILL",
   })`make --no-print-directory ${args}`;
@@ -89,7 +93,7 @@ describe("make with values that try to run code", () => {
         const file = path.join(work, "a-file");
         writeFileSync(file, "");
         return refused(
-          ["pull", `REGISTRY=${bench.registry.address}`, `CARDS_DIR=${FIXTURE_CARDS}`, `OUT_DIR=${file}/${payload}`],
+          ["pull", `REGISTRY=${bench.registry.address}`, `OUT_DIR=${file}/${payload}`],
           payload,
           "a file stands where a directory should be",
         );
@@ -276,5 +280,84 @@ describe("RUNTIME=node runs bundles from dist/", () => {
     assert.ok(statSync(built).mtimeMs >= startedAt - 1000, "dist/ was not rebuilt");
     const recipe = await make(["-n", "list", "RUNTIME=node"]);
     assert.equal(recipe.stdout.trim().split("\n").at(-1), "node $V8_FLAGS dist/list.mjs");
+  });
+});
+
+describe("make refuses a setting instead of falling back to a default", () => {
+  const bench = withRegistry();
+  /** make with these arguments refused them: exit 2, this message, and not one step ran. */
+  async function refused(args: string[], message: RegExp) {
+    const result = await make(args, { REGISTRY: bench.registry.address });
+    assert.equal(result.code, 2, `${args.join(" ")}:\n${result.stdout}\n${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stdout, /==/, "a step ran");
+  }
+
+  it("an empty value, naming the variable", () => refused(["list", "REGISTRY="], /REGISTRY is empty: give it a value, or leave it out to use its default/));
+
+  it("a variable no target reads, with the one it most likely misspells", async () => {
+    await refused(["list", "REGISTY=localhost:5001"], /unknown variable REGISTY; did you mean REGISTRY\?/);
+    await refused(["push", "AGENT=plan"], /unknown variable AGENT; did you mean AGENTS\?/);
+    await refused(["list", "registry=localhost:5001"], /unknown variable registry; did you mean REGISTRY\?/);
+    assert.deepEqual(await catalog(bench.registry.address), [], "something was pushed");
+  });
+
+  it("a variable the target ignores, naming the targets that read it", async () => {
+    await refused(["list", "TAG=v2"], /make list ignores TAG, which is for make push, manifest, pull, verify, copy, summary, publish, diff \(nothing was run\)/);
+    await refused(["copy", "TO=v3"], /make copy ignores TO, which is for make mirror; did you mean TO_TAG\? \(nothing was run\)/);
+  });
+
+  it("a target that does not exist, with the one it most likely misspells", () => refused(["pushh"], /unknown target pushh; did you mean push\?/));
+
+  it("a yes-or-no variable that is neither; yes, true and 1 all say yes", async () => {
+    await refused(["list", "PAUSE=maybe"], /PAUSE must be yes or no \(1, true, yes, or 0, false, no\), not "maybe"/);
+    for (const yes of ["1", "true", "yes", "YES"]) {
+      const paused = await make(["registry-status", `PAUSE=${yes}`], { REGISTRY: bench.registry.address });
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /Press Enter to run it\./, `PAUSE=${yes} did not pause`);
+    }
+    const unpaused = await make(["registry-status", "PAUSE=no"], { REGISTRY: bench.registry.address });
+    assert.doesNotMatch(unpaused.stdout, /Press Enter/);
+  });
+
+  it("a value given to make walkthrough reaches the steps that read it, and no other step refuses it", async () => {
+    const result = await make(["walkthrough", `REGISTRY=${bench.registry.address}`, "AGENTS=plan", "TO_TAG=v3", `OUT_DIR=${path.join(bench.work, "out")}`]);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /\| \S+\/agents\/plan \| v3 +\| sha256:[a-f0-9]{64} \| Copied from v1 \|/);
+  });
+
+  it("lets every step's own options through: the Makefile lists each variable a step reads", async () => {
+    const database = (await make(["-pq", "help"])).stdout;
+    const readBy = (target: string) => database.match(new RegExp(`^vars\\.${target} := (.*)$`, "m"))?.[1].split(" ") ?? [];
+    // Only the step scripts: the others (oras, bench) do their work when imported.
+    const steps = readdirSync(path.join(PROJECT_ROOT, "scripts")).filter((file) => readFileSync(path.join(PROJECT_ROOT, "scripts", file), "utf8").includes("export const step: Step"));
+    assert.ok(steps.length > 15);
+    for (const file of steps) {
+      const { step } = await import(path.join(PROJECT_ROOT, "scripts", file)) as { step: Step };
+      const own = optionsHelp(step.options, step.flags).slice(0, step.options.length + Object.keys(step.flags ?? {}).length);
+      const variables = own.flatMap((line) => line.match(/\(env ([A-Z_]+)/)?.[1] ?? []);
+      const targets = step.name === "registry" ? ["registry", "registry-status", "registry-stop"] : [step.name];
+      for (const target of targets) {
+        assert.deepEqual(variables.filter((name) => !readBy(target).includes(name)), [], `make ${target} refuses what scripts/${file} reads`);
+      }
+    }
+  });
+});
+
+describe("make help", () => {
+  it("has a line for every target and names every variable a target reads", async () => {
+    const database = (await make(["-pq", "help"])).stdout;
+    const list = (name: string) => database.match(new RegExp(`^${name} := (.*)$`, "m"))?.[1].split(" ").filter(Boolean) ?? [];
+    const [targets, variables] = [list("TARGETS"), list("KNOWN")];
+    for (const expected of ["walkthrough", "push", "summary", "PAUSE", "SOURCE_DATE_EPOCH", "NO_COLOR"]) {
+      assert.ok([...targets, ...variables].includes(expected), `${expected} is not among the Makefile's targets and variables`);
+    }
+    const help = await make(["help"]);
+    assert.equal(help.code, 0, help.stderr);
+    const lines = help.stdout.split("\n");
+    for (const target of targets) {
+      assert.ok(lines.some((line) => new RegExp(`^ {2}(\\S+, )*${target}(,|\\s)`).test(line)), `make help has no line for ${target}`);
+    }
+    for (const variable of variables) assert.match(help.stdout, new RegExp(`\\b${variable}\\b`), `make help does not name ${variable}`);
   });
 });

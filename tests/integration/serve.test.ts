@@ -70,16 +70,25 @@ describe("make serve", () => {
     const response = await fetch(`${base}/agents`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
-    const cards = await response.json() as { agent: string; tag: string; digest: string; skills: string[]; card: string; verified: boolean }[];
+    const { cards } = await response.json() as { cards: { agent: string; tag: string; digest: string; skills: string[]; card: string; verified: boolean }[] };
     assert.deepEqual(cards.map((card) => `${card.agent}:${card.tag}`), ["build:v1", "build:v2", "evil:v1", "plan:v1", "plan:v2", "test:v1", "test:v2"]);
     for (const card of cards) assert.equal(card.digest, await digestOf(`agents/${card.agent}:${card.tag}`));
     assert.equal(cards[3].card, "/agents/plan/v1/.well-known/agent-card.json");
 
-    const bySkill = await (await fetch(`${base}/agents?skill=generate_code`)).json() as { agent: string }[];
-    assert.deepEqual(bySkill.map((card) => card.agent), ["build", "build"]);
-    const byText = await (await fetch(`${base}/agents?q=reviewable`)).json() as { agent: string; tag: string }[];
-    assert.deepEqual(byText.map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
-    assert.deepEqual(await (await fetch(`${base}/agents?skill=create_plan&q=nothing-like-this`)).json(), []);
+    const listed = async (query: string) => ((await (await fetch(`${base}/agents?${query}`)).json()) as { cards: { agent: string; tag: string }[] }).cards;
+    assert.deepEqual((await listed("skill=generate_code")).map((card) => card.agent), ["build", "build"]);
+    assert.deepEqual((await listed("q=reviewable")).map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
+    assert.deepEqual(await listed("skill=create_plan&q=nothing-like-this"), []);
+  });
+
+  it("GET /agents answers with the very shape `discover --json` prints, search and all", async () => {
+    const served = await (await fetch(`${base}/agents?skill=create_plan`)).json();
+    const discovered = await runScript("discover", ["--json", "--skill", "create_plan"], env);
+    assert.equal(discovered.code, 0, discovered.stderr);
+    const { cardsFetched: _served, ...service } = served;
+    const { cardsFetched: _discovered, ...cli } = JSON.parse(discovered.stdout);
+    assert.deepEqual(service, cli);
+    assert.deepEqual(Object.keys(cli), ["registry", "source", "stale", "cards", "problems"]);
   });
 
   it("serves a stored card byte for byte, with its layer digest as ETag, Cache-Control, and 304 when unchanged", async () => {

@@ -86,7 +86,7 @@ describe("make publish, make diff and make versions", () => {
   });
 
   it("diff says v1 and v2 are identical after the walkthrough's copy, with both digests", async () => {
-    const result = await runScript("diff", [], { ...env, AGENT: "build", FROM: "v1", TO: "v2" });
+    const result = await runScript("diff", [], { ...env, AGENTS: "build", TAG: "v1", TO_TAG: "v2" });
     assert.equal(result.code, 0, result.stderr);
     const { digest } = await manifestOf("agents/build:v1");
     assert.match(result.stdout, new RegExp(`agents/build:v1  manifest ${digest}  card ${sha256Digest(fixtureCard("build"))}  version 1\\.0\\.0`));
@@ -95,9 +95,10 @@ describe("make publish, make diff and make versions", () => {
   });
 
   it("diff shows what changed between two cards, and exits 1 as diff does", async () => {
-    const result = await runScript("diff", ["--agent", "plan", "--json"], env);
+    const result = await runScript("diff", ["--agents", "plan", "--json"], env);
     assert.equal(result.code, 1, result.stderr);
-    const report = JSON.parse(result.stdout);
+    const [report] = JSON.parse(result.stdout).diffs;
+    assert.equal(report.agent, "plan");
     assert.equal(report.from.digest, (await manifestOf("agents/plan:v1")).digest);
     assert.equal(report.to.digest, (await manifestOf("agents/plan:v2")).digest);
     assert.equal(report.from.card, sha256Digest(fixtureCard("plan")));
@@ -108,18 +109,22 @@ describe("make publish, make diff and make versions", () => {
     assert.match(result.stderr, /✗ v1 and v2 differ \(version 1\.0\.0 -> 1\.1\.0\)/);
   });
 
-  it("diff names a missing tag with the tags there are, and wants an agent", async () => {
-    const missing = await runScript("diff", ["--agent", "plan", "--to", "v9"], env);
+  it("diff names a missing tag with the tags there are, and compares every agent of AGENTS", async () => {
+    const missing = await runScript("diff", ["--agents", "plan", "--to-tag", "v9"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /agents\/plan:v9: not found/);
     assert.match(missing.stderr, /Tags in .*agents\/plan: .*v1/);
-    const none = await runScript("diff", [], env);
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /no agent to compare/);
+    const all = await runScript("diff", ["--json"], env);
+    assert.equal(all.code, 1, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout).diffs.map((diff: { agent: string; identical: boolean }) => [diff.agent, diff.identical]), [
+      ["plan", false],
+      ["build", true],
+      ["test", true],
+    ]);
   });
 
   it("versions lists an agent's tags with card versions and digests", async () => {
-    const result = await runScript("versions", ["--json"], { ...env, AGENT: "plan" });
+    const result = await runScript("versions", ["--json"], { ...env, AGENTS: "plan" });
     assert.equal(result.code, 0, result.stderr);
     const { versions } = JSON.parse(result.stdout);
     const expected = [];
@@ -128,9 +133,9 @@ describe("make publish, make diff and make versions", () => {
     }
     assert.deepEqual(versions.map(({ tag, version, digest }: { tag: string; version: string; digest: string }) => ({ tag, version, digest })), expected);
     assert.match(result.stderr, /\$ oras repo tags --plain-http .*\/agents\/plan/);
-    assert.match(result.stderr, /\| v2 {2}\| 1\.1\.0 +\| 0\.3 \| sha256:[a-f0-9]{64} \| no +\|/);
+    assert.match(result.stderr, /\| plan {2}\| v2 {2}\| 1\.1\.0 +\| 0\.3 \| sha256:[a-f0-9]{64} \| no +\|/);
 
-    const unknown = await runScript("versions", [], { ...env, AGENT: "ghost" });
+    const unknown = await runScript("versions", [], { ...env, AGENTS: "ghost" });
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /agents\/ghost does not exist/);
   });
@@ -138,8 +143,8 @@ describe("make publish, make diff and make versions", () => {
   it("each command's --help says what it does, its options and an example", async () => {
     const expected: Record<string, string[]> = {
       publish: ["Publish a Card Version", "--card VALUE", "--force", "FORCE=1", "Example: make publish CARD="],
-      diff: ["Compare Two Versions", "--agent VALUE", "--from VALUE", "--to VALUE", "Example: make diff AGENT=plan FROM=v1 TO=v2"],
-      versions: ["Versions of an Agent", "--agent VALUE", "Example: make versions AGENT=plan"],
+      diff: ["Compare Two Versions", "--agents VALUE", "--tag VALUE", "--to-tag VALUE", "Example: make diff AGENTS=plan TAG=v1 TO_TAG=v3"],
+      versions: ["Versions of an Agent", "--agents VALUE", "Example: make versions AGENTS=plan"],
     };
     for (const [name, texts] of Object.entries(expected)) {
       const result = await runScript(name, ["--help"], env);
