@@ -15,6 +15,7 @@ ORAS   := ORAS_BACKEND
 vars.registry        := $(STEP) REGISTRY
 vars.registry-stop   := $(STEP) REGISTRY
 vars.registry-status := $(STEP) REGISTRY
+vars.reset           := $(STEP) REGISTRY YES
 vars.push            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH DISCOVERY_CACHE
 vars.list            := $(STEP) $(REMOTE) $(ORAS) AGENTS
 vars.manifest        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG
@@ -23,6 +24,7 @@ vars.verify          := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR OUT_DIR
 vars.copy            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG TO_TAG DISCOVERY_CACHE
 vars.summary         := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
 vars.walkthrough     := $(sort $(foreach step,registry push list manifest pull verify copy summary,$(vars.$(step))))
+vars.untag           := $(STEP) $(REMOTE) AGENTS TAG YES DISCOVERY_CACHE
 vars.doctor          := $(STEP) $(REMOTE) $(ORAS)
 vars.discover        := $(STEP) $(REMOTE) SKILL NAME DISCOVER_TAG REFRESH CRAWL INDEX_ONLY DISCOVERY_CACHE
 vars.serve           := $(STEP) $(REMOTE) SERVE_ADDR INDEX_ONLY DISCOVERY_CACHE
@@ -42,8 +44,8 @@ vars.test-tools      := TEST_TOOLS
 vars.test            := TESTS TEST_TOOLS
 vars.test-node       := TESTS TEST_TOOLS
 vars.test-deno       := TESTS TEST_TOOLS
-TARGETS := help setup registry registry-stop registry-status push list manifest pull verify copy summary \
-  walkthrough doctor discover serve publish diff versions login logout mirror oras bench validators \
+TARGETS := help setup registry registry-stop registry-status reset push list manifest pull verify copy summary \
+  walkthrough untag doctor discover serve publish diff versions login logout mirror oras bench validators \
   test test-node test-deno test-tools clean
 KNOWN := $(sort $(foreach target,$(TARGETS),$(vars.$(target))))
 vars.help := $(KNOWN)
@@ -136,7 +138,9 @@ help:
 	@echo "  verify           prove each pulled card is the one pushed, and record that in the registry"
 	@echo "  copy             copy each agent's TAG to TO_TAG"
 	@echo "  summary          every agent's TAG and TO_TAG with their digests"
-	@echo "  clean            stop every registry make registry started, remove tmp/ and dist/"
+	@echo "  untag            remove TAG of each agent in AGENTS (says what, asks unless YES=1)"
+	@echo "  reset            empty the registry make registry started at REGISTRY (says what, asks unless YES=1)"
+	@echo "  clean            stop every registry make registry started; remove tmp/ (their data) and dist/"
 	@echo "  discover         find agent cards: SKILL, NAME, DISCOVER_TAG; REFRESH=1 rebuilds the index"
 	@echo "  serve            the discovery service and page on SERVE_ADDR"
 	@echo "  publish          publish the card CARD under TAG (FORCE=1 replaces a different one)"
@@ -157,7 +161,7 @@ help:
 	@echo ""
 	@printf 'Variables (docs/options.md): REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
 	@printf '  CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
-	@echo "  yes or no (1/true/yes, 0/false/no): PAUSE (presenter mode) HELP JSON FORCE REFRESH CRAWL INDEX_ONLY"
+	@echo "  yes or no (1/true/yes, 0/false/no): PAUSE (presenter mode) HELP JSON YES FORCE REFRESH CRAWL INDEX_ONLY"
 	@echo "  reaching REGISTRY: PLAIN_HTTP REGISTRY_CA_FILE REGISTRY_INSECURE REGISTRY_USERNAME REGISTRY_PASSWORD"
 	@echo "    DOCKER_CONFIG REGISTRY_TIMEOUT ORAS_BACKEND (auto|oras|builtin)"
 	@echo "  mirror: FROM TO, each side's FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME FROM_PASSWORD"
@@ -209,8 +213,10 @@ registry-stop: setup
 	@$(call step,registry) stop
 registry-status: setup
 	@$(call step,registry) status
+reset: setup
+	@$(call step,registry) reset
 
-push list manifest pull verify copy summary doctor walkthrough: setup
+push list manifest pull verify copy summary untag doctor walkthrough: setup
 	@$(call step,$@)
 
 # Phase 4 and 5 (docs/discovery.md): make discover SKILL=create_plan, make serve,
@@ -253,4 +259,5 @@ test-tools:
 # Stops every registry `make registry` started, at any address, before their state goes.
 clean: setup
 	-@$(call step,registry) stop-all
-	rm -rf tmp dist
+	@echo "Removing tmp/ (every registry's data and log, pulled cards, the discovery cache, bench results) and dist/ (Node's bundles)"
+	@rm -rf tmp dist

@@ -420,8 +420,11 @@ async function start(address: string, stateDir: string): Promise<Ensured> {
   };
 }
 
-/** Stops what ensureRegistry started with this state directory; undefined when it started nothing that still runs. */
-async function stopStarted(stateDir: string): Promise<string | undefined> {
+/**
+ * Stops what ensureRegistry started with this state directory: what it did, and where the data
+ * it leaves is (a container takes its data along); undefined when it started nothing that still runs.
+ */
+async function stopStarted(stateDir: string): Promise<{ stopped: string; data?: string } | undefined> {
   const started = await startedEarlier(stateDir);
   if (started?.how === "docker") {
     const $ = await commands();
@@ -430,35 +433,73 @@ async function stopStarted(stateDir: string): Promise<string | undefined> {
       throw new EnvironmentError(`could not remove container ${started.container}: ${removed.stderr.trim()}`);
     }
     await unlink(stateFile(stateDir, "registry.docker"));
-    return `removed ${describeStarted(started)}, and the artifacts stored in it`;
+    return { stopped: `removed ${describeStarted(started)}, and the artifacts stored in it` };
   }
   if (started?.how === "docker-registry") {
     await terminate(started.pid);
     await unlink(stateFile(stateDir, "registry.pid"));
-    return `stopped ${describeStarted(started)}; its data stays in ${shown(stateFile(stateDir, "data"))}`;
+    return { stopped: `stopped ${describeStarted(started)}`, data: shown(stateFile(stateDir, "data")) };
   }
   return undefined;
 }
 
 /** Stops only what ensureRegistry started at this address; says what it did. */
 export async function stopRegistry(address: string, root: string = DEFAULT_STATE_ROOT): Promise<string> {
-  const stopped = await stopStarted(registryStateDir(address, root));
-  if (stopped) return stopped;
+  const done = await stopStarted(registryStateDir(address, root));
+  if (done) return done.data ? `${done.stopped}; its data stays in ${done.data} (make reset empties it)` : done.stopped;
   return await registryAnswers(address)
     ? `a registry answers at ${address}, but we did not start it; leaving it alone`
     : `no registry runs at ${address}; nothing to stop`;
 }
 
-/** Stops every registry ensureRegistry started, at any address (for `make clean`). */
+/** Stops every registry ensureRegistry started, at any address (for `make clean`, which then removes their data). */
 export async function stopAllRegistries(root: string = DEFAULT_STATE_ROOT): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   const stopped = [];
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const done = await stopStarted(path.join(root, entry.name));
-    if (done) stopped.push(done);
+    if (done) stopped.push(`${done.stopped}, of ${shown(path.join(root, entry.name))}`);
   }
   return stopped;
+}
+
+/**
+ * What `make reset` empties at this address, and the function that empties it: the registry
+ * ensureRegistry started there is stopped, its data removed, and a new one started; data left by
+ * one that no longer runs is removed. A registry it did not start is refused, and so is an
+ * address with nothing to empty.
+ */
+export async function planReset(address: string, root: string = DEFAULT_STATE_ROOT): Promise<{ what: string; running: boolean; reset(): Promise<string> }> {
+  const stateDir = registryStateDir(address, root);
+  const data = stateFile(stateDir, "data");
+  const started = await startedEarlier(stateDir);
+  if (started) {
+    return {
+      what: `the ${describeStarted(started)} make registry started${started.how === "docker" ? "" : `, its data in ${shown(data)}`}`,
+      running: true,
+      async reset() {
+        await stopStarted(stateDir);
+        await rm(data, { recursive: true, force: true });
+        return `emptied: ${(await ensureRegistry(address, root)).detail}`;
+      },
+    };
+  }
+  if (await registryAnswers(address)) {
+    throw new EnvironmentError(
+      `a registry answers at ${address}, but make registry did not start it; make reset empties only the registries it started`,
+      `Remove what you pushed there tag by tag: make untag REGISTRY=${address} AGENTS=… TAG=…`,
+    );
+  }
+  if (!existsSync(data)) throw new EnvironmentError(`nothing to reset at ${address}: no registry runs there, and none left data`, `make registry REGISTRY=${address} starts an empty one.`);
+  return {
+    what: `the data a registry left in ${shown(data)} (it no longer runs)`,
+    running: false,
+    async reset() {
+      await rm(data, { recursive: true, force: true });
+      return `removed ${shown(data)}`;
+    },
+  };
 }
 
 export async function registryStatus(address: string, root: string = DEFAULT_STATE_ROOT): Promise<RegistryStatus> {

@@ -1,22 +1,44 @@
 // The registry Phase 3 needs on REGISTRY: start one (or reuse what answers), stop what we
-// started, or say what runs there. Each address is managed on its own; stop-all (for
-// `make clean`) stops what we started at every address.
+// started, say what runs there, or empty it (reset). Each address is managed on its own;
+// stop-all (for `make clean`) stops what we started at every address.
 import { UsageError } from "../lib/errors.ts";
-
-import { ensureRegistry, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
+import { collect, type Registry } from "../lib/oci/registry.ts";
+import { ensureRegistry, planReset, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
 import { portTakenHint, startRegistryHint } from "../lib/step/advice.ts";
-import { isMain, main, type Step } from "../lib/step/run.ts";
+import { confirm, isMain, main, type Step, type StepContext } from "../lib/step/run.ts";
+
+/** Every repository of a registry with its tags. */
+async function contents(registry: Registry): Promise<Record<string, string[]>> {
+  const names = await collect(registry.catalog());
+  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, await collect(registry.repository(name).tags())] as const)));
+}
+
+/** Empties the registry make registry started at REGISTRY, after saying what goes and asking. */
+async function reset({ options, out, client }: StepContext) {
+  const plan = await planReset(options.registry);
+  const held = plan.running ? await contents(client) : undefined;
+  out.line(`This empties the registry at ${options.registry}, ${plan.what}.`);
+  if (held) {
+    const tags = Object.values(held).flat().length;
+    out.line(`It removes ${Object.keys(held).length} repositories and ${tags} tags:`);
+    for (const [name, tagged] of Object.entries(held)) out.line(`  ${name}: ${tagged.join(", ") || "no tags"}`);
+  }
+  await confirm(out, "Empty it?");
+  out.ok(await plan.reset());
+  if (options.json) out.json({ reset: options.registry, removed: held ?? null });
+}
 
 export const step: Step = {
   name: "registry",
   section: "Prerequisite: a registry",
   runs: "docker run -d -p 5000:5000 registry:2 (one container per address; Debian's docker-registry where no Docker engine runs)",
   options: ["registry"],
-  example: "make registry REGISTRY=localhost:5001",
-  usage: "start|stop|status|stop-all ",
-  async body({ options, positionals: [action = "start", ...extra], out }) {
-    if (extra.length > 0 || !["start", "stop", "status", "stop-all"].includes(action)) {
-      throw new UsageError(`unknown action ${JSON.stringify([action, ...extra].join(" "))}`, "Use start, stop, status or stop-all.");
+  example: "make registry REGISTRY=localhost:5001   (make reset REGISTRY=localhost:5001 YES=1 empties it)",
+  usage: "start|stop|status|reset|stop-all ",
+  async body(context) {
+    const { options, positionals: [action = "start", ...extra], out } = context;
+    if (extra.length > 0 || !["start", "stop", "status", "reset", "stop-all"].includes(action)) {
+      throw new UsageError(`unknown action ${JSON.stringify([action, ...extra].join(" "))}`, "Use start, stop, status, reset or stop-all.");
     }
     if (action === "start") {
       const started = await ensureRegistry(options.registry);
@@ -26,6 +48,8 @@ export const step: Step = {
       const stopped = await stopRegistry(options.registry);
       out.ok(stopped);
       if (options.json) out.json({ stopped });
+    } else if (action === "reset") {
+      await reset(context);
     } else if (action === "stop-all") {
       const stopped = await stopAllRegistries();
       for (const line of stopped) out.ok(line);

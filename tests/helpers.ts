@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -78,6 +78,19 @@ export async function silentServer(): Promise<{ address: string; close(): Promis
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A copy of the project in `parent` as a fresh clone has it (no tmp/, dist/ or .git), its
+ * node_modules linked: where make can run with state of its own.
+ */
+export function projectCopy(parent: string): string {
+  const dir = mkdtempSync(path.join(parent, "project-"));
+  for (const entry of readdirSync(PROJECT_ROOT).filter((name) => !["node_modules", "tmp", "dist", ".git"].includes(name))) {
+    cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true, preserveTimestamps: true });
+  }
+  symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
 }
 
 /** A new directory in `parent`, to use as PATH, that holds only the named programs (links to the ones on PATH). */

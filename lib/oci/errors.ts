@@ -42,7 +42,7 @@ export type Reason =
   // unreachable
   | "unknown-host"
   // unsupported
-  | "no-catalog"
+  | "no-catalog" | "no-delete"
   // invalid-content
   | "path-traversal" | "no-title" | "duplicate-title" | "digest-mismatch" | "oversized-blob" | "truncated"
   | "unexpected-media-type" | "malformed-manifest" | "not-an-index"

@@ -51,7 +51,7 @@ export const rebuildIndexHint = (context: AdviceContext) =>
   `Rebuild it with \`${makeCommand("discover", context, {}, "REFRESH=1")}\`; until then \`${makeCommand("discover", context, {}, "CRAWL=1")}\` finds every card.`;
 
 const HOSTILE = "The artifact is hostile or broken; nothing was written.";
-const startOver = (context: Context) => `start over with \`${makeCommand("clean registry push", context)}\`.`;
+const startOver = (context: Context) => `start over with \`${makeCommand("reset registry push", context)}\` (reset asks first).`;
 
 const login = (context: Context) =>
   `${makeCommand("login", context, {}, "REGISTRY_USERNAME=<user>")} (the password is read from stdin or REGISTRY_PASSWORD)`;
@@ -89,6 +89,9 @@ const BY_REASON: Partial<Record<Reason, Advise>> = {
   "unknown-host": (_, { registry }) =>
     `Check the host name in REGISTRY=${registry}: it is not in DNS or /etc/hosts (a registry on this machine is localhost:<port>).`,
 
+  "no-delete": () =>
+    "Nothing was removed: this registry keeps what it stores. Distribution deletes only with storage.delete.enabled: true\n" +
+    "in its config (fixtures/registry/config.yml, the one make registry starts, has it); ask its operator.",
   "no-catalog": (_, context) => `Name the agent repositories instead: ${makeCommand("list", context, {}, "AGENTS=plan,build,test")} (list then asks for those directly).`,
 
   "path-traversal": () => `${HOSTILE} Do not pull it with --allow-path-traversal.`,

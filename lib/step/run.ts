@@ -92,16 +92,36 @@ function helpText(step: Step): string {
   ].join("\n");
 }
 
+/** One line of standard input; undefined at its end. */
+async function readLine(): Promise<string | undefined> {
+  const prompt = createInterface({ input: process.stdin });
+  try {
+    return await new Promise((resolve) => {
+      prompt.once("line", resolve);
+      prompt.once("close", () => resolve(undefined));
+    });
+  } finally {
+    prompt.close();
+  }
+}
+
 /** Presenter mode: the step is announced, then waits for Enter (or the end of input). */
 async function pause(step: Step, out: Output) {
   out.note(`next: ${step.runs}`);
   out.note("Press Enter to run it.");
-  const prompt = createInterface({ input: process.stdin });
-  await new Promise<void>((resolve) => {
-    prompt.once("line", () => resolve());
-    prompt.once("close", () => resolve());
-  });
-  prompt.close();
+  await readLine();
+}
+
+/**
+ * Before a step removes what it said it would: goes ahead with YES=1, else asks on standard
+ * input and goes ahead on y or yes. Any other answer, or none, is a usage error: nothing removed.
+ */
+export async function confirm(out: Output, question: string): Promise<void> {
+  if (env.boolean("YES")) return;
+  out.note(`${question} Answer y to go ahead (YES=1 answers for you):`);
+  if (!/^y(es)?$/i.test((await readLine())?.trim() ?? "")) {
+    throw new UsageError("not confirmed, so nothing was removed", "Answer y, or run it with YES=1.");
+  }
 }
 
 /** Directories a step works in for a moment: an interrupt removes them too. */

@@ -6,10 +6,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, s
 import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
-import { freePort, registryAnswers } from "../../lib/registry-server.ts";
+import { readIndex } from "../../lib/discovery/catalog-index.ts";
+import { collect, Registry } from "../../lib/oci/registry.ts";
+import { DEFAULT_CONFIG_FILE, freePort, registryAnswers, startDistribution } from "../../lib/registry-server.ts";
 import { optionsHelp } from "../../lib/step/options.ts";
 import type { Step } from "../../lib/step/run.ts";
-import { catalog, FIXTURE_CARDS, PROJECT_ROOT, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
+import { catalog, FIXTURE_CARDS, PROJECT_ROOT, projectCopy, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
 
 /** Generous: a make that runs this long hangs, and the test fails instead of hanging too. */
 const KILL_AFTER_MS = 120_000;
@@ -17,17 +19,20 @@ const KILL_AFTER_MS = 120_000;
 /** make exits 2 for any failed recipe; the recipe's own exit code is in its last line. */
 const STEP_EXIT_2 = /^make(\[\d+\])?: \*\*\* \[Makefile:\d+: \S+\] Error 2$/m;
 
-/** `make ARGS` in the project, as a user types it; killed (and reported) if it outlives KILL_AFTER_MS. */
-async function make(args: string[], env: Record<string, string> = {}): Promise<Run & { killed: boolean }> {
+/**
+ * `make ARGS` in the project (or `cwd`), as a user types it, with `input` on its standard input;
+ * killed (and reported) if it outlives KILL_AFTER_MS.
+ */
+async function make(args: string[], env: Record<string, string> = {}, { input, cwd = PROJECT_ROOT }: { input?: string; cwd?: string } = {}): Promise<Run & { killed: boolean }> {
   // A make running these tests passes its own flags and variables down through MAKEFLAGS.
   const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
   const output = await $({
-    cwd: PROJECT_ROOT,
+    cwd,
     env: { ...outside, NO_COLOR: "1", RUNTIME, ...env },
     nothrow: true,
     quiet: true,
-    // Nothing to read: a step that asks (PAUSE=1) finds the end of its input at once.
-    stdio: ["ignore", "pipe", "pipe"],
+    // Without input, a step that asks (PAUSE=1, make reset) finds the end of its input at once.
+    ...(input === undefined ? { stdio: ["ignore", "pipe", "pipe"] } : { input }),
     timeout: KILL_AFTER_MS,
     timeoutSignal: "SIGKILL",
   })`make --no-print-directory ${args}`;
@@ -303,7 +308,7 @@ describe("make refuses a setting instead of falling back to a default", () => {
   });
 
   it("a variable the target ignores, naming the targets that read it", async () => {
-    await refused(["list", "TAG=v2"], /make list ignores TAG, which is for make push, manifest, pull, verify, copy, summary, publish, diff \(nothing was run\)/);
+    await refused(["list", "TAG=v2"], /make list ignores TAG, which is for make push, manifest, pull, verify, copy, summary, untag, publish, diff \(nothing was run\)/);
     await refused(["copy", "TO=v3"], /make copy ignores TO, which is for make mirror; did you mean TO_TAG\? \(nothing was run\)/);
   });
 
@@ -336,7 +341,7 @@ describe("make refuses a setting instead of falling back to a default", () => {
       const { step } = await import(path.join(PROJECT_ROOT, "scripts", file)) as { step: Step };
       const own = optionsHelp(step.options, step.flags).slice(0, step.options.length + Object.keys(step.flags ?? {}).length);
       const variables = own.flatMap((line) => line.match(/\(env ([A-Z_]+)/)?.[1] ?? []);
-      const targets = step.name === "registry" ? ["registry", "registry-status", "registry-stop"] : [step.name];
+      const targets = step.name === "registry" ? ["registry", "registry-status", "registry-stop", "reset"] : [step.name];
       for (const target of targets) {
         assert.deepEqual(variables.filter((name) => !readBy(target).includes(name)), [], `make ${target} refuses what scripts/${file} reads`);
       }
@@ -359,5 +364,108 @@ describe("make help", () => {
       assert.ok(lines.some((line) => new RegExp(`^ {2}(\\S+, )*${target}(,|\\s)`).test(line)), `make help has no line for ${target}`);
     }
     for (const variable of variables) assert.match(help.stdout, new RegExp(`\\b${variable}\\b`), `make help does not name ${variable}`);
+  });
+});
+
+describe("undo: make untag, make reset, make clean", () => {
+  const bench = withRegistry();
+  const registryEnv = () => ({ REGISTRY: bench.registry.address, OUT_DIR: path.join(bench.work, "out"), DISCOVERY_CACHE: "off" });
+  const tagsOf = async (agent: string) => (await collect(new Registry(bench.registry.address).repository(`agents/${agent}`).tags())).sort();
+
+  before(async () => {
+    for (const step of ["push", "verify", "copy"]) {
+      const result = await runScript(step, [], registryEnv());
+      assert.equal(result.code, 0, result.stderr);
+    }
+  });
+
+  it("untag says what it removes and removes nothing unless told yes", async () => {
+    const result = await make(["untag", "AGENTS=plan", "TAG=v2"], registryEnv());
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stdout, /This removes 1 tag from \S+:\n {2}\S+\/agents\/plan:v2 \(sha256:[a-f0-9]{64}\): v1 keeps that manifest/);
+    assert.match(result.stderr, /not confirmed, so nothing was removed\n {2}Answer y, or run it with YES=1\./);
+    assert.ok((await tagsOf("plan")).includes("v2"));
+  });
+
+  it("untag removes one tag, the other tags of its manifest stay, and the index drops it", async () => {
+    const before = await new Registry(bench.registry.address).repository("agents/plan").digestOf("v1");
+    const result = await make(["untag", "AGENTS=plan", "TAG=v2"], registryEnv(), { input: "y\n" });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /✓ removed \S+\/agents\/plan:v2/);
+    assert.match(result.stdout, /discovery index \S+ no longer lists plan:v2/);
+    const tags = await tagsOf("plan");
+    assert.ok(tags.includes("v1") && !tags.includes("v2"), tags.join(" "));
+    assert.equal(await new Registry(bench.registry.address).repository("agents/plan").digestOf("v1"), before);
+    const listed = (await readIndex(new Registry(bench.registry.address)))?.entries.map((entry) => `${entry.repository}:${entry.tag}`);
+    assert.ok(listed?.includes("agents/plan:v1") && !listed.includes("agents/plan:v2"), listed?.join(" "));
+  });
+
+  it("untag of the last tag takes the manifest and its verification records; a tag one agent lacks removes nothing", async () => {
+    const missing = await make(["untag", "AGENTS=build,plan", "TAG=v2", "YES=1"], registryEnv());
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /\] Error 1$/m, "the step itself did not exit 1");
+    assert.match(missing.stderr, /agents\/plan has no tag v2 \(it has v1, sha256-[a-f0-9]{64}\); nothing was removed/);
+    assert.ok((await tagsOf("build")).includes("v2"));
+    const last = await make(["untag", "AGENTS=plan", "TAG=v1", "YES=yes"], registryEnv());
+    assert.equal(last.code, 0, last.stderr);
+    assert.match(last.stdout, /agents\/plan:v1 \(sha256:[a-f0-9]{64}\): the manifest goes with it, and its verification records/);
+    assert.deepEqual(await tagsOf("plan"), []);
+  });
+
+  it("untag on a registry that does not allow deleting says so, and removes nothing", async () => {
+    const config = path.join(work, "no-delete.yml");
+    writeFileSync(config, readFileSync(DEFAULT_CONFIG_FILE, "utf8").replace(/\n {2}delete:\n {4}enabled: true\n/, "\n"));
+    assert.doesNotMatch(readFileSync(config, "utf8"), /delete:/);
+    const keeper = await startDistribution({ port: await freePort(), storageDir: path.join(work, "keeper"), logFile: path.join(work, "keeper.log"), configFile: config });
+    try {
+      const env = { ...registryEnv(), REGISTRY: keeper.address };
+      assert.equal((await runScript("push", ["--agents", "plan"], env)).code, 0);
+      const result = await make(["untag", "AGENTS=plan", "TAG=v1", "YES=1"], env);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`${keeper.address} does not allow deleting: DELETE \\S+/agents/plan:v1 answered 405 \\(UNSUPPORTED\\)`));
+      assert.match(result.stderr, /Nothing was removed: this registry keeps what it stores\. Distribution deletes only with storage\.delete\.enabled: true/);
+      assert.ok((await collect(new Registry(keeper.address).repository("agents/plan").tags())).includes("v1"));
+    } finally {
+      await keeper.stop();
+    }
+  });
+
+  it("reset empties the registry make registry started, after saying what it holds and asking", async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    try {
+      assert.equal((await make(["registry", `REGISTRY=${address}`])).code, 0);
+      assert.equal((await runScript("push", [], { ...registryEnv(), REGISTRY: address })).code, 0);
+      const asked = await make(["reset", `REGISTRY=${address}`]);
+      assert.equal(asked.code, 2, asked.stderr);
+      assert.match(asked.stdout, new RegExp(`This empties the registry at ${address}, the docker-registry \\(pid \\d+\\) make registry started, its data in tmp/registry/127\\.0\\.0\\.1_\\d+/data\\.`));
+      assert.match(asked.stdout, /It removes 4 repositories and 4 tags:\n {2}agents: index\n {2}agents\/build: v1\n {2}agents\/plan: v1\n {2}agents\/test: v1\n/);
+      assert.equal((await catalog(address)).length, 4, "a reset not confirmed removed something");
+      const reset = await make(["reset", `REGISTRY=${address}`], {}, { input: "yes\n" });
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.match(reset.stdout, new RegExp(`✓ emptied: started docker-registry \\(pid \\d+\\) at ${address}`));
+      assert.deepEqual(await catalog(address), []);
+    } finally {
+      await make(["registry-stop", `REGISTRY=${address}`]);
+      rmSync(path.join(PROJECT_ROOT, "tmp/registry", address.replace(":", "_")), { recursive: true, force: true });
+    }
+  });
+
+  it("reset refuses a registry make registry did not start", async () => {
+    const result = await make(["reset", "YES=1"], registryEnv());
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /a registry answers at \S+, but make registry did not start it; make reset empties only the registries it started/);
+  });
+
+  it("clean says what it stops and removes, and removes it", async () => {
+    const project = projectCopy(work);
+    const address = `127.0.0.1:${await freePort()}`;
+    assert.equal((await make(["registry", `REGISTRY=${address}`], {}, { cwd: project })).code, 0);
+    const result = await make(["clean"], {}, { cwd: project });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`✓ stopped docker-registry \\(pid \\d+\\), of tmp/registry/127\\.0\\.0\\.1_\\d+\\n`));
+    assert.match(result.stdout, /Removing tmp\/ \(every registry's data and log, pulled cards, the discovery cache, bench results\) and dist\/ \(Node's bundles\)/);
+    assert.doesNotMatch(result.stdout, /stays/);
+    assert.equal(existsSync(path.join(project, "tmp")), false);
+    assert.equal(await registryAnswers(address), false);
   });
 });
