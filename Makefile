@@ -247,11 +247,17 @@ validators: setup
 
 test: test-node test-deno
 
+# Quiet: a dot per test, each failure in full, and the counts last (tests/reporter.mjs for Node,
+# whose own reporters end without them; Deno's dot reporter ends with its summary line, but puts
+# the dot of each node:test test on a line of its own, which the awk joins).
 test-node: setup test-tools
-	node --import tsx --test $$TESTS
+	node --import tsx --test --test-reporter=./tests/reporter.mjs $$TESTS
 
+join_dots := /^(\033\[[0-9;]*m)*\.(\033\[[0-9;]*m)*\r?$$/ { printf "."; dots = 1; next } { if (dots) print ""; dots = 0; print } END { if (dots) print "" }
 test-deno: setup test-tools
-	"$$DENO" test -A $$TESTS
+	@echo '"$$DENO" test -A --reporter=dot $$TESTS'; status=$$(mktemp); \
+	{ "$$DENO" test -A --reporter=dot $$TESTS; echo $$? > "$$status"; } | awk '$(join_dots)'; \
+	code=$$(cat "$$status"); rm -f "$$status"; exit $$code
 
 test-tools:
 	@TOOLS=$$TEST_TOOLS; $(install_missing)

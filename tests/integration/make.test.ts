@@ -2,7 +2,7 @@
 // registries per address, the tools `make test` installs, and the bundles Node runs.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { $ } from "zx";
@@ -24,8 +24,9 @@ const STEP_EXIT_2 = /^make(\[\d+\])?: \*\*\* \[Makefile:\d+: \S+\] Error 2$/m;
  * killed (and reported) if it outlives KILL_AFTER_MS.
  */
 async function make(args: string[], env: Record<string, string> = {}, { input, cwd = PROJECT_ROOT }: { input?: string; cwd?: string } = {}): Promise<Run & { killed: boolean }> {
-  // A make running these tests passes its own flags and variables down through MAKEFLAGS.
-  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
+  // A make running these tests passes its own flags and variables down through MAKEFLAGS, and
+  // node's test runner tells its children they are its children (a nested node --test then reports to it).
+  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, NODE_TEST_CONTEXT: _context, ...outside } = process.env;
   const output = await $({
     cwd,
     env: { ...outside, NO_COLOR: "1", RUNTIME, ...env },
@@ -468,4 +469,32 @@ describe("undo: make untag, make reset, make clean", () => {
     assert.equal(existsSync(path.join(project, "tmp")), false);
     assert.equal(await registryAnswers(address), false);
   });
+});
+
+describe("make test's output", () => {
+  const tests = path.join(work, "suite");
+  before(() => {
+    mkdirSync(tests);
+    writeFileSync(path.join(tests, "a.test.ts"), [
+      'import { describe, it } from "node:test";',
+      'import assert from "node:assert/strict";',
+      'describe("a suite", () => {',
+      ...Array.from({ length: 30 }, (_, i) => `  it("passes ${i}", () => assert.ok(true));`),
+      '  it("fails on purpose", () => assert.equal("what it got", "what it wanted"));',
+      "});",
+    ].join("\n"));
+  });
+
+  for (const runtime of ["node", "deno"] as const) {
+    it(`under ${runtime[0].toUpperCase()}${runtime.slice(1)}: a line of progress, the failure in full, and the counts last`, async () => {
+      const result = await make([`test-${runtime}`, `TESTS=${path.join(tests, "a.test.ts")}`]);
+      assert.equal(result.code, 2, result.stdout);
+      const lines = result.stdout.trimEnd().split("\n");
+      assert.ok(lines.length < 40, `${lines.length} lines:\n${result.stdout}`);
+      assert.doesNotMatch(result.stdout, /^TAP version|^ok \d/m);
+      assert.match(result.stdout, /fails on purpose/);
+      assert.match(result.stdout, /what it got/);
+      assert.match(lines.at(-1)!, runtime === "node" ? /^30 passed, 1 failed, 0 skipped \([\d.]+ s\)$/ : /^FAILED \| 0 passed \(30 steps\) \| 1 failed \(1 step\)/);
+    });
+  }
 });
