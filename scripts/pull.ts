@@ -1,7 +1,11 @@
 // 3.2 Step 2: pull every card back into OUT_DIR.
 import { AGENTS_AT_ONCE, agentReference } from "../lib/step/options.ts";
+import { pullCard, shownOras } from "../lib/step/oras.ts";
 import { shellLine } from "../lib/step/output.ts";
-import { isMain, main, type Step } from "../lib/step/run.ts";
+import { isMain, main, type Step, type StepContext } from "../lib/step/run.ts";
+
+/** oras makes the directory itself; the spec's mkdir is shown so the commands can be pasted in order. */
+const mkdir = ({ options }: StepContext) => shellLine(["mkdir", "-p", options.outDir]);
 
 export const step: Step = {
   name: "pull",
@@ -9,14 +13,13 @@ export const step: Step = {
   runs: "mkdir -p OUT_DIR; oras pull REGISTRY/agents/<agent>:TAG -o OUT_DIR/",
   options: ["registry", "agents", "tag", "out"],
   example: "make pull OUT_DIR=/tmp/cards",
-  async body({ options, remote, out, oras }) {
-    // oras makes the directory itself; the spec's mkdir is shown so the commands can be pasted in order.
-    out.command(shellLine(["mkdir", "-p", options.outDir]));
-    const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
+  preview: (context) => [mkdir(context), ...context.options.agents.map((agent) => pullCard(shownOras(), context, agent))],
+  async body(context) {
+    const { options, out, oras } = context;
+    out.command(mkdir(context));
     const pulled = await out.inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
-      const ref = agentReference(options, agent);
-      const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
-      return { agent, reference: ref, digest };
+      const { digest } = await pullCard(oras, context, agent);
+      return { agent, reference: agentReference(options, agent), digest };
     });
     if (options.json) out.json({ pulled });
   },

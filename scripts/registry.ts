@@ -3,9 +3,14 @@
 // stop-all (for `make clean`) stops what we started at every address.
 import { UsageError } from "../lib/errors.ts";
 import { collect, type Registry } from "../lib/oci/registry.ts";
-import { ensureRegistry, planReset, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
+import { ensureRegistry, type Launch, plannedLaunch, planReset, registryStatus, stopAllRegistries, stopRegistry } from "../lib/registry-server.ts";
 import { portTakenHint, startRegistryHint } from "../lib/step/advice.ts";
+import { shellLine } from "../lib/step/output.ts";
 import { confirm, isMain, main, type Step, type StepContext } from "../lib/step/run.ts";
+
+/** A registry's start command as a line to paste: its settings, the command, where its output goes. */
+const launchLine = ({ env = {}, argv, log }: Launch) =>
+  [...Object.entries(env).map(([name, value]) => `${name}=${shellLine([value])}`), shellLine(argv), ...(log ? [`> ${shellLine([log])} 2>&1 &`] : [])].join(" ");
 
 /** Every repository of a registry with its tags. */
 async function contents(registry: Registry): Promise<Record<string, string[]>> {
@@ -32,6 +37,10 @@ export const step: Step = {
   name: "registry",
   section: "Prerequisite: a registry",
   runs: "docker run -d -p 5000:5000 registry:2 (one container per address; Debian's docker-registry where no Docker engine runs)",
+  async preview({ options, positionals: [action = "start"] }) {
+    const launch = action === "start" ? await plannedLaunch(options.registry) : undefined;
+    return launch ? [launchLine(launch)] : [];
+  },
   options: ["registry"],
   example: "make registry REGISTRY=localhost:5001   (make reset REGISTRY=localhost:5001 YES=1 empties it)",
   usage: "start|stop|status|reset|stop-all ",
@@ -42,6 +51,7 @@ export const step: Step = {
     }
     if (action === "start") {
       const started = await ensureRegistry(options.registry);
+      if (started.launch) out.command(launchLine(started.launch));
       out.ok(started.detail);
       if (options.json) out.json(started);
     } else if (action === "stop") {

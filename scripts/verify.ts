@@ -2,26 +2,35 @@
 // file that was pushed; any difference is shown (sizes, hashes, json-diff) and exits 1. A card
 // that passes gets a verification record attached to its manifest, as `oras attach` attaches one.
 import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { loadCards } from "../lib/cards.ts";
+import { cardFileName, loadCards } from "../lib/cards.ts";
 import { compareCard } from "../lib/compare.ts";
 import { ContentError, isContentFailure } from "../lib/errors.ts";
 import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
+import { type OrasTag, pullCard, shownOras } from "../lib/step/oras.ts";
 import { shellLine } from "../lib/step/output.ts";
 import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
 import { VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
+
+const SCRATCH_PREFIX = "pallet-verification-";
+
+// The commands of one agent besides its pull, run by the body or said first by presenter mode.
+const diffLine = ({ options }: StepContext, agent: string) =>
+  shellLine(["diff", path.join(options.cardsDir, cardFileName(agent)), path.join(options.outDir, cardFileName(agent))]);
+const attach = <T>(oras: OrasTag<T>, { options, remote }: StepContext, agent: string, digest: string) =>
+  oras`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${agentRepository(options, agent)}@${digest} verification.json:application/json`;
 
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
  * a tag moved meanwhile cannot take the record along); returns the record's manifest digest.
  */
-async function attachVerification({ orasIn, remote }: StepContext, tagged: string, repository: string, digest: string, checks: Check[]) {
-  return await withScratchDir("pallet-verification-", async (dir) => {
-    const record = await verificationRecord({ reference: tagged, digest }, checks);
+async function attachVerification(context: StepContext, agent: string, digest: string, checks: Check[]) {
+  return await withScratchDir(SCRATCH_PREFIX, async (dir) => {
+    const record = await verificationRecord({ reference: agentReference(context.options, agent), digest }, checks);
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
-    const subject = `${repository}@${digest}`;
-    return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
+    return (await attach(context.orasIn(dir), context, agent, digest)).digest;
   });
 }
 
@@ -31,10 +40,16 @@ export const step: Step = {
   runs: "oras pull REGISTRY/agents/<agent>:TAG -o OUT_DIR/; diff CARDS_DIR/<agent>_agent_card.json OUT_DIR/<agent>_agent_card.json",
   options: ["registry", "agents", "tag", "cards", "out"],
   example: "make verify TAG=v2",
+  // What the pull's digest and the scratch directory will be is known only then: "…" stands for them.
+  preview: (context) =>
+    context.options.agents.flatMap((agent) => [
+      pullCard(shownOras(), context, agent),
+      diffLine(context, agent),
+      attach(shownOras(path.join(os.tmpdir(), `${SCRATCH_PREFIX}…`)), context, agent, "sha256:…"),
+    ]),
   async body(context) {
-    const { options, remote, out, oras, clients } = context;
+    const { options, out, oras, clients } = context;
     const originals = await loadCards(options.cardsDir, options.agents);
-    const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
     // The agents are verified side by side (each attach waits for its referrers index to settle)
     // and reported one after another.
     const report = await out.inTurn(originals, AGENTS_AT_ONCE, async (original) => {
@@ -42,9 +57,9 @@ export const step: Step = {
       out.line(`Verifying ${original.agent} agent...`);
       const ref = agentReference(options, original.agent);
       try {
-        const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
+        const { digest } = await pullCard(oras, context, original.agent);
         const pulledPath = path.join(options.outDir, original.fileName);
-        out.command(shellLine(["diff", original.path, pulledPath]));
+        out.command(diffLine(context, original.agent));
         const pulled = await readFile(pulledPath).catch(() => {
           throw new ContentError(`${ref} holds no layer titled ${original.fileName}`);
         });
@@ -53,7 +68,7 @@ export const step: Step = {
         let verification: string | undefined;
         if (comparison.ok) {
           out.ok(`${original.agent} agent: Content verified`);
-          verification = await attachVerification(context, ref, agentRepository(options, original.agent), digest, comparison.checks);
+          verification = await attachVerification(context, original.agent, digest, comparison.checks);
         } else {
           out.fail(
             `${original.agent} agent: ${

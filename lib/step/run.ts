@@ -44,6 +44,11 @@ export interface Step {
   flags?: CommandFlags;
   example: string;
   usage?: string;
+  /**
+   * The commands this run will run, with its settings, for presenter mode (PAUSE=1) to show
+   * before it runs them: built by the functions the body runs them with, said by shownOras.
+   */
+  preview?(context: StepContext): string[] | Promise<string[]>;
   /** The step's work; an exit code where it ends in one without an error (a status, a summary with gaps). */
   body(context: StepContext): Promise<number | void>;
 }
@@ -105,9 +110,14 @@ async function readLine(): Promise<string | undefined> {
   }
 }
 
-/** Presenter mode: the step is announced, then waits for Enter (or the end of input). */
-async function pause(step: Step, out: Output) {
-  out.note(`next: ${step.runs}`);
+/** Presenter mode: the step shows what it will run, then waits for Enter (or the end of input). */
+async function pause(step: Step, context: StepContext) {
+  const { out } = context;
+  const commands = step.preview ? await step.preview(context) : undefined;
+  if (commands === undefined) out.note(`next: ${step.runs}`);
+  else if (commands.length === 0) out.note("next: nothing to run");
+  else out.note("next, as it will run:");
+  for (const command of commands ?? []) out.command(command);
   out.note("Press Enter to run it.");
   await readLine();
 }
@@ -176,12 +186,10 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
     const pausing = env.pause;
     if (options.json) out = createOutput({ stdout: io.stdout, stderr: io.stderr, color, json: true });
     out.banner(step.section);
-    if (pausing) await pause(step, out);
-    const started = performance.now();
     const run = clients = new Clients(env.registryTimeoutMs);
     const { registry, remote } = options;
     let client: Registry | undefined;
-    const code = await step.body({
+    const context: StepContext = {
       options,
       remote: remoteFlags(options),
       flags: parsed.flags,
@@ -192,7 +200,10 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
         return client ??= run.for(registry, remote, () => remote.insecure && out.warn(insecureWarning(registry)));
       },
       ...orasFor(out, run),
-    });
+    };
+    if (pausing) await pause(step, context);
+    const started = performance.now();
+    const code = await step.body(context);
     out.note(`(${((performance.now() - started) / 1000).toFixed(2)} s)`);
     return code ?? 0;
   } catch (error) {
