@@ -6,6 +6,7 @@ import { openDiscoveryCache } from "../lib/step/discovery.ts";
 import { DiscoveryService } from "../lib/discovery/service.ts";
 import { env } from "../lib/env.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
+import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** How long requests in flight may take to finish once a stop is asked for. */
@@ -39,6 +40,7 @@ export const step: Step = {
       cache: await openDiscoveryCache(),
       indexOnly: Boolean(flags["index-only"]),
       log: (line) => out.note(line),
+      staleHint: rebuildIndexHint(options),
     });
     // A registry that cannot be reached is said now, not at the first request.
     const found = await service.current();

@@ -75,9 +75,25 @@ export function matches(entry: CardEntry, filter: CardFilter): boolean {
 
 const collator = new Intl.Collator("en", { numeric: true });
 
-/** By agent, then tag with numbers in order (v2 before v10). */
+/** A tag that names a version: 1.2.0, v2, v2.0-rc1 (dotted numbers after an optional v; a -suffix marks a pre-release). */
+const VERSION = /^v?(\d+(?:\.\d+)*)(-[0-9A-Za-z.-]+)?$/;
+
+export const isVersionTag = (tag: string) => VERSION.test(tag);
+
+/** Versions first, as versions (v2 before v10, 1.0.0-rc1 before 1.0.0), then the other tags (stable, pinned) by name. */
+export function compareTags(a: string, b: string): number {
+  const [va, vb] = [VERSION.exec(a), VERSION.exec(b)];
+  if (!va || !vb) return Number(!va) - Number(!vb) || collator.compare(a, b);
+  const [na, nb] = [va[1].split(".").map(Number), vb[1].split(".").map(Number)];
+  for (let i = 0; i < Math.max(na.length, nb.length); i++) {
+    if ((na[i] ?? 0) !== (nb[i] ?? 0)) return (na[i] ?? 0) - (nb[i] ?? 0);
+  }
+  return Number(!va[2]) - Number(!vb[2]) || collator.compare(a, b);
+}
+
+/** By agent, then tag: versions as versions, then named tags. */
 export const byAgentAndTag = (a: CardEntry, b: CardEntry) =>
-  collator.compare(agentOf(a.repository), agentOf(b.repository)) || collator.compare(a.tag, b.tag);
+  collator.compare(agentOf(a.repository), agentOf(b.repository)) || compareTags(a.tag, b.tag);
 
 /** Where the discovery service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
 export const cardPath = (entry: CardEntry) =>

@@ -37,6 +37,8 @@ export interface ServiceOptions {
   indexOnly?: boolean;
   /** Told of every request answered, and of every list (re)load. */
   log?: (line: string) => void;
+  /** What the page tells people to run when the index is out of date. */
+  staleHint?: string;
 }
 
 /** Whether an If-None-Match header names this ETag (weak or strong, or `*`). */
@@ -137,6 +139,7 @@ export class DiscoveryService {
       allSkills: [...new Set(found.entries.flatMap((entry) => entry.card.skills))].sort(),
       query: { text: filter.text, skill: filter.skill },
       stale: found.stale,
+      staleHint: this.options.staleHint,
     });
     this.send(response, request, 200, { "Content-Type": "text/html; charset=utf-8" }, html);
   }
