@@ -59,7 +59,7 @@ export const step: Step = {
       if (before && !flags.force) {
         throw new ContentError(
           `${ref} already holds ${before.card ? `a different card (${before.card})` : "something that is not an agent card"}; refusing to replace it`,
-          `Publish it under a tag not used yet (\`make versions AGENT=${agent}\` lists the used ones), or replace ${options.tag} with FORCE=1.`,
+          `Publish it under a tag not used yet (\`make versions AGENTS=${agent}\` lists the used ones), or replace ${options.tag} with FORCE=1.`,
         );
       }
       if (before) out.warn(`replacing ${ref} (${before.digest}), as FORCE asks`);

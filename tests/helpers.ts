@@ -295,3 +295,41 @@ export function restartRegistry(registry: RegistryProcess): Promise<RegistryProc
 
 /** The repositories the registry holds, asked directly. */
 export const catalog = async (address: string): Promise<string[]> => collect(new Registry(address).catalog());
+
+/** README.md first (its walkthrough puts the cards in the registry), then every docs/*.md in name order. */
+export const DOC_PAGES = ["README.md", ...readdirSync(path.join(PROJECT_ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
+
+/** A command a page shows in a code block, to run as written. */
+export interface ShownCommand {
+  page: string;
+  line: number;
+  /** As written: after its `$ ` prompt, or a line of a ```bash block without its `# comment`. */
+  command: string;
+  /** What the page shows it printing: the lines after it, up to the next command or the end of its block. */
+  output: string[];
+  /** In a Troubleshooting section (between its markers), whose commands show failures on purpose. */
+  troubleshooting: boolean;
+  /** In a ~~~ block: a session captured against registries set up for it, whose oras lines are not run. */
+  captured: boolean;
+}
+
+/** Every command in a page's code blocks, in order: `$ …` lines with what follows them, and the lines of ```bash blocks. */
+export function shownCommands(page: string): ShownCommand[] {
+  const commands: ShownCommand[] = [];
+  let block: string | undefined;
+  let troubleshooting = false;
+  readFileSync(path.join(PROJECT_ROOT, page), "utf8").split("\n").forEach((text, i) => {
+    if (text.includes("<!-- troubleshooting:start -->")) troubleshooting = true;
+    if (text.includes("<!-- troubleshooting:end -->")) troubleshooting = false;
+    const fence = text.match(/^(```|~~~)(\w*)/);
+    if (fence) {
+      block = block === undefined ? fence[0] : undefined;
+      return;
+    }
+    if (block === undefined) return;
+    const command = text.startsWith("$ ") ? text.slice(2) : block === "```bash" && text.trim() ? text.replace(/\s+# .*$/, "") : undefined;
+    if (command !== undefined) commands.push({ page, line: i + 1, command, output: [], troubleshooting, captured: block.startsWith("~") });
+    else commands.at(-1)?.output.push(text);
+  });
+  return commands;
+}

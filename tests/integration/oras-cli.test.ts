@@ -5,7 +5,7 @@
 // `make oras` run as processes at the end.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
@@ -14,7 +14,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { errorText, runOras } from "../../lib/oras/main.ts";
 import { splitWords } from "../../lib/oras/words.ts";
 import { freePort } from "../../lib/registry-server.ts";
-import { PROJECT_ROOT, run, type Run, runScript, skopeo, withRegistry } from "../helpers.ts";
+import { DOC_PAGES, PROJECT_ROOT, run, type Run, runScript, shownCommands, skopeo, withRegistry } from "../helpers.ts";
 
 // Manifests oras itself pushed (REFERENCE §1): the same files and created times must give these digests.
 const GOLDEN = [
@@ -348,6 +348,16 @@ describe("scripts/oras.ts against a real registry", () => {
   });
 });
 
+describe("oras --help", () => {
+  it("suggests running it only as docs/oras.md shows, each of which runs on a fresh machine (the docs' command test runs them)", async () => {
+    const help = await oras(["--help"]);
+    const suggested = help.stdout.slice(help.stdout.indexOf("Run it as one of")).split("\n").slice(1).filter((line) => line.startsWith("  ")).map((line) => line.trim());
+    assert.equal(suggested.length, 4, help.stdout);
+    const shown = shownCommands("docs/oras.md").map(({ command }) => command.trim());
+    for (const command of suggested) assert.ok(shown.includes(command), `oras --help suggests ${command}, which docs/oras.md does not show`);
+  });
+});
+
 describe("the package bin", () => {
   it("is scripts/oras.ts, which runs by itself where npm puts deno on PATH", async () => {
     const pkg = JSON.parse(readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8"));
@@ -359,32 +369,12 @@ describe("the package bin", () => {
   });
 });
 
-interface ShownCommand {
-  line: number;
-  text: string;
-  /** The directory of a `(cd DIR && oras …)` line. */
-  dir?: string;
-  args: string;
-  /** In a Troubleshooting section (between its markers), whose commands show failures on purpose. */
-  troubleshooting: boolean;
-}
-
-/** README.md first (its walkthrough puts the cards in the registry), then every docs/*.md in name order. */
-const PAGES = ["README.md", ...readdirSync(path.join(PROJECT_ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
-
-/** Every `$ oras …` and `$ (cd DIR && oras …)` line in a page's ``` code blocks, in order. */
-function shownCommands(page: string): ShownCommand[] {
-  const commands: ShownCommand[] = [];
-  let inBlock = false;
-  let troubleshooting = false;
-  readFileSync(path.join(PROJECT_ROOT, page), "utf8").split("\n").forEach((text, i) => {
-    if (text.includes("<!-- troubleshooting:start -->")) troubleshooting = true;
-    if (text.includes("<!-- troubleshooting:end -->")) troubleshooting = false;
-    if (text.startsWith("```")) inBlock = !inBlock;
-    const match = inBlock && (text.match(/^\$ \(cd (\S+) && oras (.+)\)$/) ?? text.match(/^\$ ()oras (.+)$/));
-    if (match) commands.push({ line: i + 1, text, dir: match[1] || undefined, args: match[2], troubleshooting });
+/** The `$ oras …` and `$ (cd DIR && oras …)` lines among a page's commands, in order, with DIR and the arguments. */
+function orasCommands(page: string) {
+  return shownCommands(page).filter((shown) => !shown.captured).flatMap((shown) => {
+    const match = shown.command.match(/^\(cd (\S+) && oras (.+)\)$/) ?? shown.command.match(/^()oras (.+)$/);
+    return match ? [{ ...shown, dir: match[1] || undefined, args: match[2] }] : [];
   });
-  return commands;
 }
 
 /** The command's name: `push`, or two words for `repo ls`, `manifest fetch` … */
@@ -403,8 +393,8 @@ describe("the oras commands README.md and docs/ show", () => {
 
   /** Runs each of a page's commands as written, in order; outside Troubleshooting each must succeed, and none may be refused. */
   async function runPage(page: string): Promise<void> {
-    for (const command of shownCommands(page)) {
-      const where = `${page}:${command.line}: ${command.text}`;
+    for (const command of orasCommands(page)) {
+      const where = `${page}:${command.line}: ${command.command}`;
       const args = splitWords(command.args.replaceAll("localhost:5000", host()).replaceAll("localhost:5001", nothingListens));
       const cwd = path.join(bench.work, command.dir ?? ".");
       mkdirSync(cwd, { recursive: true });
@@ -421,7 +411,7 @@ describe("the oras commands README.md and docs/ show", () => {
   /** README.md's commands, once: the other pages' commands use what its walkthrough pushed. */
   const runReadme = () => (readmeRan ??= runPage("README.md"));
 
-  for (const page of PAGES) {
+  for (const page of DOC_PAGES) {
     it(`${page}: each runs as written against a real registry, in page order: outside Troubleshooting they succeed, none is refused`, async () => {
       await runReadme();
       if (page !== "README.md") await runPage(page);
@@ -429,11 +419,11 @@ describe("the oras commands README.md and docs/ show", () => {
   }
 
   it("every oras command the client runs is shown on some page, and the walkthrough's in README.md", () => {
-    const shown = new Set(PAGES.flatMap((page) => shownCommands(page).map(({ args }) => commandName(args))));
+    const shown = new Set(DOC_PAGES.flatMap((page) => orasCommands(page).map(({ args }) => commandName(args))));
     for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "cp", "tag", "attach", "discover"]) {
       assert.ok(shown.has(name), `no page shows an oras ${name} to run`);
     }
-    const walkthrough = new Set(shownCommands("README.md").filter(({ troubleshooting }) => !troubleshooting).map(({ args }) => commandName(args)));
+    const walkthrough = new Set(orasCommands("README.md").filter(({ troubleshooting }) => !troubleshooting).map(({ args }) => commandName(args)));
     for (const name of ["push", "repo ls", "repo tags", "manifest fetch", "resolve", "pull", "attach", "cp"]) {
       assert.ok(walkthrough.has(name), `README.md's walkthrough shows no oras ${name} to run`);
     }
