@@ -60,6 +60,7 @@ export const step: Step = {
     const bound = typeof address === "object" && address ? address.port : port;
     const shown = `http://${host.includes(":") ? `[${host}]` : host}:${bound}`;
     out.ok(`serving ${found.entries.length} agent cards of ${options.registry} at ${shown}/ (JSON at ${shown}/agents); Ctrl-C stops it`);
+    if (options.json) out.json({ page: `${shown}/`, agents: `${shown}/agents`, cards: found.entries.length });
 
     // The step's own interrupt handling exits at once; a server stops gracefully instead.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {

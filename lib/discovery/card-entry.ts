@@ -81,7 +81,7 @@ const VERSION = /^v?(\d+(?:\.\d+)*)(-[0-9A-Za-z.-]+)?$/;
 export const isVersionTag = (tag: string) => VERSION.test(tag);
 
 /** Versions first, as versions (v2 before v10, 1.0.0-rc1 before 1.0.0), then the other tags (stable, pinned) by name. */
-export function compareTags(a: string, b: string): number {
+function compareTags(a: string, b: string): number {
   const [va, vb] = [VERSION.exec(a), VERSION.exec(b)];
   if (!va || !vb) return Number(!va) - Number(!vb) || collator.compare(a, b);
   const [na, nb] = [va[1].split(".").map(Number), vb[1].split(".").map(Number)];

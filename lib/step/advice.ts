@@ -23,7 +23,7 @@ type Context = AdviceContext & { registry: string };
  * `tls` is false (make registry reads no TLS settings), how REGISTRY is reached; then `more`,
  * as written (`TAG=…` is for the person to fill in).
  */
-export function makeCommand(target: string, { registry = DEFAULT_REGISTRY, remote = {} }: AdviceContext, { tls = true } = {}, ...more: string[]): string {
+function makeCommand(target: string, { registry = DEFAULT_REGISTRY, remote = {} }: AdviceContext, { tls = true } = {}, ...more: string[]): string {
   const settings = [
     ...(registry === DEFAULT_REGISTRY ? [] : [`REGISTRY=${registry}`]),
     ...(tls && remote.caFile !== undefined ? [`REGISTRY_CA_FILE=${remote.caFile}`] : []),
