@@ -8,14 +8,106 @@ CARDS_DIR ?= fixtures/agent_cards
 OUT_DIR   ?= tmp/registry-verify
 RUNTIME   ?= deno
 
-# A value is text, never code. Make would expand $(…) in a value from the command line (or, for
-# the variables above, from the environment), and a recipe that pasted it into a command would
-# hand `…` and $(…) to the shell. So every such value is taken literally and exported (which
-# an override would otherwise stop), and recipes read values only from their environment
-# ("$$REGISTRY"), which the scripts then validate.
-literal_values := REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME \
-  $(foreach name,$(.VARIABLES),$(if $(filter command,$(firstword $(origin $(name)))),$(name)))
-$(foreach name,$(sort $(literal_values)),$(eval override $(name) := $$(value $(name))))
+# What each target reads (docs/options.md says what every variable means; `make help` lists them).
+STEP   := RUNTIME NO_COLOR PAUSE HELP JSON
+REMOTE := REGISTRY REGISTRY_CA_FILE REGISTRY_INSECURE PLAIN_HTTP REGISTRY_USERNAME REGISTRY_PASSWORD DOCKER_CONFIG REGISTRY_TIMEOUT
+ORAS   := ORAS_BACKEND
+vars.registry        := $(STEP) REGISTRY
+vars.registry-stop   := $(STEP) REGISTRY
+vars.registry-status := $(STEP) REGISTRY
+vars.reset           := $(STEP) REGISTRY YES
+vars.push            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH DISCOVERY_CACHE KEY CERT
+vars.list            := $(STEP) $(REMOTE) $(ORAS) AGENTS
+vars.manifest        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG
+vars.pull            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG OUT_DIR VERIFY TRUST_STORE
+vars.verify          := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR OUT_DIR VERIFY TRUST_STORE KEY
+vars.copy            := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG TO_TAG DISCOVERY_CACHE
+vars.summary         := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
+vars.walkthrough     := $(sort $(foreach step,registry push list manifest pull verify copy summary,$(vars.$(step))))
+vars.untag           := $(STEP) $(REMOTE) AGENTS TAG YES DISCOVERY_CACHE
+vars.doctor          := $(STEP) $(REMOTE) $(ORAS)
+vars.discover        := $(STEP) $(REMOTE) SKILL NAME DISCOVER_TAG REFRESH CRAWL INDEX_ONLY DISCOVERY_CACHE
+vars.serve           := $(STEP) $(REMOTE) SERVE_ADDR INDEX_ONLY DISCOVERY_CACHE
+vars.publish         := $(STEP) $(REMOTE) $(ORAS) CARD TAG FORCE SOURCE_DATE_EPOCH DISCOVERY_CACHE KEY CERT VERIFY TRUST_STORE
+vars.keygen          := $(STEP) REGISTRY TRUST_STORE KEY ALG SCOPE
+vars.sign            := $(STEP) CARD KEY
+# Phase 5: AGENT is the one agent a lifecycle target works on, TO the tag make upgrade goes to.
+LIFE := AGENTS_DIR WORKSPACE HEALTH_TIMEOUT
+vars.packages        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH
+vars.run             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG PORT
+vars.agents          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENTS TAG RESTART
+vars.stop            := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG
+vars.logs            := $(STEP) $(LIFE) AGENT
+vars.upgrade         := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TO
+vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT
+vars.ask             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG INPUT STREAM ANSWER
+vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) PORTS SOURCE_DATE_EPOCH
+vars.diff            := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
+vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE
+vars.login           := $(STEP) $(REMOTE) $(ORAS)
+vars.logout          := $(STEP) $(REMOTE) $(ORAS)
+vars.mirror          := $(STEP) REGISTRY_TIMEOUT DOCKER_CONFIG FROM TO AGENTS \
+                        $(foreach side,FROM TO,$(addprefix $(side)_,CA_FILE INSECURE PLAIN_HTTP USERNAME PASSWORD))
+vars.oras            := RUNTIME HELP ARGS REGISTRY_TIMEOUT DOCKER_CONFIG
+vars.bench           := RUNTIME NO_COLOR HELP PART N RUNS FLEET_RUNS SCALE SKILL AB_N BENCH_TOOLS
+vars.bench-tools     := BENCH_TOOLS
+vars.go-tools        :=
+vars.validators      := RUNTIME HELP
+vars.setup           := RUNTIME
+vars.clean           := RUNTIME
+vars.test-tools      := TEST_TOOLS
+vars.test            := TESTS TEST_TOOLS
+vars.test-node       := TESTS TEST_TOOLS
+vars.test-deno       := TESTS TEST_TOOLS
+TARGETS := help setup registry registry-stop registry-status reset push list manifest pull verify copy summary \
+  walkthrough untag doctor discover serve publish diff versions keygen sign \
+  packages run agents stop logs upgrade rollback ask phase5 login logout mirror oras bench validators \
+  test test-node test-deno test-tools go-tools bench-tools clean
+KNOWN := $(sort $(foreach target,$(TARGETS),$(vars.$(target))))
+vars.help := $(KNOWN)
+
+# A value given on the command line is refused before anything runs when it is empty, when no
+# target reads it ("did you mean …?"), or when none of the goals does: nothing silently falls
+# back to a default. `make walkthrough` hands its values to its steps in their environment.
+given := $(foreach name,$(.VARIABLES),$(if $(filter command,$(firstword $(origin $(name)))),$(name)))
+target_goals := $(filter $(TARGETS),$(or $(MAKECMDGOALS),help))
+
+# $(call closest,WORD,NAMES): the one of NAMES that WORD most likely misspells (at most two
+# letters off, or its start; any case), or nothing; awk counts the edits (the Levenshtein distance).
+closest_awk := BEGIN { word = toupper(word) } \
+  { name = toupper($$0); n = length(name); m = length(word); \
+    for (j = 0; j <= m; j++) d[0, j] = j; \
+    for (i = 1; i <= n; i++) { \
+      d[i, 0] = i; \
+      for (j = 1; j <= m; j++) { \
+        edits = d[i-1, j-1] + (substr(name, i, 1) != substr(word, j, 1)); \
+        if (d[i-1, j] + 1 < edits) edits = d[i-1, j] + 1; \
+        if (d[i, j-1] + 1 < edits) edits = d[i, j-1] + 1; \
+        d[i, j] = edits } } \
+    edits = index(name, word) == 1 && d[n, m] > 1 ? 1 : d[n, m]; \
+    if (edits <= 2 && (best == "" || edits < best)) { best = edits; found = $$0 } } \
+  END { if (found != "") print found }
+closest = $(shell printf '%s\n' $(2) | awk -v word='$(subst ',,$(1))' '$(closest_awk)')
+did_you_mean = $(if $(call closest,$(1),$(2)),; did you mean $(call closest,$(1),$(2))?)
+comma := ,
+listed = $(subst $() ,$(comma) ,$(strip $(1)))
+readers = $(foreach target,$(filter-out help walkthrough,$(TARGETS)),$(if $(filter $(1),$(vars.$(target))),$(target)))
+
+$(foreach name,$(given),$(if $(value $(name)),,\
+  $(error $(name) is empty: give it a value, or leave it out to use its default)))
+$(foreach name,$(filter-out $(KNOWN),$(given)),\
+  $(error unknown variable $(name)$(call did_you_mean,$(name),$(KNOWN)) (make help lists the variables)))
+goal_vars := $(sort $(foreach goal,$(target_goals),$(vars.$(goal))))
+$(foreach name,$(if $(target_goals),$(filter-out $(goal_vars),$(given))),$(error make $(target_goals) ignores $(name), \
+  which is for make $(call listed,$(call readers,$(name)))$(call did_you_mean,$(name),$(goal_vars)) (nothing was run)))
+
+# A value is text, never code. Make would expand $(…) in a value from the command line or the
+# environment, and a recipe that pasted it into a command would hand `…` and $(…) to the shell.
+# So every such value is taken literally and exported (which an override would otherwise stop),
+# and recipes read values only from their environment ("$$REGISTRY"), which the scripts then validate.
+defined = $(foreach name,$(1),$(if $(filter undefined,$(origin $(name))),,$(name)))
+literal_values := $(call defined,$(sort $(KNOWN) $(given)))
+$(foreach name,$(literal_values),$(eval override $(name) := $$(value $(name))))
 export $(literal_values)
 
 DENO := node_modules/.bin/deno
@@ -36,7 +128,7 @@ NOTATION := tmp/tools/bin/notation
 TEST_TOOLS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl chromium:chromium
 # What `make bench` starts besides them: nginx serves the discovery service's answers as files, ab loads both.
 BENCH_TOOLS := $(TEST_TOOLS) nginx:nginx-light ab:apache2-utils
-export REGISTRY AGENTS TAG TO_TAG CARDS_DIR OUT_DIR RUNTIME DENO V8_FLAGS TESTS TEST_TOOLS BENCH_TOOLS
+export DENO V8_FLAGS TESTS TEST_TOOLS BENCH_TOOLS
 
 # $(call step,NAME) runs scripts/NAME.ts. Node runs it bundled into dist/NAME.mjs: through tsx
 # it would compile the TypeScript at every start, which made each step take 4x Deno's time.
@@ -50,20 +142,72 @@ else
 $(error RUNTIME must be node or deno, not "$(RUNTIME)")
 endif
 
-.PHONY: help setup registry registry-stop registry-status push list manifest pull verify copy \
-        summary walkthrough doctor oras bench validators test test-node test-deno test-tools go-tools bench-tools clean
+.PHONY: $(TARGETS)
+
+# A goal no rule makes (make pushh): refused, with the target it most likely misspells. A file
+# that has no rule (package.json) is just there.
+.DEFAULT:
+	$(if $(wildcard $@),@:,@echo "unknown target $@$(call did_you_mean,$@,$(TARGETS)) (make help lists the targets)" >&2; exit 2)
 
 help:
-	@echo "make walkthrough   run all of Phase 3: registry, push, list, manifest, pull, verify, copy"
-	@echo "make test          run the test suite under Node, then under Deno"
-	@echo "Steps: registry registry-stop registry-status push list manifest pull verify copy summary"
-	@echo "Real registries: login logout mirror doctor    oras without oras: make oras ARGS='repo ls localhost:5000'"
-	@echo "Discovery and versions: discover serve publish diff versions"
-	@echo "Trust: keygen sign (KEY=… signs push and publish, VERIFY=off|if-present|require checks pull, verify, publish)"
-	@echo "Agent lifecycle: packages run agents stop logs upgrade rollback ask phase5"
-	@echo "Also:  setup bench validators go-tools clean"
-	@printf 'Variables: REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
-	@printf '           CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
+	@echo "make TARGET [VARIABLE=value …]; a line per target:"
+	@echo "  walkthrough      all of Phase 3: registry, push, list, manifest, pull, verify, copy, summary"
+	@echo "  registry         start a registry at REGISTRY, or use the one that answers there"
+	@echo "  registry-status  say what answers at REGISTRY"
+	@echo "  registry-stop    stop the registry make registry started at REGISTRY (its data stays)"
+	@echo "  push             validate the cards in CARDS_DIR, push each as REGISTRY/agents/<agent>:TAG"
+	@echo "  list             the registry's repositories and each agent's tags"
+	@echo "  manifest         each agent's manifest and digest"
+	@echo "  pull             pull each card back into OUT_DIR"
+	@echo "  verify           prove each pulled card is the one pushed, and record that in the registry"
+	@echo "  copy             copy each agent's TAG to TO_TAG"
+	@echo "  summary          every agent's TAG and TO_TAG with their digests"
+	@echo "  untag            remove TAG of each agent in AGENTS (says what, asks unless YES=1)"
+	@echo "  reset            empty the registry make registry started at REGISTRY (says what, asks unless YES=1)"
+	@echo "  clean            stop every registry make registry started; remove tmp/ (their data) and dist/"
+	@echo "  discover         find agent cards: SKILL, NAME, DISCOVER_TAG; REFRESH=1 rebuilds the index"
+	@echo "  serve            the discovery service and page on SERVE_ADDR"
+	@echo "  publish          publish the card CARD under TAG (FORCE=1 replaces a different one)"
+	@echo "  diff             what changed in each agent's card between TAG and TO_TAG"
+	@echo "  versions         every tag of each agent, with card versions, digests, verified status"
+	@echo "  keygen           make a key pair KEY (ALG) and trust it for REGISTRY or SCOPE in TRUST_STORE"
+	@echo "  sign             sign the card CARD with KEY, in its file"
+	@echo "  packages         publish each agent's card and code as one package, under TAG"
+	@echo "  run              pull AGENT's package TAG and start it (PORT)"
+	@echo "  agents           the agents make run started, and their health (RESTART=1 starts the dead again)"
+	@echo "  stop             stop AGENT"
+	@echo "  logs             what AGENT printed"
+	@echo "  upgrade          move AGENT to the tag TO, rolled back if it does not become healthy"
+	@echo "  rollback         move AGENT back to the version it ran before"
+	@echo "  ask              send AGENT the task INPUT (STREAM=1 as it comes; ANSWER=file keeps the answer)"
+	@echo "  phase5           all of Phase 5: packages, run, agents, ask, upgrade, rollback (PORTS)"
+	@echo "  login, logout    store or erase credentials for REGISTRY"
+	@echo "  mirror           copy every agent repository from FROM to TO"
+	@echo "  doctor           is this machine ready for Phase 3?"
+	@echo "  oras             the oras CLI without oras: make oras ARGS='repo ls localhost:5000'"
+	@echo "  bench            time the steps against baselines (make bench HELP=1)"
+	@echo "  validators       compile fixtures/schemas/ into lib/generated/"
+	@echo "  setup            install the npm dependencies when package.json changed"
+	@echo "  test             the test suite under Node, then under Deno"
+	@echo "  test-node        the test suite under Node alone"
+	@echo "  test-deno        the test suite under Deno alone"
+	@echo "  test-tools       install the programs the tests start (TEST_TOOLS)"
+	@echo "  go-tools         build the real oras, crane and the referrers registry with Go into tmp/tools/bin"
+	@echo "  bench-tools      install the programs make bench starts (BENCH_TOOLS)"
+	@echo "  help             this list"
+	@echo ""
+	@printf 'Variables (docs/options.md): REGISTRY=%s AGENTS=%s TAG=%s TO_TAG=%s\n' "$$REGISTRY" "$$AGENTS" "$$TAG" "$$TO_TAG"
+	@printf '  CARDS_DIR=%s OUT_DIR=%s RUNTIME=%s (node|deno)\n' "$$CARDS_DIR" "$$OUT_DIR" "$$RUNTIME"
+	@echo "  yes or no (1/true/yes, 0/false/no): PAUSE (presenter mode) HELP JSON YES FORCE REFRESH CRAWL INDEX_ONLY RESTART STREAM"
+	@echo "  reaching REGISTRY: PLAIN_HTTP REGISTRY_CA_FILE REGISTRY_INSECURE REGISTRY_USERNAME REGISTRY_PASSWORD"
+	@echo "    DOCKER_CONFIG REGISTRY_TIMEOUT ORAS_BACKEND (auto|oras|builtin)"
+	@echo "  mirror: FROM TO, each side's FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME FROM_PASSWORD"
+	@echo "    TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME TO_PASSWORD"
+	@echo "  SOURCE_DATE_EPOCH (the created time push and publish stamp: seconds, or now) NO_COLOR DISCOVERY_CACHE"
+	@echo "  discovery: SKILL NAME DISCOVER_TAG SERVE_ADDR CARD; oras: ARGS; bench: PART N RUNS FLEET_RUNS SCALE AB_N BENCH_TOOLS"
+	@echo "  trust: KEY CERT ALG SCOPE VERIFY (off|if-present|require) TRUST_STORE"
+	@echo "  Phase 5: AGENT TO PORT PORTS AGENTS_DIR WORKSPACE HEALTH_TIMEOUT RESTART INPUT STREAM ANSWER"
+	@echo "  tests: TESTS TEST_TOOLS"
 
 # Only what is missing is installed, and nothing is asked of the network otherwise.
 setup: $(READY)
@@ -108,39 +252,32 @@ registry-stop: setup
 	@$(call step,registry) stop
 registry-status: setup
 	@$(call step,registry) status
+reset: setup
+	@$(call step,registry) reset
 
-push list manifest pull verify copy summary doctor walkthrough: setup
+push list manifest pull verify copy summary untag doctor walkthrough: setup
 	@$(call step,$@)
 
 # Phase 4 and 5 (docs/discovery.md): make discover SKILL=create_plan, make serve,
-# make publish CARD=path TAG=v2, make diff AGENT=plan FROM=v1 TO=v2, make versions AGENT=plan.
-.PHONY: discover serve publish diff versions
-export SKILL AGENT DISCOVER_TAG REFRESH CRAWL INDEX_ONLY SERVE_ADDR CARD FORCE FROM TO DISCOVERY_CACHE
+# make publish CARD=path TAG=v3, make diff AGENTS=plan TAG=v1 TO_TAG=v2, make versions AGENTS=plan.
 discover serve publish diff versions: setup
 	@$(call step,$@)
 
 # Trust (docs/trust.md): make keygen KEY=keys/publisher.key.pem makes a key pair and trusts it
 # for REGISTRY (or SCOPE); make sign CARD=path KEY=path signs a card; push and publish sign with
 # KEY (and attach a Notary Project signature with CERT); pull, verify and publish apply VERIFY.
-.PHONY: keygen sign
-export KEY CERT ALG SCOPE VERIFY TRUST_STORE
 keygen sign: setup
 	@$(call step,$@)
 
 # Phase 5, agent lifecycle (docs/phase5.md): make packages publishes each agent's card and code as
 # one artifact; make run AGENT=plan TAG=v1 pulls and starts it; agents, stop, logs, upgrade
 # AGENT=plan TO=v2, rollback, ask AGENT=plan INPUT='{…}'; make phase5 runs them all.
-.PHONY: packages run agents stop logs upgrade rollback ask phase5
-export PORT PORTS WORKSPACE AGENTS_DIR HEALTH_TIMEOUT RESTART INPUT STREAM ANSWER
 packages run agents stop logs upgrade rollback ask phase5: setup
 	@$(call step,$@)
 
 # Real registries (docs/real-registries.md): make login REGISTRY=host:port
 # REGISTRY_USERNAME=me, the password on stdin or in REGISTRY_PASSWORD; make logout; and
 # make mirror FROM=host:port TO=host:port, each side with its own FROM_…/TO_… settings.
-.PHONY: login logout mirror
-export REGISTRY_USERNAME REGISTRY_CA_FILE REGISTRY_INSECURE PLAIN_HTTP \
-  FROM_CA_FILE FROM_INSECURE FROM_PLAIN_HTTP FROM_USERNAME TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME
 login logout mirror: setup
 	@$(call step,$@)
 
@@ -164,11 +301,17 @@ validators: setup
 
 test: test-node test-deno
 
+# Quiet: a dot per test, each failure in full, and the counts last (tests/reporter.mjs for Node,
+# whose own reporters end without them; Deno's dot reporter ends with its summary line, but puts
+# the dot of each node:test test on a line of its own, which the awk joins).
 test-node: setup test-tools
-	node --import tsx --test $$TESTS
+	node --import tsx --test --test-reporter=./tests/reporter.mjs $$TESTS
 
+join_dots := /^(\033\[[0-9;]*m)*\.(\033\[[0-9;]*m)*\r?$$/ { printf "."; dots = 1; next } { if (dots) print ""; dots = 0; print } END { if (dots) print "" }
 test-deno: setup test-tools
-	"$$DENO" test -A $$TESTS
+	@echo '"$$DENO" test -A --reporter=dot $$TESTS'; status=$$(mktemp); \
+	{ "$$DENO" test -A --reporter=dot $$TESTS; echo $$? > "$$status"; } | awk '$(join_dots)'; \
+	code=$$(cat "$$status"); rm -f "$$status"; exit $$code
 
 # The reference tools the tests hold our client against, built with Go from pinned sources into
 # tmp/tools/bin (docs/oras.md#checked-against-the-real-oras): the real oras, crane, and
@@ -210,4 +353,5 @@ $(NOTATION):
 # Stops every registry `make registry` started, at any address, before their state goes.
 clean: setup
 	-@$(call step,registry) stop-all
-	rm -rf tmp dist
+	@echo "Removing tmp/ (every registry's data and log, pulled cards, the discovery cache, bench results) and dist/ (Node's bundles)"
+	@rm -rf tmp dist

@@ -21,7 +21,7 @@ import { Registry } from "../lib/oci/registry.ts";
 import { createOutput } from "../lib/step/output.ts";
 import { measureSigning, printSigning, SIGNED_CARDS } from "./signing.ts";
 import { freePort, type RegistryProcess, startTestRegistry } from "../lib/registry-server.ts";
-import { WALKTHROUGH_EPOCH } from "../lib/step/options.ts";
+import { WORKSHOP_EPOCH } from "../lib/step/options.ts";
 import {
   DEFAULT_CONCURRENCY,
   FLEET_CREATED,
@@ -53,7 +53,7 @@ const out = createOutput({ stdout: process.stdout, stderr: process.stderr, color
 const PARTS = ["walkthrough", "fleet", "discovery", "history", "service", "signing", "run"] as const;
 type Part = typeof PARTS[number];
 
-const USAGE = `make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
+const USAGE = `Usage: make bench   or   node_modules/.bin/deno run -A scripts/bench.ts   or   node --import tsx scripts/bench.ts
 
 Times seven parts, in this order:
   walkthrough  the six make targets (push list manifest pull verify copy) under Deno and
@@ -90,7 +90,7 @@ Environment:
   N=500         fleet size, of the fleet, discovery, history and service
   RUNS=5        walkthrough and history runs, rounds of ab per service size, and make run runs (each warm and cold)
   FLEET_RUNS=3  fleet, discovery and signing runs (1 when N is 10000 or more)
-  SCALE=1       also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
+  SCALE=1       (yes or no) also one fleet of 100 and one of 1,000 cards (and 10,000 from N=10000)
   SKILL=review_change  the skill discovery and the service look for
   AB_N=5000     requests per ab run of the service part
 
@@ -115,8 +115,6 @@ function readSettings(): Settings {
     if (!/^[1-9]\d*$/.test(text)) throw invalid(name, "a whole number from 1", text);
     return Number(text);
   };
-  const scale = env.option("SCALE") ?? "0";
-  if (scale !== "0" && scale !== "1") throw invalid("SCALE", "1 or 0", scale);
   const part = env.option("PART") ?? "all";
   const named = part === "all" ? PARTS : part.split(",");
   if (!named.every((name) => PARTS.includes(name as Part))) throw invalid("PART", `all, or one or more of ${PARTS.join(",")} joined by commas`, part);
@@ -126,7 +124,7 @@ function readSettings(): Settings {
     n,
     runs: wholeNumber("RUNS", 5),
     fleetRuns: wholeNumber("FLEET_RUNS", n >= 10_000 ? 1 : 3),
-    scale: scale === "1",
+    scale: env.boolean("SCALE"),
     skill: env.option("SKILL") ?? "review_change",
     abRequests: wholeNumber("AB_N", 5000),
   };
@@ -699,7 +697,7 @@ async function measureHistory(settings: Settings) {
     OUT_DIR: path.join(work, "out"),
     ORAS_BACKEND: "builtin",
     DISCOVERY_CACHE: cache,
-    SOURCE_DATE_EPOCH: String(WALKTHROUGH_EPOCH),
+    SOURCE_DATE_EPOCH: String(WORKSHOP_EPOCH),
     AGENT: "test",
     CARD: published,
     ...extra,
@@ -1290,7 +1288,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
 
 try {
   const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
+  if (args.includes("--help") || args.includes("-h") || env.boolean("HELP")) {
     console.log(USAGE);
   } else if (args.length > 0) {
     throw new UsageError(`bench takes no arguments, got ${args.join(" ")}`, "Settings are environment variables: see scripts/bench.ts --help.");

@@ -218,6 +218,7 @@ function nameWarnings(agent: string, fileName: string, card: Record<string, unkn
 async function loadCard(
   cardsDir: string,
   agent: string,
+  setBy: string,
 ): Promise<{ card?: AgentCard; problems: string[] }> {
   const fileName = cardFileName(agent);
   const cardPath = path.join(cardsDir, fileName);
@@ -238,7 +239,7 @@ async function loadCard(
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       return {
         problems: [
-          `${fileName} not found in ${cardsDir} (the cards directory is set by CARDS_DIR or --cards)`,
+          `${fileName} not found in ${cardsDir} (${setBy})`,
         ],
       };
     }
@@ -256,10 +257,11 @@ async function loadCard(
 
 /**
  * Loads and validates the card of every agent, in the given order. All cards are checked before
- * anything is reported, so one run shows every problem instead of one per attempt.
+ * anything is reported, so one run shows every problem instead of one per attempt. `setBy` says,
+ * for a card not found, which setting names where it was looked for.
  */
-export async function loadCards(cardsDir: string, agents: string[]): Promise<AgentCard[]> {
-  const results = await Promise.all(agents.map((agent) => loadCard(cardsDir, agent)));
+export async function loadCards(cardsDir: string, agents: string[], setBy = "the cards directory is set by CARDS_DIR or --cards"): Promise<AgentCard[]> {
+  const results = await Promise.all(agents.map((agent) => loadCard(cardsDir, agent, setBy)));
   const problems = results.flatMap((result) => result.problems);
   const cards = results.flatMap((result) => (result.card ? [result.card] : []));
 

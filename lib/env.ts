@@ -4,7 +4,20 @@ import { UsageError } from "./errors.ts";
 import type { Credential } from "./oci/credentials.ts";
 
 const value = (name: string) => process.env[name] || undefined;
-const flag = (name: string) => ["1", "true"].includes(value(name) ?? "");
+
+const YES = ["1", "true", "yes"];
+const NO = ["0", "false", "no"];
+
+/** A yes-or-no setting: 1, true or yes; 0, false or no (any case); unset is no. Anything else is a usage error. */
+function boolean(name: string): boolean {
+  const text = value(name);
+  if (text === undefined || NO.includes(text.toLowerCase())) return false;
+  if (YES.includes(text.toLowerCase())) return true;
+  throw new UsageError(
+    `${name} must be yes or no (${YES.join(", ")}, or ${NO.join(", ")}), not ${JSON.stringify(text)}`,
+    `e.g. ${name}=1, or leave it out for no.`,
+  );
+}
 
 /** The side of a transfer whose settings are read: the one registry of a step, or a mirror's source or target. */
 export type Side = "" | "FROM" | "TO";
@@ -52,11 +65,16 @@ export const env = {
     }
     return wanted;
   },
-  /** SOURCE_DATE_EPOCH pins the manifest's created time, the reproducible-builds way. */
-  get sourceDateEpoch(): number | undefined {
+  /** SOURCE_DATE_EPOCH pins the manifest's created time, the reproducible-builds way; `now`: the time of the push. */
+  get sourceDateEpoch(): number | "now" | undefined {
     const text = value("SOURCE_DATE_EPOCH");
-    if (text === undefined) return undefined;
-    if (!/^\d+$/.test(text)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds, not ${JSON.stringify(text)}`);
+    if (text === undefined || text === "now") return text;
+    if (!/^\d+$/.test(text)) {
+      throw new UsageError(
+        `SOURCE_DATE_EPOCH must be whole seconds since 1970, or now, not ${JSON.stringify(text)}`,
+        "e.g. SOURCE_DATE_EPOCH=1767225600 (2026-01-01T00:00:00Z, the default), or now for the time of the push.",
+      );
+    }
     return Number(text);
   },
   /**
@@ -64,9 +82,9 @@ export const env = {
    * credentials REGISTRY_USERNAME/REGISTRY_PASSWORD; FROM_… and TO_… for a mirror's two sides.
    */
   remote: (side: Side) => ({
-    plainHttp: flag(remoteVariable(side, "PLAIN_HTTP")),
+    plainHttp: boolean(remoteVariable(side, "PLAIN_HTTP")),
     caFile: value(remoteVariable(side, "CA_FILE")),
-    insecure: flag(remoteVariable(side, "INSECURE")),
+    insecure: boolean(remoteVariable(side, "INSECURE")),
     get credential() {
       return credential(side);
     },
@@ -85,7 +103,7 @@ export const env = {
   },
   /** PAUSE=1: presenter mode, each step waits for Enter before it runs. */
   get pause() {
-    return ["1", "true"].includes(value("PAUSE") ?? "");
+    return boolean("PAUSE");
   },
   /** WALKTHROUGH_STARTED: epoch ms when `make walkthrough` began, for the summary's timing. */
   get walkthroughStarted(): number | undefined {
@@ -128,4 +146,6 @@ export const env = {
   },
   /** The step options' environment twins (REGISTRY, AGENTS, …), by name. */
   option: (name: string) => value(name),
+  /** A yes-or-no variable (HELP, JSON, FORCE, YES, …), by name: 1/true/yes or 0/false/no. */
+  boolean,
 };

@@ -22,13 +22,18 @@ export interface RegistryProcess {
   pid: number;
   storageDir: string;
   logFile: string;
+  /** How it was started. */
+  launch: Launch;
   /** Ends the process and waits until it has exited. */
   stop(): Promise<void>;
 }
 
 export type RegistryStatus =
   | { state: "answering"; startedByUs: boolean; how?: "docker-registry" | "docker" }
-  | { state: "down" };
+  /** Nothing listens there. */
+  | { state: "down" }
+  /** Something accepts connections there but does not answer as a registry. */
+  | { state: "taken" };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL("../fixtures/registry/config.yml", import.meta.url));
 const DEFAULT_STATE_ROOT = fileURLToPath(new URL("../tmp/registry/", import.meta.url));
@@ -173,6 +178,31 @@ async function terminate(pid: number): Promise<void> {
   throw new EnvironmentError(`process ${pid} did not exit after SIGKILL`);
 }
 
+/** A command that starts a registry, as a person could type it: its settings, its argv, and where its output goes. */
+export interface Launch {
+  env?: Record<string, string>;
+  argv: string[];
+  log?: string;
+}
+
+/** How docker-registry is started to serve `address` from `storageDir`. */
+function distributionLaunch(address: string, storageDir: string, logFile: string, configFile = DEFAULT_CONFIG_FILE): Launch {
+  const binary = findRegistryBinary();
+  if (!binary) throw new EnvironmentError("no docker-registry (or registry) binary on PATH", INSTALL_HINT);
+  return {
+    // The registry parses these as YAML: quoting keeps "[::1]:5000" and odd paths strings.
+    env: { REGISTRY_HTTP_ADDR: JSON.stringify(address), REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: JSON.stringify(shown(path.resolve(storageDir))) },
+    argv: [path.basename(binary), "serve", shown(configFile)],
+    log: shown(logFile),
+  };
+}
+
+/** The container a Docker engine runs for `address`: published on loopback only, since the registry has no auth. */
+function dockerLaunch(address: string, stateDir: string): Launch {
+  const { host, port } = splitAddress(address);
+  return { argv: ["docker", "run", "-d", "-p", `${joinHostPort(host === "localhost" ? "127.0.0.1" : host, port)}:5000`, "--name", containerName(stateDir), "registry:2"] };
+}
+
 /**
  * Starts docker-registry serving host:port with its blobs in storageDir, and waits until it
  * answers. `detached` lets it outlive this process (and a Ctrl-C in the terminal).
@@ -187,25 +217,16 @@ export async function startDistribution(opts: {
   /** Whether it is up; by default GET http://address/v2/ answering 200 or 401 (a TLS registry needs its own check). */
   answers?: (address: string) => Promise<boolean>;
 }): Promise<RegistryProcess> {
-  const binary = findRegistryBinary();
-  if (!binary) throw new EnvironmentError("no docker-registry (or registry) binary on PATH", INSTALL_HINT);
   const address = joinHostPort(opts.host ?? "127.0.0.1", opts.port);
+  const launch = distributionLaunch(address, opts.storageDir, opts.logFile, opts.configFile);
+  const [binary, ...args] = launch.argv;
   // Otherwise a registry already there would pass for ours while ours fails to bind.
   if (await portTaken(address)) throw new EnvironmentError(`${address} is already in use`, "Pick another port.");
 
   mkdirSync(opts.storageDir, { recursive: true });
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const log = openSync(opts.logFile, "w");
-  const child = spawn(binary, ["serve", opts.configFile ?? DEFAULT_CONFIG_FILE], {
-    detached: opts.detached ?? false,
-    stdio: ["ignore", log, log],
-    // The registry parses these as YAML: quoting keeps "[::1]:5000" and odd paths strings.
-    env: {
-      ...process.env,
-      REGISTRY_HTTP_ADDR: JSON.stringify(address),
-      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: JSON.stringify(path.resolve(opts.storageDir)),
-    },
-  });
+  const child = spawn(findRegistryBinary()!, args, { detached: opts.detached ?? false, stdio: ["ignore", log, log], env: { ...process.env, ...launch.env } });
   closeSync(log);
   let ended: string | undefined;
   child.once("error", (error) => (ended = error.message));
@@ -223,7 +244,7 @@ export async function startDistribution(opts: {
       `The whole log is ${opts.logFile}.`,
     );
   }
-  return { address, pid, storageDir: opts.storageDir, logFile: opts.logFile, stop: () => terminate(pid) };
+  return { address, pid, storageDir: opts.storageDir, logFile: opts.logFile, launch, stop: () => terminate(pid) };
 }
 
 /** A registry of its own on a free loopback port, in a fresh temp dir that stop() removes. */
@@ -328,6 +349,8 @@ interface Ensured {
   reused: boolean;
   how: "docker-registry" | "docker" | "external";
   detail: string;
+  /** What was run to start it, when one was started. */
+  launch?: Launch;
 }
 
 /** A registry answering at address to reuse, undefined when nothing listens there; anything else is refused. */
@@ -370,6 +393,21 @@ export async function ensureRegistry(address: string, root: string = DEFAULT_STA
   return await withStartLock(stateDir, async () => (await answering(address, stateDir)) ?? await start(address, stateDir));
 }
 
+/** How a registry is started here now: a Docker container where an engine answers, else docker-registry; or no way. */
+async function launchHere(address: string, stateDir: string): Promise<Launch | undefined> {
+  if (await dockerEngineAnswers()) return dockerLaunch(address, stateDir);
+  return findRegistryBinary() ? distributionLaunch(address, stateFile(stateDir, "data"), stateFile(stateDir, "registry.log")) : undefined;
+}
+
+/**
+ * What `make registry` would run at address now, for presenter mode to show first; undefined
+ * where it runs nothing (a registry answers there, or there is no way to start one).
+ */
+export async function plannedLaunch(address: string, root: string = DEFAULT_STATE_ROOT): Promise<Launch | undefined> {
+  if (!isLoopbackHost(address) || await portTaken(address)) return undefined;
+  return await launchHere(address, registryStateDir(address, root));
+}
+
 async function start(address: string, stateDir: string): Promise<Ensured> {
   const { host, port } = splitAddress(address);
   const started = await startedEarlier(stateDir);
@@ -380,12 +418,11 @@ async function start(address: string, stateDir: string): Promise<Ensured> {
     );
   }
 
-  if (await dockerEngineAnswers()) {
-    // Published on loopback only: the registry has no auth.
-    const published = `${joinHostPort(host === "localhost" ? "127.0.0.1" : host, port)}:5000`;
+  const launch = await launchHere(address, stateDir);
+  if (launch?.argv[0] === "docker") {
     const name = containerName(stateDir);
     const $ = await commands();
-    const run = await $`docker run -d -p ${published} --name ${name} registry:2`.timeout(DOCKER_RUN_TIMEOUT_MS);
+    const run = await $`${launch.argv}`.timeout(DOCKER_RUN_TIMEOUT_MS);
     if (!run.ok) {
       throw new EnvironmentError(
         `docker run failed: ${run.stderr.trim()}`,
@@ -398,10 +435,10 @@ async function start(address: string, stateDir: string): Promise<Ensured> {
     if (problem) {
       throw new EnvironmentError(`the registry container did not come up: ${problem}`, `See \`docker logs ${name}\`.`);
     }
-    return { reused: false, how: "docker", detail: `started ${describeStarted({ how: "docker", container, name })} at ${address}` };
+    return { reused: false, how: "docker", detail: `started ${describeStarted({ how: "docker", container, name })} at ${address}`, launch };
   }
 
-  if (!findRegistryBinary()) {
+  if (!launch) {
     throw new EnvironmentError(`no registry answers at ${address}, and there is no way here to start one`, INSTALL_HINT);
   }
   const logFile = stateFile(stateDir, "registry.log");
@@ -414,11 +451,15 @@ async function start(address: string, stateDir: string): Promise<Ensured> {
     reused: false,
     how: "docker-registry",
     detail: `started docker-registry (pid ${registry.pid}) at ${address}; log ${shown(logFile)}, data ${shown(registry.storageDir)}`,
+    launch: registry.launch,
   };
 }
 
-/** Stops what ensureRegistry started with this state directory; undefined when it started nothing that still runs. */
-async function stopStarted(stateDir: string): Promise<string | undefined> {
+/**
+ * Stops what ensureRegistry started with this state directory: what it did, and where the data
+ * it leaves is (a container takes its data along); undefined when it started nothing that still runs.
+ */
+async function stopStarted(stateDir: string): Promise<{ stopped: string; data?: string } | undefined> {
   const started = await startedEarlier(stateDir);
   if (started?.how === "docker") {
     const $ = await commands();
@@ -427,39 +468,77 @@ async function stopStarted(stateDir: string): Promise<string | undefined> {
       throw new EnvironmentError(`could not remove container ${started.container}: ${removed.stderr.trim()}`);
     }
     await unlink(stateFile(stateDir, "registry.docker"));
-    return `removed ${describeStarted(started)}, and the artifacts stored in it`;
+    return { stopped: `removed ${describeStarted(started)}, and the artifacts stored in it` };
   }
   if (started?.how === "docker-registry") {
     await terminate(started.pid);
     await unlink(stateFile(stateDir, "registry.pid"));
-    return `stopped ${describeStarted(started)}; its data stays in ${shown(stateFile(stateDir, "data"))}`;
+    return { stopped: `stopped ${describeStarted(started)}`, data: shown(stateFile(stateDir, "data")) };
   }
   return undefined;
 }
 
 /** Stops only what ensureRegistry started at this address; says what it did. */
 export async function stopRegistry(address: string, root: string = DEFAULT_STATE_ROOT): Promise<string> {
-  const stopped = await stopStarted(registryStateDir(address, root));
-  if (stopped) return stopped;
+  const done = await stopStarted(registryStateDir(address, root));
+  if (done) return done.data ? `${done.stopped}; its data stays in ${done.data} (make reset empties it)` : done.stopped;
   return await registryAnswers(address)
     ? `a registry answers at ${address}, but we did not start it; leaving it alone`
     : `no registry runs at ${address}; nothing to stop`;
 }
 
-/** Stops every registry ensureRegistry started, at any address (for `make clean`). */
+/** Stops every registry ensureRegistry started, at any address (for `make clean`, which then removes their data). */
 export async function stopAllRegistries(root: string = DEFAULT_STATE_ROOT): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
   const stopped = [];
   for (const entry of entries) {
     if (!entry.isDirectory()) continue;
     const done = await stopStarted(path.join(root, entry.name));
-    if (done) stopped.push(done);
+    if (done) stopped.push(`${done.stopped}, of ${shown(path.join(root, entry.name))}`);
   }
   return stopped;
 }
 
+/**
+ * What `make reset` empties at this address, and the function that empties it: the registry
+ * ensureRegistry started there is stopped, its data removed, and a new one started; data left by
+ * one that no longer runs is removed. A registry it did not start is refused, and so is an
+ * address with nothing to empty.
+ */
+export async function planReset(address: string, root: string = DEFAULT_STATE_ROOT): Promise<{ what: string; running: boolean; reset(): Promise<string> }> {
+  const stateDir = registryStateDir(address, root);
+  const data = stateFile(stateDir, "data");
+  const started = await startedEarlier(stateDir);
+  if (started) {
+    return {
+      what: `the ${describeStarted(started)} make registry started${started.how === "docker" ? "" : `, its data in ${shown(data)}`}`,
+      running: true,
+      async reset() {
+        await stopStarted(stateDir);
+        await rm(data, { recursive: true, force: true });
+        return `emptied: ${(await ensureRegistry(address, root)).detail}`;
+      },
+    };
+  }
+  if (await registryAnswers(address)) {
+    throw new EnvironmentError(
+      `a registry answers at ${address}, but make registry did not start it; make reset empties only the registries it started`,
+      `Remove what you pushed there tag by tag: make untag REGISTRY=${address} AGENTS=… TAG=…`,
+    );
+  }
+  if (!existsSync(data)) throw new EnvironmentError(`nothing to reset at ${address}: no registry runs there, and none left data`, `make registry REGISTRY=${address} starts an empty one.`);
+  return {
+    what: `the data a registry left in ${shown(data)} (it no longer runs)`,
+    running: false,
+    async reset() {
+      await rm(data, { recursive: true, force: true });
+      return `removed ${shown(data)}`;
+    },
+  };
+}
+
 export async function registryStatus(address: string, root: string = DEFAULT_STATE_ROOT): Promise<RegistryStatus> {
-  if (!(await registryAnswers(address))) return { state: "down" };
+  if (!(await registryAnswers(address))) return { state: (await portTaken(address)) ? "taken" : "down" };
   const started = await startedEarlier(registryStateDir(address, root));
   return started
     ? { state: "answering", startedByUs: true, how: started.how }

@@ -20,6 +20,7 @@ import standaloneCode from "ajv/dist/standalone/index.js";
 // CommonJS: the default import is module.exports, whose typed callable is its `default` member.
 import addFormats from "ajv-formats";
 import { buildSync } from "esbuild";
+import { isMain, mainScript } from "../lib/step/run.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const inRoot = (relative: string) => fileURLToPath(new URL(relative, ROOT));
@@ -113,9 +114,19 @@ ${names.map((name) => `export const ${name}: Validator;`).join("\n")}
 `;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  mkdirSync(path.dirname(VALIDATORS_FILE), { recursive: true });
-  writeFileSync(VALIDATORS_FILE, validatorsSource());
-  writeFileSync(VALIDATOR_TYPES_FILE, validatorTypesSource());
-  console.log(`wrote ${path.relative(process.cwd(), VALIDATORS_FILE)} and its types`);
+const HELP = `Compiles the agent card schemas in fixtures/schemas/ into lib/generated/card-validators.js and its
+types (card-validators.d.ts). Run it after changing a schema, and commit both.
+
+Usage: make validators   or   node_modules/.bin/deno run -A scripts/build-validators.ts
+
+Options:
+  --help   show this help and do nothing else (env HELP=1)`;
+
+if (isMain(import.meta)) {
+  await mainScript(HELP, async (out) => {
+    mkdirSync(path.dirname(VALIDATORS_FILE), { recursive: true });
+    writeFileSync(VALIDATORS_FILE, validatorsSource());
+    writeFileSync(VALIDATOR_TYPES_FILE, validatorTypesSource());
+    out.ok(`wrote ${path.relative(process.cwd(), VALIDATORS_FILE)} and its types`);
+  });
 }

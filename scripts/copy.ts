@@ -3,7 +3,15 @@ import type { Seen } from "../lib/discovery/publishing.ts";
 import { ContentError } from "../lib/errors.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { AGENTS_AT_ONCE, agentReference } from "../lib/step/options.ts";
-import { isMain, main, type Step } from "../lib/step/run.ts";
+import { type OrasTag, shownOras } from "../lib/step/oras.ts";
+import { isMain, main, type Step, type StepContext } from "../lib/step/run.ts";
+
+/** One agent's commands, in order: the copy, then resolving both tags; run by the body or said first by presenter mode. */
+function agentCommands<T>(oras: OrasTag<T>, { options, remote }: StepContext, agent: string): (() => T)[] {
+  const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
+  const side = (prefix: string) => remote.map((flag) => flag.replace("--", `--${prefix}-`));
+  return [() => oras`cp ${side("from")} ${side("to")} ${source} ${target}`, () => oras`resolve ${remote} ${source}`, () => oras`resolve ${remote} ${target}`];
+}
 
 export const step: Step = {
   name: "copy",
@@ -11,12 +19,13 @@ export const step: Step = {
   runs: "oras cp REGISTRY/agents/<agent>:TAG REGISTRY/agents/<agent>:TO_TAG; oras resolve … for both",
   options: ["registry", "agents", "tag", "to-tag"],
   example: "make copy TAG=v1 TO_TAG=v3",
-  async body({ options, remote, out, oras, client }) {
-    const [from, to] = [remote.map((flag) => flag.replace("--", "--from-")), remote.map((flag) => flag.replace("--", "--to-"))];
+  preview: (context) => context.options.agents.flatMap((agent) => agentCommands(shownOras(), context, agent).map((command) => command())),
+  async body(context) {
+    const { options, out, oras } = context;
     const copied = await out.inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
-      const [source, target] = [agentReference(options, agent), agentReference(options, agent, options.toTag)];
-      await oras`cp ${from} ${to} ${source} ${target}`;
-      const [{ digest: sourceDigest }, { digest: targetDigest }] = [await oras`resolve ${remote} ${source}`, await oras`resolve ${remote} ${target}`];
+      const [copy, resolveSource, resolveTarget] = agentCommands(oras, context, agent);
+      await copy();
+      const [{ digest: sourceDigest }, { digest: targetDigest }] = [await resolveSource(), await resolveTarget()];
       if (sourceDigest !== targetDigest) {
         throw new ContentError(`agents/${agent}: ${options.tag} is ${sourceDigest} but ${options.toTag} is ${targetDigest}`);
       }
@@ -24,7 +33,7 @@ export const step: Step = {
       return { agent, from: options.tag, to: options.toTag, digest: sourceDigest };
     });
     const seen = new Map<string, Seen>(copied.map(({ agent, digest }) => [agent, { digest }]));
-    await indexPublished({ client, out }, options.toTag, options.agents, seen);
+    await indexPublished(context, options.toTag, options.agents, seen);
     if (options.json) out.json({ copied });
   },
 };

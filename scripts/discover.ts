@@ -1,11 +1,12 @@
 // Phase 4: every agent card in a registry, found without writing a file: from the discovery
 // index (REGISTRY/agents:index) where there is one, checked against the registry, else by crawling.
 import { openDiscoveryCache } from "../lib/step/discovery.ts";
-import { agentOf, type CardEntry, entryJson } from "../lib/discovery/card-entry.ts";
+import { agentOf } from "../lib/discovery/card-entry.ts";
 import { INDEX_REPOSITORY, INDEX_TAG } from "../lib/discovery/catalog-index.ts";
-import { discover, type Discovery, verifiedKey } from "../lib/discovery/discover.ts";
+import { discover, type Discovery, discoveryJson, verifiedOf } from "../lib/discovery/discover.ts";
 import { ContentError, UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
+import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** Problems and stale repositories are listed up to this many; a registry full of them should not bury the table. */
@@ -27,7 +28,7 @@ export const step: Step = {
   options: ["registry"],
   flags: {
     skill: { type: "string", env: "SKILL", help: "only cards with a skill of this id" },
-    name: { type: "string", env: "AGENT", help: "only agents whose name or card name contains this" },
+    name: { type: "string", env: "NAME", help: "only agents whose name or card name contains this" },
     tag: { type: "string", env: "DISCOVER_TAG", help: "only this tag" },
     refresh: { type: "boolean", env: "REFRESH", help: "crawl every repository and rebuild the index from what is found" },
     crawl: { type: "boolean", env: "CRAWL", help: "crawl every repository, whatever the index says (writes nothing)" },
@@ -53,7 +54,7 @@ export const step: Step = {
     await cache.save().catch((error: Error) => out.warn(`the discovery cache in ${cache.dir} was not written: ${error.message}`));
 
     const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
-    const verified = (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
+    const verified = verifiedOf(found);
     out.line(describeSource(found, index));
     // With --json the JSON carries the table's data; the table would only slow a large answer down.
     if (found.entries.length > 0 && !options.json) {
@@ -75,26 +76,16 @@ export const step: Step = {
     if (found.stale.length > 0) {
       const more = found.stale.length - PROBLEMS_SHOWN;
       out.warn(`the index is out of date for ${found.stale.slice(0, PROBLEMS_SHOWN).join(", ")}${more > 0 ? ` and ${more} more repositories` : ""}: shown as the registry has them now`);
-      out.note("  Rebuild it with `make discover REFRESH=1` (or --refresh).");
+      out.note(`  ${rebuildIndexHint(options)}`);
     }
     for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) out.warn(`passed over: ${problem}`);
     if (found.problems.length > PROBLEMS_SHOWN) out.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read`);
-    if (options.json) {
-      out.json({
-        registry: options.registry,
-        source: found.source,
-        ...(found.crawled && { crawled: found.crawled }),
-        stale: found.stale,
-        cardsFetched: found.fetched,
-        cards: found.entries.map((entry) => entryJson(entry, verified(entry))),
-        problems: found.problems,
-      });
-    }
+    if (options.json) out.json(discoveryJson(options.registry, found));
     // Cards were there, and none could be read: that is no answer, whatever the count says.
     if (found.entries.length === 0 && found.problems.length > 0) {
       throw new ContentError(
         `none of the ${found.problems.length} agent cards found could be read`,
-        "The lines above say why for each; check the registry with `make registry-status`, then run again.",
+        `The lines above say why for each; check the registry with \`make registry-status REGISTRY=${options.registry}\`, then run again.`,
       );
     }
   },

@@ -6,6 +6,7 @@ import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { findOnPath } from "../lib/executables.ts";
+import { portTakenHint, startRegistryHint } from "../lib/step/advice.ts";
 import { ORAS_INSTALL_HINT } from "../lib/step/oras.ts";
 import { hintFor, isMain, main, type StepContext, type Step } from "../lib/step/run.ts";
 import { env } from "../lib/env.ts";
@@ -139,7 +140,7 @@ async function checkRegistry({ options, client: registry, clients }: StepContext
       return [{
         ok: false,
         text: `${url} answers HTTP ${response.status}${type ? ` ${type}` : ""}, but not as an OCI registry does`,
-        fix: "point REGISTRY at an OCI registry's host:port, or start one with make registry",
+        fix: portTakenHint(options),
       }];
     }
   } catch (error) {
@@ -147,9 +148,7 @@ async function checkRegistry({ options, client: registry, clients }: StepContext
       return [{
         ok: false,
         text: `no registry answers at ${url}`,
-        fix: findRegistryBinary()
-          ? "make registry (or point REGISTRY at a running one, e.g. REGISTRY=localhost:5000)"
-          : "sudo apt-get install docker-registry, then make registry (or point REGISTRY at a running one)",
+        fix: `${findRegistryBinary() ? "" : "sudo apt-get install docker-registry, then: "}${startRegistryHint(options)}`,
       }];
     }
     if (isOciError(error, "timeout")) return await failed(error, `something at ${host} accepts connections but is silent: ${error.message}`);
@@ -249,6 +248,7 @@ export const step: Step = {
     const failed = checks.flat().filter((check) => !check.ok && !check.optional).length;
     out.line();
     out.line(failed === 0 ? "Everything Phase 3 needs is here." : `${failed} required check${failed === 1 ? "" : "s"} failed; fix ${failed === 1 ? "it" : "them"} and run make doctor again.`);
+    if (context.options.json) out.json({ ready: failed === 0, checks: checks.flat() });
     return failed === 0 ? 0 : 2;
   },
 };

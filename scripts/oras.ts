@@ -12,8 +12,10 @@ import { errorText, runOras } from "../lib/oras/main.ts";
 import { splitWords } from "../lib/oras/words.ts";
 
 try {
-  const argv = process.argv.slice(2);
-  await runOras(argv.length > 0 ? argv : splitWords(env.orasArgs ?? ""), {
+  const given = process.argv.slice(2);
+  const argv = given.length > 0 ? given : splitWords(env.orasArgs ?? "");
+  // HELP=1 (make oras HELP=1) asks for the help of the command given, or of oras itself.
+  await runOras(env.boolean("HELP") ? [...argv, "--help"] : argv, {
     cwd: process.cwd(),
     out: (output) => process.stdout.write(output),
     err: (output) => process.stderr.write(output),

@@ -9,7 +9,7 @@ import { $ } from "zx";
 import { env } from "../lib/env.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
 import { safeTarget } from "../lib/oci/artifacts.ts";
-import { walkthroughEpoch } from "../lib/step/options.ts";
+import { WORKSHOP_EPOCH } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 const DAY = 86_400;
@@ -25,9 +25,12 @@ export const step: Step = {
   async body({ flags, out }) {
     const ports = flags.ports ? String(flags.ports).split(",") : [];
     if (ports.length > 0 && ports.length !== AGENTS.length) throw new UsageError(`PORTS names ${ports.length} ports for the ${AGENTS.length} agents ${AGENTS.join(",")}`);
+    // Each make gets phase 5's own values in its environment, not as make's command line (MAKEFLAGS),
+    // where a target that does not read one of them (PORTS) would refuse it.
+    const { MAKEFLAGS: _flags, MFLAGS: _mflags, ...outside } = process.env;
     const make = async (target: string, vars: Record<string, string | undefined> = {}) => {
       const args = Object.entries(vars).flatMap(([name, value]) => (value === undefined ? [] : [`${name}=${value}`]));
-      const { exitCode } = await $({ stdio: "inherit", nothrow: true })`make --no-print-directory ${target} ${args}`;
+      const { exitCode } = await $({ stdio: "inherit", nothrow: true, env: outside })`make --no-print-directory ${target} ${args}`;
       if (exitCode !== 0) throw new CliError(`phase 5 stopped at \`make ${target} ${args.join(" ")}\` (exit ${exitCode}); the lines above say why`, exitCode === 2 ? 2 : 1);
     };
     const answers = path.join(env.agentsDir, "answers");
@@ -35,8 +38,11 @@ export const step: Step = {
     const answer = async (agent: string) => JSON.parse(await readFile(path.join(answers, `${agent}.json`), "utf8"));
     const ask = (agent: string, input: unknown) => make("ask", { AGENT: agent, INPUT: JSON.stringify(input), ANSWER: path.join(answers, `${agent}.json`) });
 
-    await make("packages", { TAG: "v1", SOURCE_DATE_EPOCH: String(walkthroughEpoch()) });
-    await make("packages", { TAG: "v2", SOURCE_DATE_EPOCH: String(walkthroughEpoch() + DAY) });
+    // v2 a day after v1 (SOURCE_DATE_EPOCH=now: each at the time of its push).
+    const epoch = env.sourceDateEpoch ?? WORKSHOP_EPOCH;
+    const createdAt = (days: number) => (epoch === "now" ? "now" : String(epoch + days * DAY));
+    await make("packages", { TAG: "v1", SOURCE_DATE_EPOCH: createdAt(0) });
+    await make("packages", { TAG: "v2", SOURCE_DATE_EPOCH: createdAt(1) });
     for (const [i, agent] of AGENTS.entries()) await make("run", { AGENT: agent, TAG: "v1", PORT: ports[i] });
     await make("agents");
 

@@ -44,7 +44,7 @@ export const step: Step = {
     const { options, remote, flags, out, orasIn, client } = context;
     const { file, agent } = namedCard(flags, "publish", "make publish CARD=fixtures/agent_cards/plan_agent_card.json TAG=v2");
     const { signer, chain } = await readSigningFlags(flags);
-    let [card] = await loadCards(path.dirname(file), [agent]);
+    let [card] = await loadCards(path.dirname(file), [agent], "the card is set by CARD or --card");
     out.ok(`${card.path} is a valid agent card (${card.card.name} ${card.card.version})`);
     for (const warning of card.warnings) out.warn(warning);
     if (signer) card = await signCardFile(card, signer, out);
@@ -61,7 +61,7 @@ export const step: Step = {
       if (before && !flags.force) {
         throw new ContentError(
           `${ref} already holds ${before.card ? `a different card (${before.card})` : "something that is not an agent card"}; refusing to replace it`,
-          `Publish it under a tag not used yet (\`make versions AGENT=${agent}\` lists the used ones), or replace ${options.tag} with FORCE=1.`,
+          `Publish it under a tag not used yet (\`make versions AGENTS=${agent}\` lists the used ones), or replace ${options.tag} with FORCE=1.`,
         );
       }
       if (before) out.warn(`replacing ${ref} (${before.digest}), as FORCE asks`);
@@ -76,12 +76,12 @@ export const step: Step = {
       if (after?.card !== result.card) {
         throw new ContentError(
           `${ref} was published by someone else while this push ran: it now holds ${after ? `${after.card ? `the card ${after.card}` : "something that is not an agent card"} (manifest ${after.digest})` : "nothing"}, not this card`,
-          `This card was not kept. See what is there with \`make versions AGENT=${agent}\`, then publish under a tag not used yet, or replace it with FORCE=1.`,
+          `This card was not kept. See what is there with \`make versions AGENTS=${agent}\`, then publish under a tag not used yet, or replace it with FORCE=1.`,
         );
       }
       if (signer && chain) result.notarySignature = await attachNotarySignature(context, agent, result.digest, signer, chain);
     }
-    await indexPublished({ client, out }, options.tag, [agent]);
+    await indexPublished({ client, out, options }, options.tag, [agent]);
     if (options.json) out.json({ published: result });
   },
 };

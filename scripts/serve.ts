@@ -6,6 +6,7 @@ import { listen, ListenError } from "../lib/discovery/listen.ts";
 import { DiscoveryService } from "../lib/discovery/service.ts";
 import { env } from "../lib/env.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
+import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 /** How long requests in flight may take to finish once a stop is asked for. */
@@ -39,6 +40,7 @@ export const step: Step = {
       cache: openDiscoveryCache(),
       indexOnly: Boolean(flags["index-only"]),
       log: (line) => out.note(line),
+      staleHint: rebuildIndexHint(options),
     });
     try {
       // From the index alone, so that it answers at once; a registry that cannot be reached is said now.
@@ -49,6 +51,7 @@ export const step: Step = {
       });
       const shown = `http://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
       out.ok(`serving ${view.found.entries.length} agent cards of ${options.registry} at ${shown}/ (JSON at ${shown}/agents); Ctrl-C stops it`);
+      if (options.json) out.json({ page: `${shown}/`, agents: `${shown}/agents`, cards: view.found.entries.length });
 
       // The step's own interrupt handling exits at once; a server stops gracefully instead.
       const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -3,12 +3,14 @@
 // that passes gets a verification record attached to its manifest, as `oras attach` attaches one;
 // VERIFY decides which signed cards pass, and with KEY the record is signed (docs/trust.md).
 import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { loadCards } from "../lib/cards.ts";
+import { cardFileName, loadCards } from "../lib/cards.ts";
 import { compareCard } from "../lib/compare.ts";
 import { ContentError, isContentFailure } from "../lib/errors.ts";
 import type { Check } from "../lib/compare.ts";
 import { AGENTS_AT_ONCE, agentReference, agentRepository } from "../lib/step/options.ts";
+import { type OrasTag, pullCard, shownOras } from "../lib/step/oras.ts";
 import { shellLine } from "../lib/step/output.ts";
 import { hintFor, isMain, main, type StepContext, type Step, withScratchDir } from "../lib/step/run.ts";
 import { checkCardTrust, readSigningFlags } from "../lib/step/trust.ts";
@@ -16,24 +18,32 @@ import type { SigningKey } from "../lib/trust/keys.ts";
 import { describeTrust, signDocument } from "../lib/trust/signatures.ts";
 import { sameVerification, VERIFICATION_TYPE, verificationRecord } from "../lib/verification.ts";
 
+const SCRATCH_PREFIX = "pallet-verification-";
+
+// The commands of one agent besides its pull, run by the body or said first by presenter mode.
+const diffLine = ({ options }: StepContext, agent: string) =>
+  shellLine(["diff", path.join(options.cardsDir, cardFileName(agent)), path.join(options.outDir, cardFileName(agent))]);
+const attach = <T>(oras: OrasTag<T>, { options, remote }: StepContext, agent: string, digest: string) =>
+  oras`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${agentRepository(options, agent)}@${digest} verification.json:application/json`;
+
 /**
  * Attaches a record of the passed checks to the very manifest that was verified (by digest, so
  * a tag moved meanwhile cannot take the record along), signed by `signer` when there is one;
  * returns the record's manifest digest. Unsigned, a record of these very checks on that digest
  * is reused: verifying again adds nothing.
  */
-async function attachVerification({ options, orasIn, remote, out, client }: StepContext, agent: string, digest: string, checks: Check[], signer?: SigningKey) {
+async function attachVerification(context: StepContext, agent: string, digest: string, checks: Check[], signer?: SigningKey) {
+  const { options, out, client } = context;
   const reused = signer ? undefined : await sameVerification(client.repository(`agents/${agent}`), digest, checks);
   if (reused) {
     out.ok(`${agent} agent: the verification record ${reused} already says so; reused, nothing attached`);
     return reused;
   }
-  return await withScratchDir("pallet-verification-", async (dir) => {
+  return await withScratchDir(SCRATCH_PREFIX, async (dir) => {
     const unsigned = await verificationRecord({ reference: agentReference(options, agent), digest }, checks);
     const record = signer ? await signDocument({ ...unsigned }, signer) : unsigned;
     await writeFile(path.join(dir, "verification.json"), JSON.stringify(record, null, 2) + "\n");
-    const subject = `${agentRepository(options, agent)}@${digest}`;
-    return (await orasIn(dir)`attach ${remote} --artifact-type ${VERIFICATION_TYPE} ${subject} verification.json:application/json`).digest;
+    return (await attach(context.orasIn(dir), context, agent, digest)).digest;
   });
 }
 
@@ -44,11 +54,17 @@ export const step: Step = {
   options: ["registry", "agents", "tag", "cards", "out", "verify", "trust"],
   flags: { key: { type: "string", env: "KEY", help: "sign each verification record with this private key (PEM, from make keygen)" } },
   example: "make verify TAG=v2 VERIFY=require",
+  // What the pull's digest and the scratch directory will be is known only then: "…" stands for them.
+  preview: (context) =>
+    context.options.agents.flatMap((agent) => [
+      pullCard(shownOras(), context, agent),
+      diffLine(context, agent),
+      attach(shownOras(path.join(os.tmpdir(), `${SCRATCH_PREFIX}…`)), context, agent, "sha256:…"),
+    ]),
   async body(context) {
-    const { options, remote, out, oras, clients, flags } = context;
+    const { options, out, oras, clients, flags } = context;
     const { signer } = await readSigningFlags(flags);
     const originals = await loadCards(options.cardsDir, options.agents);
-    const outDir = options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`;
     // The agents are verified side by side (each attach waits for its referrers index to settle)
     // and reported one after another.
     const report = await out.inTurn(originals, AGENTS_AT_ONCE, async (original) => {
@@ -56,9 +72,9 @@ export const step: Step = {
       out.line(`Verifying ${original.agent} agent...`);
       const ref = agentReference(options, original.agent);
       try {
-        const { digest } = await oras`pull ${remote} ${ref} -o ${outDir}`;
+        const { digest } = await pullCard(oras, context, original.agent);
         const pulledPath = path.join(options.outDir, original.fileName);
-        out.command(shellLine(["diff", original.path, pulledPath]));
+        out.command(diffLine(context, original.agent));
         const pulled = await readFile(pulledPath).catch(() => {
           throw new ContentError(`${ref} holds no layer titled ${original.fileName}`);
         });

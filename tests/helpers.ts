@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -114,6 +114,19 @@ export async function silentServer(): Promise<{ address: string; close(): Promis
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * A copy of the project in `parent` as a fresh clone has it (no tmp/, dist/ or .git), its
+ * node_modules linked: where make can run with state of its own.
+ */
+export function projectCopy(parent: string): string {
+  const dir = mkdtempSync(path.join(parent, "project-"));
+  for (const entry of readdirSync(PROJECT_ROOT).filter((name) => !["node_modules", "tmp", "dist", ".git"].includes(name))) {
+    cpSync(path.join(PROJECT_ROOT, entry), path.join(dir, entry), { recursive: true, preserveTimestamps: true });
+  }
+  symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
 }
 
 /** A new directory in `parent`, to use as PATH, that holds only the named programs (links to the ones on PATH). */
@@ -362,3 +375,41 @@ export function restartRegistry(registry: RegistryProcess): Promise<RegistryProc
 
 /** The repositories the registry holds, asked directly. */
 export const catalog = async (address: string): Promise<string[]> => collect(new Registry(address).catalog());
+
+/** README.md first (its walkthrough puts the cards in the registry), then every docs/*.md in name order. */
+export const DOC_PAGES = ["README.md", ...readdirSync(path.join(PROJECT_ROOT, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)];
+
+/** A command a page shows in a code block, to run as written. */
+export interface ShownCommand {
+  page: string;
+  line: number;
+  /** As written: after its `$ ` prompt, or a line of a ```bash block without its `# comment`. */
+  command: string;
+  /** What the page shows it printing: the lines after it, up to the next command or the end of its block. */
+  output: string[];
+  /** In a Troubleshooting section (between its markers), whose commands show failures on purpose. */
+  troubleshooting: boolean;
+  /** In a ~~~ block: a session captured against registries set up for it, whose oras lines are not run. */
+  captured: boolean;
+}
+
+/** Every command in a page's code blocks, in order: `$ …` lines with what follows them, and the lines of ```bash blocks. */
+export function shownCommands(page: string): ShownCommand[] {
+  const commands: ShownCommand[] = [];
+  let block: string | undefined;
+  let troubleshooting = false;
+  readFileSync(path.join(PROJECT_ROOT, page), "utf8").split("\n").forEach((text, i) => {
+    if (text.includes("<!-- troubleshooting:start -->")) troubleshooting = true;
+    if (text.includes("<!-- troubleshooting:end -->")) troubleshooting = false;
+    const fence = text.match(/^(```|~~~)(\w*)/);
+    if (fence) {
+      block = block === undefined ? fence[0] : undefined;
+      return;
+    }
+    if (block === undefined) return;
+    const command = text.startsWith("$ ") ? text.slice(2) : block === "```bash" && text.trim() ? text.replace(/\s+# .*$/, "") : undefined;
+    if (command !== undefined) commands.push({ page, line: i + 1, command, output: [], troubleshooting, captured: block.startsWith("~") });
+    else commands.at(-1)?.output.push(text);
+  });
+  return commands;
+}

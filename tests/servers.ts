@@ -295,6 +295,9 @@ export function startTokenAuthRegistry(options: TokenAuthOptions): Promise<Token
       get pid() {
         return registry.pid;
       },
+      get launch() {
+        return registry.launch;
+      },
       async rotateSigningKey() {
         signing = await createSigningKey(dir);
         await writeFile(bundle, await readFile(signing.certFile));

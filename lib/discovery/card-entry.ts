@@ -88,17 +88,37 @@ export function matches(entry: CardEntry, filter: CardFilter, fields?: () => Ret
 
 const collator = new Intl.Collator("en", { numeric: true });
 
-/** Agent and tag in order: by agent, then tag with numbers in order (v2 before v10). */
+/** A tag that names a version: 1.2.0, v2, v2.0-rc1 (dotted numbers after an optional v; a -suffix marks a pre-release). */
+const VERSION = /^v?(\d+(?:\.\d+)*)(-[0-9A-Za-z.-]+)?$/;
+
+export const isVersionTag = (tag: string) => VERSION.test(tag);
+
+/** Versions first, as versions (v2 before v10, 1.0.0-rc1 before 1.0.0), then the other tags (stable, pinned) by name. */
+function compareTags(a: string, b: string): number {
+  const [va, vb] = [VERSION.exec(a), VERSION.exec(b)];
+  if (!va || !vb) return Number(!va) - Number(!vb) || collator.compare(a, b);
+  const [na, nb] = [va[1].split(".").map(Number), vb[1].split(".").map(Number)];
+  for (let i = 0; i < Math.max(na.length, nb.length); i++) {
+    if ((na[i] ?? 0) !== (nb[i] ?? 0)) return (na[i] ?? 0) - (nb[i] ?? 0);
+  }
+  return Number(!va[2]) - Number(!vb[2]) || collator.compare(a, b);
+}
+
+/** Agent and tag in order: by agent, then tag (versions as versions, then named tags). */
 export const byAgentThenTag = ([agentA, tagA]: [string, string], [agentB, tagB]: [string, string]) =>
-  collator.compare(agentA, agentB) || collator.compare(tagA, tagB);
+  collator.compare(agentA, agentB) || compareTags(tagA, tagB);
 
 /** An entry's agent and tag, what it is sorted and found by. */
 export const agentAndTag = (entry: CardEntry): [string, string] => [agentOf(entry.repository), entry.tag];
 
-/** By agent, then tag with numbers in order (v2 before v10). */
+/** By agent, then tag: versions as versions, then named tags. */
 export const byAgentAndTag = (a: CardEntry, b: CardEntry) => byAgentThenTag(agentAndTag(a), agentAndTag(b));
 
-/** `verified` is null where it was not asked (an index-only search). */
+/** Where the discovery service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
+export const cardPath = (entry: CardEntry) =>
+  `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
+
+/** One card as JSON, the same in every answer; `verified` is null where it was not asked (an index-only search). */
 export function entryJson(entry: CardEntry, verified: boolean | null) {
   const { card } = entry;
   return {
@@ -114,5 +134,6 @@ export function entryJson(entry: CardEntry, verified: boolean | null) {
     description: card.description,
     digest: entry.manifest.digest,
     verified,
+    card: cardPath(entry),
   };
 }

@@ -267,7 +267,10 @@ async function copyUnlisted(repository: Repository, entries: CardEntry[], state?
   await mapLimit(rest, CRAWL_CONCURRENCY, copy);
 }
 
-const sameTag = (a: CardEntry, b: CardEntry) => a.repository === b.repository && a.tag === b.tag;
+/** A tag of a repository: what the index lists a card under. */
+type Tagged = Pick<CardEntry, "repository" | "tag">;
+
+const sameTag = (a: Tagged, b: Tagged) => a.repository === b.repository && a.tag === b.tag;
 
 function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
   const shards = new Map<string, CardEntry[]>();
@@ -312,11 +315,13 @@ export interface UpdateOptions {
   cache?: DiscoveryCache;
   /** Card manifests' bytes by digest, as Repository.fetchManifest gave them moments ago: not fetched again to copy them. */
   manifests?: Map<string, Uint8Array>;
+  /** Tags to take out of the index: their cards were untagged. */
+  dropped?: Tagged[];
 }
 
 /**
- * Puts these cards in the index, replacing what it said of their tags, and keeps every other
- * entry. Each entry is the tag as its caller read (or pushed) it moments ago. Registries have no
+ * Puts these cards in the index, replacing what it said of their tags, takes out the tags
+ * `dropped` names, and keeps every other entry. Each entry is the tag as its caller read (or pushed) it moments ago. Registries have no
  * conditional PUT (Distribution takes `If-Match` and ignores it), so two publishers at once
  * could each write an index without the other's card. Two defences: just before writing, the
  * tag is read again and the round starts over if it moved (so a lost update needs another
@@ -339,7 +344,8 @@ export const indexDigest = (registry: Registry) => registry.repository(INDEX_REP
 
 async function update(registry: Registry, entries: CardEntry[], options: UpdateOptions): Promise<void> {
   const repository = registry.repository(INDEX_REPOSITORY);
-  const touched = new Set(entries.map((entry) => shardOf(entry.repository)));
+  const dropped = options.dropped ?? [];
+  const touched = new Set([...entries, ...dropped].map((entry) => shardOf(entry.repository)));
   // The shards this update wrote are not fetched back when it reads the index again, nor by the next run.
   const written = new Map<string, Uint8Array>();
   const keep = async (digest: string, bytes: Uint8Array) => {
@@ -367,14 +373,18 @@ async function update(registry: Registry, entries: CardEntry[], options: UpdateO
   for (let round = 0;; round++) {
     if (round > 0) current = await read();
     const wanted = await missing(current, round === 0);
-    if (wanted.length === 0) return;
+    const gone = dropped.filter((tag) => listedEntries(current).some((other) => sameTag(other, tag)));
+    if (wanted.length === 0 && gone.length === 0) return;
     if (round === MAX_ROUNDS) {
       throw new EnvironmentError(
         `the discovery index ${repository.reference(INDEX_TAG)} kept changing under this update; gave up after ${MAX_ROUNDS} rounds`,
       );
     }
-    const kept = listedEntries(current).filter((other) => !wanted.some((entry) => sameTag(entry, other)));
-    const shards = new Map([...current.shards, ...await writeShards(repository, byShard([...kept, ...wanted]), keep)]);
+    const kept = listedEntries(current).filter((other) => ![...wanted, ...gone].some((entry) => sameTag(entry, other)));
+    const cards = byShard([...kept, ...wanted]);
+    // A shard this update read and left without cards is no longer listed.
+    const unchanged = [...current.shards].filter(([id]) => !touched.has(id) || cards.has(id));
+    const shards = new Map([...unchanged, ...await writeShards(repository, cards, keep)]);
     const started = performance.now();
     if ((await indexDigest(registry)) === current.digest) {
       await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);

@@ -8,7 +8,7 @@ import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
 import { collect, type Registry } from "../oci/registry.ts";
 import { isVerified } from "../verification.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, matches } from "./card-entry.ts";
+import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, entryJson, matches } from "./card-entry.ts";
 import { type Index, INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
 import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
 
@@ -42,6 +42,34 @@ export interface Discovery {
 }
 
 export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
+
+/** Whether a card has a passing verification record; null where that was not asked (indexOnly). */
+export const verifiedOf = (found: Discovery) => (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
+
+/**
+ * The one JSON form of what discovery found, `discover --json`'s and the service's `GET /agents`:
+ * where the cards came from, and `entries` (those a search selected; all by default) as cards.
+ */
+export function discoveryJson(
+  registry: string,
+  found: Discovery,
+  entries = found.entries,
+  verified = verifiedOf(found),
+  /** Of a page: how many cards the search selected in all, and the link to the next page (null: the last). */
+  { total, next }: { total: number; next: string | null } = { total: entries.length, next: null },
+) {
+  return {
+    registry,
+    source: found.source,
+    ...(found.crawled && { crawled: found.crawled }),
+    stale: found.stale,
+    total,
+    next,
+    cardsFetched: found.fetched,
+    cards: entries.map((entry) => entryJson(entry, verified(entry))),
+    problems: found.problems,
+  };
+}
 
 /**
  * Which cards have a passing verification record for their exact manifest digest (lib/verification.ts).

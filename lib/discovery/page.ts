@@ -1,15 +1,11 @@
 // The discovery service's page for people: every agent with its versions, skills, digests and
 // verified status. Card text is whatever a publisher wrote, so every piece of it is escaped,
 // and only http(s) URLs become links.
-import { agentOf, type CardEntry } from "./card-entry.ts";
+import { type CardEntry, cardPath, isVersionTag } from "./card-entry.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => ESCAPES[char]);
-
-/** Where the service serves a card: /agents/{agent}/{tag}/.well-known/agent-card.json. */
-export const cardPath = (entry: CardEntry) =>
-  `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
 
 function link(url: string): string {
   const safe = /^https?:\/\//i.test(url) && URL.canParse(url);
@@ -25,20 +21,23 @@ const badge = (verified: boolean | null) =>
 
 const skills = (ids: string[]) => ids.map((id) => `<span class="skill">${escapeHtml(id)}</span>`).join(" ");
 
+/** A version's row: each cell with its column's name, which a narrow screen shows in front of it. */
+const COLUMNS: [string, (entry: CardEntry, verified: boolean | null) => string][] = [
+  ["Tag", (entry) => `<code>${escapeHtml(entry.tag)}</code>`],
+  ["Card version", (entry) => escapeHtml(entry.card.version)],
+  ["A2A", (entry) => escapeHtml(entry.card.a2aVersion)],
+  ["Skills", (entry) => skills(entry.card.skills)],
+  ["Manifest digest", (entry) => `<code class="digest" title="${escapeHtml(entry.manifest.digest)}">${escapeHtml(entry.manifest.digest.slice(0, 19))}…</code>`],
+  ["Verified", (_, verified) => badge(verified)],
+  ["Card", (entry) => `<a href="${escapeHtml(cardPath(entry))}">agent-card.json</a>`],
+];
+
 function agentSection(entries: CardEntry[], verified: (entry: CardEntry) => boolean | null): string {
-  // The newest tag (last in order) speaks for the agent; each version's own row says what differs.
-  const latest = entries[entries.length - 1];
+  // The newest version (the last version tag; else the last tag) speaks for the agent; each row says what differs.
+  const latest = entries.findLast((entry) => isVersionTag(entry.tag)) ?? entries[entries.length - 1];
   const { card } = latest;
   const rows = entries.map((entry) => `
-      <tr>
-        <td><code>${escapeHtml(entry.tag)}</code></td>
-        <td>${escapeHtml(entry.card.version)}</td>
-        <td>${escapeHtml(entry.card.a2aVersion)}</td>
-        <td>${skills(entry.card.skills)}</td>
-        <td><code class="digest" title="${escapeHtml(entry.manifest.digest)}">${escapeHtml(entry.manifest.digest.slice(0, 19))}…</code></td>
-        <td>${badge(verified(entry))}</td>
-        <td><a href="${escapeHtml(cardPath(entry))}">agent-card.json</a></td>
-      </tr>`).join("");
+      <tr>${COLUMNS.map(([name, cell]) => `<td data-label="${name}">${cell(entry, verified(entry))}</td>`).join("")}</tr>`).join("");
   return `
   <section class="agent">
     <h2>${escapeHtml(card.name)} <span class="repository">${escapeHtml(latest.repository)}</span></h2>
@@ -46,20 +45,22 @@ function agentSection(entries: CardEntry[], verified: (entry: CardEntry) => bool
     <p class="meta">Skills: ${skills(card.skills)}</p>
     <p class="meta">Served at: ${card.urls.map(link).join(", ") || "-"}</p>
     <table>
-      <thead><tr><th>Tag</th><th>Card version</th><th>A2A</th><th>Skills</th><th>Manifest digest</th><th>Verified</th><th>Card</th></tr></thead>
+      <thead><tr>${COLUMNS.map(([name]) => `<th>${name}</th>`).join("")}</tr></thead>
       <tbody>${rows}
       </tbody>
     </table>
   </section>`;
 }
 
+// Narrower than 40rem (a phone), the form wraps and each version's row becomes a block of
+// labelled lines: seven columns do not fit there side by side.
 const STYLE = `
-  body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d2430; }
+  body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1d2430; overflow-wrap: anywhere; }
   h1 { margin-bottom: 0.2rem; }
   .summary { color: #566; margin-top: 0; }
-  form { margin: 1rem 0 1.5rem; display: flex; gap: 0.5rem; }
-  input, select, button { font: inherit; padding: 0.25rem 0.5rem; }
-  input { min-width: 22rem; }
+  form { margin: 1rem 0 1.5rem; display: flex; flex-wrap: wrap; gap: 0.5rem; }
+  input, select, button { font: inherit; padding: 0.25rem 0.5rem; max-width: 100%; }
+  input { flex: 1 1 16rem; min-width: 0; }
   .agent { border: 1px solid #d5dbe3; border-radius: 6px; padding: 0.2rem 1rem 0.8rem; margin-bottom: 1.2rem; }
   .agent h2 { font-size: 1.2rem; margin-bottom: 0.2rem; }
   .repository { font-weight: normal; color: #667; font-size: 0.9rem; margin-left: 0.5rem; }
@@ -77,6 +78,14 @@ const STYLE = `
   .badge.unknown { background: #fff4d6; color: #6b4e00; }
   .digest { font-size: 0.85rem; }
   .problems { color: #8a4b00; }
+  @media (max-width: 40rem) {
+    body { margin: 1rem auto; }
+    table, tbody, tr, td { display: block; width: auto; }
+    thead { display: none; }
+    tr { border-top: 1px solid #d5dbe3; padding: 0.4rem 0; }
+    td { border: 0; padding: 0.1rem 0; }
+    td::before { content: attr(data-label) ": "; color: #566; font-size: 0.85rem; }
+  }
 `;
 
 export interface PageContent {
@@ -96,6 +105,8 @@ export interface PageContent {
   allSkills: string[];
   query: { text?: string; skill?: string };
   stale: string[];
+  /** What to run to bring an out-of-date index up to date, with the service's settings. */
+  staleHint?: string;
 }
 
 /** Stale repositories named on the page; the rest are counted. */
@@ -111,6 +122,7 @@ export function renderPage(content: PageContent): string {
   const count = `${total.toLocaleString("en-US")} card${total === 1 ? "" : "s"}${cards.length < total ? `, ${(start + 1).toLocaleString("en-US")}-${(start + cards.length).toLocaleString("en-US")} shown` : ""}`;
   const sections = [...byRepository.values()].map((entries) => agentSection(entries, content.verified)).join("");
   const stale = content.stale.length - STALE_SHOWN;
+  const searched = Boolean(content.query.text || content.query.skill);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -127,9 +139,12 @@ export function renderPage(content: PageContent): string {
     <select name="skill" aria-label="Skill"><option value="">any skill</option>${options}</select>
     <button type="submit">Search</button>
   </form>${content.stale.length > 0 ? `
-  <p class="problems">The index is out of date for ${escapeHtml(content.stale.slice(0, STALE_SHOWN).join(", "))}${stale > 0 ? ` and ${stale} more repositories` : ""}; shown as the registry has them now.</p>` : ""}${sections ||
+  <p class="problems">The index is out of date for ${escapeHtml(content.stale.slice(0, STALE_SHOWN).join(", "))}${stale > 0 ? ` and ${stale} more repositories` : ""}; shown as the registry has them now.${
+    content.staleHint ? ` ${escapeHtml(content.staleHint)}` : ""
+  }</p>` : ""}${searched ? `
+  <p><a href="/">Show every agent</a></p>` : ""}${sections ||
     `
-  <p>No agent cards${content.query.text || content.query.skill ? " match this search" : " in this registry"}.</p>`}${content.next ? `
+  <p>No agent cards${searched ? " match this search" : " in this registry"}.</p>`}${content.next ? `
   <p><a href="${escapeHtml(content.next)}" rel="next">Next page</a></p>` : ""}
 </body>
 </html>

@@ -1,4 +1,5 @@
-// After a push or a copy: keeping the discovery index up to date with the tags just published.
+// After a push, a copy or an untag: keeping the discovery index up to date with the tags just
+// published or removed.
 import { CliError } from "../errors.ts";
 import { OciError } from "../oci/errors.ts";
 import type { Registry, Repository } from "../oci/registry.ts";
@@ -32,8 +33,19 @@ async function entryOf(
   return await cardAt(repository, tag, cache);
 }
 
-/** The index after an update: the `agent:tag`s it lists now, or why it could not be updated. */
-export type IndexUpdate = { index: string; listed: string[] } | { index: string; failure: OciError | CliError };
+/** The index after an update: the `agent:tag`s the update put in or took out, or why it could not be updated. */
+export type IndexUpdate = { index: string; tags: string[] } | { index: string; failure: OciError | CliError };
+
+/** Runs an update of the index; a registry failure is an answer, not an exception. */
+async function answered(registry: Registry, update: () => Promise<string[]>): Promise<IndexUpdate> {
+  const index = `${registry.host}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
+  try {
+    return { index, tags: await update() };
+  } catch (error) {
+    if (!(error instanceof OciError || error instanceof CliError)) throw error;
+    return { index, failure: error };
+  }
+}
 
 /**
  * Puts `agents/<agent>:<tag>` of each agent in the discovery index, after a push or a copy;
@@ -47,8 +59,7 @@ export async function updateIndex(
   agents: string[],
   seen = new Map<string, Seen>(),
 ): Promise<IndexUpdate> {
-  const index = `${registry.host}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
-  try {
+  return await answered(registry, async () => {
     const repositories = agents.map((agent) => registry.repository(`${AGENTS_NAMESPACE}/${agent}`));
     const listing = await readListing(registry, repositories.map((repository) => repository.name), cache);
     const entries = [];
@@ -60,9 +71,15 @@ export async function updateIndex(
     }
     await addToIndex(registry, entries, { listing, cache, manifests });
     await cache.save().catch(() => {});
-    return { index, listed: entries.map((entry) => `${agentOf(entry.repository)}:${entry.tag}`) };
-  } catch (error) {
-    if (!(error instanceof OciError || error instanceof CliError)) throw error;
-    return { index, failure: error };
-  }
+    return entries.map((entry) => `${agentOf(entry.repository)}:${entry.tag}`);
+  });
+}
+
+/** Takes `agents/<agent>:<tag>` of each agent out of the discovery index, after an untag. */
+export async function dropFromIndex(registry: Registry, cache: DiscoveryCache, tag: string, agents: string[]): Promise<IndexUpdate> {
+  return await answered(registry, async () => {
+    await addToIndex(registry, [], { cache, dropped: agents.map((agent) => ({ repository: `${AGENTS_NAMESPACE}/${agent}`, tag })) });
+    await cache.save().catch(() => {});
+    return agents.map((agent) => `${agent}:${tag}`);
+  });
 }

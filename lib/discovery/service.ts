@@ -1,5 +1,6 @@
 // The discovery service (Phase 4): HTTP over one registry, answered from memory.
-//   GET /agents?skill=ID&q=TEXT&tag=&name=&limit=100&cursor=agent:tag   a page of cards, compact JSON
+//   GET /agents?skill=ID&q=TEXT&tag=&name=&limit=100&cursor=agent:tag   a page of cards, compact JSON,
+//                                                           in the shape `discover --json` prints
 //   GET /agents/{agent}/{tag}/.well-known/agent-card.json   the stored card, byte for byte, with
 //                                                           ETag (its layer digest), Cache-Control, 304
 //   GET /?… (the same query)                                the page for people
@@ -17,12 +18,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Registry } from "../oci/registry.ts";
 import { isContentFailure } from "../errors.ts";
 import type { DiscoveryCache } from "./cache.ts";
-import { type CardEntry, type CardFilter, entryJson, summariseCard } from "./card-entry.ts";
+import { type CardEntry, type CardFilter, summariseCard } from "./card-entry.ts";
 import { indexDigest } from "./catalog-index.ts";
 import { cardLayer, fetchCard } from "./crawl.ts";
-import { discover, type Discovery, recheck } from "./discover.ts";
+import { discover, type Discovery, discoveryJson, recheck } from "./discover.ts";
 import type { Answer, Asked } from "./listen.ts";
-import { cardPath, renderPage } from "./page.ts";
+import { renderPage } from "./page.ts";
 import { parseCursor, remember, View } from "./view.ts";
 
 /** Tags can be pushed again, so a card is fresh for a minute and then revalidated with its ETag. */
@@ -56,6 +57,8 @@ export interface ServiceOptions {
   maxReads?: number;
   /** Told of every request answered, and of every view loaded. */
   log?: (line: string) => void;
+  /** What the page tells people to run when the index is out of date. */
+  staleHint?: string;
 }
 
 /** A card manifest's verdict, which never changes: the card's bytes and ETag, or why discovery refuses it. */
@@ -233,14 +236,7 @@ export class DiscoveryService {
     const { view } = this;
     const { filter, limit, after } = queryOf(url);
     const { cards, total, next } = view.page(filter, limit, after);
-    return answer(200, {}, {
-      registry: this.options.registry.host,
-      source: view.found.source,
-      total,
-      limit,
-      next: next ? nextLink(url, next) : null,
-      cards: cards.map((entry) => ({ ...entryJson(entry, view.verified(entry)), card: cardPath(entry) })),
-    });
+    return answer(200, {}, discoveryJson(this.options.registry.host, view.found, cards, view.verified, { total, next: next ? nextLink(url, next) : null }));
   }
 
   private page(url: URL): Answer {
@@ -263,6 +259,7 @@ export class DiscoveryService {
       allSkills: view.skills,
       query: { text: filter.text, skill: filter.skill },
       stale: found.stale,
+      staleHint: this.options.staleHint,
     });
     return answer(200, { "Content-Type": HTML_TYPE }, html);
   }

@@ -337,3 +337,15 @@ export async function copyArtifact(
   onStatus("Copied", descriptor);
   return descriptor;
 }
+
+/**
+ * Removes one tag, `read` being its manifest as Repository.fetchManifest gave it. A registry that
+ * deletes tags (OCI distribution 1.1) removes just the tag. Distribution 2.x deletes only
+ * manifests, by digest, and every tag that names one goes with it: there the manifest is
+ * deleted and put back under `others`, the other tags that held it, so only `tag` is gone.
+ */
+export async function untag(repository: Repository, tag: string, read: { descriptor: Descriptor; bytes: Uint8Array }, others: string[]) {
+  if (await repository.deleteManifest(tag)) return;
+  await repository.deleteManifest(read.descriptor.digest);
+  for (const other of others) await repository.pushManifest(other, read.bytes, read.descriptor.mediaType);
+}

@@ -25,6 +25,7 @@ import { type HttpRequest, type HttpResponse, readStart } from "./transport.ts";
 
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
+export const deleteScope = (repository: string) => `repository:${repository}:delete`;
 export const CATALOG_SCOPE = "registry:catalog:*";
 
 /** What the token service may take at most to answer (oras-go's limit). */

@@ -39,10 +39,12 @@ export type Reason =
   | "token-service" | "unsupported-challenge" | "docker-config" | "credential-helper" | "cleartext" | "cleartext-token-service"
   // tls
   | "untrusted-certificate" | "https-server" | "plain-http-server" | "name-mismatch" | "expired" | "handshake" | "ca-file"
+  // unreachable
+  | "unknown-host"
   // timeout
   | "stalled"
   // unsupported
-  | "no-catalog"
+  | "no-catalog" | "no-delete"
   // invalid-content
   | "path-traversal" | "no-title" | "duplicate-title" | "digest-mismatch" | "oversized-blob" | "truncated"
   | "unexpected-media-type" | "malformed-manifest" | "not-an-index" | "pagination-loop"

@@ -4,7 +4,7 @@ import { type ErrorKind, OciError, type RegistryErrorBody } from "./errors.ts";
 import { type Descriptor, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from "./manifest.ts";
 import { isLoopbackHost, usesPlainHttp } from "./reference.ts";
 import { createTransport, type HttpResponse, readLimited, readStart, type Transport } from "./transport.ts";
-import { CATALOG_SCOPE, pullScope, pushScope } from "./auth.ts";
+import { CATALOG_SCOPE, deleteScope, pullScope, pushScope } from "./auth.ts";
 
 /**
  * Answers 401 challenges (lib/oci/auth.ts's Authenticator is one): sends a request with what it
@@ -391,6 +391,34 @@ export class Repository {
       throw new OciError("invalid-content", `the registry stored ${subject} as ${stored}, but its bytes hash to ${digest}`, { subject });
     }
     return { mediaType, digest, size: bytes.byteLength, subjectIndexed: response.headers.get("oci-subject") !== null };
+  }
+
+  /**
+   * DELETEs a manifest by tag or digest; false where the registry deletes manifests only by
+   * digest and refused the tag (Distribution 2.x answers 400). A registry that does not allow
+   * deleting at all (Distribution without storage.delete.enabled answers 405) is an OciError
+   * "unsupported" with the reason "no-delete".
+   */
+  async deleteManifest(reference: string): Promise<boolean> {
+    const subject = this.reference(reference);
+    const byTag = !reference.startsWith("sha256:");
+    let response;
+    try {
+      response = await this.registry.request(`/v2/${this.name}/manifests/${reference}`, {
+        method: "DELETE",
+        subject,
+        scope: deleteScope(this.name),
+        accept: byTag ? [400] : [],
+      });
+    } catch (error) {
+      if (!(error instanceof OciError && error.details.status === 405)) throw error;
+      throw new OciError("unsupported", `${this.registry.host} does not allow deleting: DELETE ${subject} answered 405 (${error.details.code ?? "Method Not Allowed"})`, {
+        ...error.details,
+        reason: "no-delete",
+      });
+    }
+    await response.body?.cancel();
+    return response.status !== 400;
   }
 
   /**

@@ -328,10 +328,11 @@ function connectionError(error: unknown, url: string, timeoutMs?: number, method
   const detail = cleanDetail(message);
   const tls = TLS_PROBLEMS.find((problem) => problem.pattern.test(text));
   if (tls) return new OciError("tls", tls.says(host, detail), { reason: tls.reason, subject: host });
+  if (/ENOTFOUND|EAI_AGAIN|dns error|lookup/i.test(text)) {
+    return new OciError("unreachable", `cannot reach ${peer}: the host name ${new URL(url).hostname} does not resolve`, { subject: host, reason: "unknown-host" });
+  }
   const why = /ECONNREFUSED|refused/i.test(text)
     ? "connection refused"
-    : /ENOTFOUND|EAI_AGAIN|dns error|lookup/i.test(text)
-    ? "host not found"
     : /ECONNRESET|EPIPE|UND_ERR_SOCKET|reset|closed/i.test(text)
     ? `connection closed by ${peer.startsWith("the registry") ? "the registry" : "the server"}`
     : detail;

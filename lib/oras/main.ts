@@ -62,8 +62,11 @@ const USAGE = [
   "  oras repo tags localhost:5000/hello",
   "",
   'Use "oras [command] --help" for more information about a command.',
-  "Run it as: make oras ARGS='repo ls localhost:5000', or scripts/oras.ts repo ls localhost:5000",
-  "(node_modules/.bin/deno run -A scripts/oras.ts, or node --import tsx scripts/oras.ts).",
+  "Run it as one of (docs/oras.md):",
+  "  make oras ARGS='repo ls localhost:5000'",
+  "  npx oras-lite repo ls localhost:5000",
+  "  node_modules/.bin/deno run -A scripts/oras.ts repo ls localhost:5000",
+  "  node --import tsx scripts/oras.ts repo ls localhost:5000",
   "",
 ].join("\n");
 

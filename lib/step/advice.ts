@@ -1,33 +1,75 @@
 // What a person can do about a failure, in this project's words: the one place that turns an
 // OciError's kind and reason into advice. lib/oci says what went wrong; this says what to do.
+// Every command suggested carries the settings the person gave that matter for it.
 import { CliError } from "../errors.ts";
 import { type ErrorKind, OciError, type Reason } from "../oci/errors.ts";
 import type { CardTrust, Policy } from "../trust/signatures.ts";
 import type { Location } from "../trust/store.ts";
+import { isLoopbackHost } from "../oci/reference.ts";
+import { DEFAULT_REGISTRY } from "./options.ts";
+import { shellLine } from "./output.ts";
 
-/** What the step knows besides the error: the registry it talked to, and what exists where something was missing. */
+/** What the step knows besides the error: the registry it talked to and how, and what exists where something was missing. */
 export interface AdviceContext {
   registry?: string;
+  /** How REGISTRY was reached: its CA file, --insecure, plain HTTP. */
+  remote?: { caFile?: string; insecure?: boolean; plainHttp?: boolean };
   /** For a missing artifact: the repository, and its tags (none: it does not exist). */
   missing?: { repository: string; tags: string[] };
 }
 
-const HOSTILE = "The artifact is hostile or broken; nothing was written.";
-const START_OVER = "start over with `make clean registry push`.";
+type Context = AdviceContext & { registry: string };
 
-const login = (registry: string) =>
-  `make login REGISTRY=${registry} REGISTRY_USERNAME=<user> (the password is read from stdin or REGISTRY_PASSWORD)`;
+/**
+ * `make TARGET` as this person runs it: with REGISTRY (unless it is the default) and, unless
+ * `tls` is false (make registry reads no TLS settings), how REGISTRY is reached; then `more`,
+ * as written (`TAG=…` is for the person to fill in).
+ */
+function makeCommand(target: string, { registry = DEFAULT_REGISTRY, remote = {} }: AdviceContext, { tls = true } = {}, ...more: string[]): string {
+  const settings = [
+    ...(registry === DEFAULT_REGISTRY ? [] : [`REGISTRY=${registry}`]),
+    ...(tls && remote.caFile !== undefined ? [`REGISTRY_CA_FILE=${remote.caFile}`] : []),
+    ...(tls && remote.insecure ? ["REGISTRY_INSECURE=1"] : []),
+    ...(tls && remote.plainHttp && !isLoopbackHost(registry) ? ["PLAIN_HTTP=1"] : []),
+  ];
+  return [shellLine(["make", ...target.split(" "), ...settings]), ...more].join(" ");
+}
+
+/** What to do where no registry answers: start one here, or, for another machine's, check it. */
+export function startRegistryHint(context: AdviceContext): string {
+  const registry = context.registry ?? DEFAULT_REGISTRY;
+  return isLoopbackHost(registry)
+    ? `Start one with \`${makeCommand("registry", context, { tls: false })}\`, or point REGISTRY at a running one.`
+    : `Nothing answers at ${registry}: check that its registry runs and the address is right (\`${makeCommand("doctor", context)}\` says what answers).`;
+}
+
+/** What to do where something holds REGISTRY's port but does not answer like a registry. */
+export function portTakenHint(context: AdviceContext): string {
+  return `Stop what holds ${context.registry ?? DEFAULT_REGISTRY}, or use another address (\`make registry REGISTRY=localhost:5002\` starts one there).`;
+}
+
+/** How to bring the discovery index up to date. */
+export const rebuildIndexHint = (context: AdviceContext) =>
+  `Rebuild it with \`${makeCommand("discover", context, {}, "REFRESH=1")}\`; until then \`${makeCommand("discover", context, {}, "CRAWL=1")}\` finds every card.`;
+
+const HOSTILE = "The artifact is hostile or broken; nothing was written.";
+const startOver = (context: Context) => `start over with \`${makeCommand("reset registry push", context)}\` (reset asks first).`;
+
+const login = (context: Context) =>
+  `${makeCommand("login", context, {}, "REGISTRY_USERNAME=<user>")} (the password is read from stdin or REGISTRY_PASSWORD)`;
+
+type Advise = (error: OciError, context: Context) => string | undefined;
 
 /** Advice by reason, where the reason decides it; typed, so a reason no code raises cannot be listed. */
-const BY_REASON: Partial<Record<Reason, (registry: string) => string>> = {
-  "no-credentials": (registry) => `Log in once: ${login(registry)};\nor set REGISTRY_USERNAME and REGISTRY_PASSWORD for this run.`,
-  "anonymous-refused": (registry) => `Log in once: ${login(registry)};\nor set REGISTRY_USERNAME and REGISTRY_PASSWORD for this run.`,
-  "rejected-credentials": (registry) => `Check the user name and password (or token), then log in again: ${login(registry)}.`,
+const BY_REASON: Partial<Record<Reason, Advise>> = {
+  "no-credentials": (_, context) => `Log in once: ${login(context)};\nor set REGISTRY_USERNAME and REGISTRY_PASSWORD for this run.`,
+  "anonymous-refused": (_, context) => `Log in once: ${login(context)};\nor set REGISTRY_USERNAME and REGISTRY_PASSWORD for this run.`,
+  "rejected-credentials": (_, context) => `Check the user name and password (or token), then log in again: ${login(context)}.`,
   "invalid-token": () =>
     "Run again: a new token is fetched each run. If it keeps failing, the token service and the registry disagree\n" +
     "(clocks, or the key the registry trusts): check them.",
-  "token-service": (registry) =>
-    `The token service refused or failed: check the credentials (${login(registry)}),\nand that the token service named in the error is up.`,
+  "token-service": (_, context) =>
+    `The token service refused or failed: check the credentials (${login(context)}),\nand that the token service named in the error is up.`,
   "docker-config": () => "Fix that file (it must be JSON, as docker and oras write it) or point DOCKER_CONFIG at another directory.",
   "credential-helper": () => "Install the credential helper the Docker config names (docker-credential-<name> on PATH), or remove it from the config.",
   cleartext: () => "Credentials only go over TLS to another machine: drop --plain-http (PLAIN_HTTP) and reach the registry over HTTPS.",
@@ -46,20 +88,26 @@ const BY_REASON: Partial<Record<Reason, (registry: string) => string>> = {
   expired: () => "The registry's certificate must be renewed (or this machine's clock is wrong).",
   "ca-file": () => "Point --ca-file (REGISTRY_CA_FILE) at the PEM file of the CA that signed the registry's certificate.",
 
-  stalled: () =>
-    "It stopped sending in the middle of an answer: check it with `make registry-status` and its log, then run again;\n" +
+  stalled: (_, context) =>
+    `It stopped sending in the middle of an answer: check it with \`${makeCommand("registry-status", context, { tls: false })}\` and its log, then run again;\n` +
     "over a slow link, allow more time with REGISTRY_TIMEOUT=seconds.",
 
-  "no-catalog": () => "Name the agent repositories instead: make list AGENTS=plan,build,test (list then asks for those directly).",
+  "unknown-host": (_, { registry }) =>
+    `Check the host name in REGISTRY=${registry}: it is not in DNS or /etc/hosts (a registry on this machine is localhost:<port>).`,
+
+  "no-delete": () =>
+    "Nothing was removed: this registry keeps what it stores. Distribution deletes only with storage.delete.enabled: true\n" +
+    "in its config (fixtures/registry/config.yml, the one make registry starts, has it); ask its operator.",
+  "no-catalog": (_, context) => `Name the agent repositories instead: ${makeCommand("list", context, {}, "AGENTS=plan,build,test")} (list then asks for those directly).`,
 
   "path-traversal": () => `${HOSTILE} Do not pull it with --allow-path-traversal.`,
   "no-title": () => "Push files with `oras push REF FILE`, which names each layer after its file.",
-  "digest-mismatch": () =>
+  "digest-mismatch": (_, context) =>
     "The registry's storage is damaged or the artifact was tampered with; nothing was written.\n" +
-    `A new push keeps the damaged blob the registry already holds: ${START_OVER}`,
-  truncated: () =>
-    "The registry stopped while sending it, or its storage is damaged: check `make registry-status`;\n" +
-    `if it runs and this happens again, ${START_OVER}`,
+    `A new push keeps the damaged blob the registry already holds: ${startOver(context)}`,
+  truncated: (_, context) =>
+    `The registry stopped while sending it, or its storage is damaged: check \`${makeCommand("registry-status", context, { tls: false })}\`;\n` +
+    `if it runs and this happens again, ${startOver(context)}`,
   "pagination-loop": () => "The registry's list pages lead back to themselves: tell its operator. Steps that take AGENTS name\nthe agents' repositories directly, without the catalog.",
   "unexpected-media-type": () =>
     "Expected application/vnd.oci.image.manifest.v1+json, the form oras push writes; this reference holds something else.",
@@ -69,29 +117,32 @@ const BY_REASON: Partial<Record<Reason, (registry: string) => string>> = {
 };
 
 /** Advice by kind, where no reason decides it. */
-const BY_KIND: Record<ErrorKind, (error: OciError, context: AdviceContext & { registry: string }) => string | undefined> = {
-  unreachable: () => "Start one with `make registry` (or point REGISTRY at a running one, e.g. REGISTRY=localhost:5000).",
-  timeout: () =>
-    "Something there accepts connections but does not answer like a registry: check it with `make registry-status`,\n" +
-    "start a registry with `make registry` (or point REGISTRY at one), or allow more time with REGISTRY_TIMEOUT=seconds.",
-  unavailable: ({ details }) =>
-    `It answered ${details.status} ${details.attempts} times in a row: check it with \`make registry-status\` and its log, then run again.`,
-  unauthorized: (_, { registry }) => `The registry wants credentials: ${login(registry)}.`,
-  denied: () =>
+const BY_KIND: Record<ErrorKind, Advise> = {
+  unreachable: (_, context) => startRegistryHint(context),
+  timeout: (_, context) =>
+    `Something at ${context.registry} accepts connections but is silent: it is no registry that works.\n` +
+    `${portTakenHint(context)}\nA registry that is only slow: allow more time with REGISTRY_TIMEOUT=seconds.`,
+  unavailable: ({ details }, context) =>
+    `It answered ${details.status} ${details.attempts} times in a row: check it with \`${makeCommand("registry-status", context, { tls: false })}\` and its log, then run again.`,
+  unauthorized: (_, context) => `The registry wants credentials: ${login(context)}.`,
+  denied: (_, context) =>
     "The credentials were accepted, but do not allow this: ask the registry's administrator for pull and push\n" +
-    "access to the repository, or log in as a user who has it (make login).",
-  tls: () => "Check the registry's TLS set-up with `make doctor`; --ca-file (REGISTRY_CA_FILE) trusts a private CA.",
+    `access to the repository, or log in as a user who has it (${makeCommand("login", context)}).`,
+  tls: (_, context) => `Check the registry's TLS set-up with \`${makeCommand("doctor", context)}\`; --ca-file (REGISTRY_CA_FILE) trusts a private CA.`,
   unsupported: () => undefined,
-  "not-a-registry": () =>
-    "Point REGISTRY at an OCI registry's host:port (check what answers with `make doctor`), or start one with `make registry`.",
+  "not-a-registry": (_, context) =>
+    `Point REGISTRY at an OCI registry's host:port (\`${makeCommand("doctor", context)}\` says what answers there).`,
   "too-large": () => "No registry stores anything this big, so the answer is broken or hostile: check that REGISTRY is the registry you meant.",
   "invalid-reference": () => "A reference looks like localhost:5000/agents/plan:v1 (registry/repository:tag or @sha256:…).",
   "file-system": () => "Choose a directory you can write to with --out (OUT_DIR), e.g. OUT_DIR=tmp/registry-verify.",
   "invalid-content": () => HOSTILE,
-  "not-found": (_, { missing }) =>
-    !missing ? undefined : missing.tags.length === 0
-      ? `The repository ${missing.repository} does not exist. Push it first: make push (or check REGISTRY and AGENTS).`
-      : `Tags in ${missing.repository}: ${missing.tags.join(", ")}. Push the missing one first (make push TAG=…) or pick one of these.`,
+  "not-found": (_, context) => {
+    const { missing } = context;
+    if (!missing) return undefined;
+    return missing.tags.length === 0
+      ? `The repository ${missing.repository} does not exist. Push it first: ${makeCommand("push", context)} (or check REGISTRY and AGENTS).`
+      : `Tags in ${missing.repository}: ${missing.tags.join(", ")}. Push the missing one first (${makeCommand("push", context, {}, "TAG=…")}) or pick one of these.`;
+  },
   rejected: () => undefined,
 };
 
@@ -100,9 +151,10 @@ export function advice(error: OciError | CliError, context: AdviceContext = {}):
   if (error instanceof CliError) return error.hint;
   const { reason, subject } = error.details;
   // Credentials are for the host that asked for them, which need not be REGISTRY (a token service, a mirror's side).
-  const registry = (error.kind === "unauthorized" ? subject : undefined) ?? context.registry ?? "REGISTRY";
+  const asked = error.kind === "unauthorized" && subject !== undefined && subject !== context.registry;
+  const full: Context = asked ? { registry: subject } : { ...context, registry: context.registry ?? DEFAULT_REGISTRY };
   const byReason = reason && BY_REASON[reason];
-  return byReason ? byReason(registry) : BY_KIND[error.kind](error, { ...context, registry });
+  return (byReason || BY_KIND[error.kind])(error, full);
 }
 
 /** What to do about a card VERIFY refused, by what its signatures came to. */

@@ -47,6 +47,9 @@ const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/** The registry every step talks to unless told otherwise. */
+export const DEFAULT_REGISTRY = OPTIONS.registry.default;
+
 /** A flag that only one command takes, beyond the shared options; `env` names its environment twin. */
 export interface CommandFlag {
   type: "string" | "boolean";
@@ -69,9 +72,21 @@ export function optionsHelp(names: readonly OptionName[], flags: CommandFlags = 
     "  --ca-file PATH     trust this PEM CA for the registry's TLS certificate (env REGISTRY_CA_FILE)",
     "  --insecure         TLS without verifying the certificate: for test registries only (env REGISTRY_INSECURE=1)",
     "  Credentials: REGISTRY_USERNAME and REGISTRY_PASSWORD, else the Docker config (make login stores them there).",
-    "  --json             print the result as JSON on stdout (people's output goes to stderr)",
-    "  --help             show this help",
+    "  --json             print the result as JSON on stdout, people's output on stderr (env JSON=1)",
+    "  --help             show this help and do nothing else (env HELP=1)",
   ];
+}
+
+/** node:util's parseArgs, strict: an unknown flag is a usage error, said in this project's words. */
+export function parseFlags(argv: string[], options: Record<string, { type: "string" | "boolean"; short?: string }>) {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (error) {
+    // Node's own wording goes on about `--` and positionals, which never apply here.
+    const unknown = (error as Error).message.match(/^Unknown option '([^']+)'/)?.[1];
+    throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
+  }
 }
 
 function checked(value: string, pattern: RegExp, what: string, rule: string, hint: string): string {
@@ -88,28 +103,19 @@ export function parseOptions(
   argv: string[],
   names: readonly OptionName[],
   commandFlags: CommandFlags = {},
-): { options: StepOptions; flags: CommandFlagValues; help: boolean; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
-        ...Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => [name, { type: flag.type }])),
-        json: { type: "boolean" },
-        "plain-http": { type: "boolean" },
-        "ca-file": { type: "string" },
-        insecure: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    // Node's own wording goes on about `--` and positionals, which never apply here.
-    const unknown = (error as Error).message.match(/^Unknown option '([^']+)'/)?.[1];
-    throw new UsageError(unknown ? `unknown option ${unknown}` : (error as Error).message, "Run with --help to see the options.");
-  }
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+): { help: true } | { help: false; options: StepOptions; flags: CommandFlagValues; positionals: string[] } {
+  const parsed = parseFlags(argv, {
+    ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
+    ...Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => [name, { type: flag.type }])),
+    json: { type: "boolean" },
+    "plain-http": { type: "boolean" },
+    "ca-file": { type: "string" },
+    insecure: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  const { values } = parsed;
+  // Help is asked before anything is checked: it never depends on the other settings.
+  if (values.help || env.boolean("HELP")) return { help: true };
   const pick = (name: OptionName) =>
     (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
 
@@ -152,18 +158,18 @@ export function parseOptions(
       toTag: tag("to-tag"),
       cardsDir: pick("cards"),
       outDir: pick("out"),
-      json: Boolean(values.json),
+      json: Boolean(values.json ?? env.boolean("JSON")),
       verify,
       trustStore: pick("trust"),
       remote,
       ...(logsIn && { username: pick("username") || undefined }),
       ...(names.includes("from") && mirrorSides(pick("from"), pick("to"))),
     },
-    flags: Object.fromEntries(Object.entries(commandFlags).map(([name, flag]) => {
-      const fromEnv = flag.env === undefined ? undefined : env.option(flag.env);
-      return [name, values[name] ?? (flag.type === "boolean" ? ["1", "true"].includes(fromEnv ?? "") : fromEnv)];
+    flags: Object.fromEntries(Object.entries(commandFlags).map(([name, { type, env: twin }]) => {
+      const fromEnv = twin === undefined ? undefined : type === "boolean" ? env.boolean(twin) : env.option(twin);
+      return [name, values[name] ?? fromEnv];
     })),
-    help: Boolean(values.help),
+    help: false,
     positionals: parsed.positionals,
   };
 }
@@ -259,21 +265,19 @@ export const agentRepository = (options: StepOptions, agent: string) => `${optio
 /** How many agents a step works on at once, as the fleet client keeps 8 cards in flight. */
 export const AGENTS_AT_ONCE = 8;
 
-
 /**
- * The created time `make walkthrough` pins unless SOURCE_DATE_EPOCH says otherwise, so that every
- * participant gets the digests the README prints: 2026-01-01T00:00:00Z.
+ * The created time push and publish stamp unless SOURCE_DATE_EPOCH says otherwise, step by step
+ * as in `make walkthrough`, so that every participant gets the digests the README prints:
+ * 2026-01-01T00:00:00Z.
  */
-export const WALKTHROUGH_EPOCH = 1767225600;
-
-/** What `make walkthrough` passes its steps as SOURCE_DATE_EPOCH: the user's, else WALKTHROUGH_EPOCH. */
-export const walkthroughEpoch = () => env.sourceDateEpoch ?? WALKTHROUGH_EPOCH;
+export const WORKSHOP_EPOCH = 1767225600;
 
 /**
- * `--annotation org.opencontainers.image.created=…` when SOURCE_DATE_EPOCH is set, the way oras
- * documents a reproducible push; nothing otherwise, so oras stamps the time of the push.
+ * `--annotation org.opencontainers.image.created=…`, the way oras documents a reproducible push:
+ * WORKSHOP_EPOCH, or SOURCE_DATE_EPOCH's time; nothing for SOURCE_DATE_EPOCH=now, so that oras
+ * stamps the time of the push, as it does by itself.
  */
 export function createdFlags(): string[] {
-  const epoch = env.sourceDateEpoch;
-  return epoch === undefined ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
+  const epoch = env.sourceDateEpoch ?? WORKSHOP_EPOCH;
+  return epoch === "now" ? [] : ["--annotation", `${CREATED_ANNOTATION}=${createdTimestamp(new Date(epoch * 1000))}`];
 }

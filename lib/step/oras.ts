@@ -11,7 +11,9 @@ import { findOnPath } from "../executables.ts";
 import type { Clients } from "../oci/client.ts";
 import type { OrasResult } from "../oras/command.ts";
 import { runOras } from "../oras/main.ts";
+import { agentReference } from "./options.ts";
 import { type Output, shellLine } from "./output.ts";
+import type { StepContext } from "./run.ts";
 
 /** What a command did: from the built-in's own result, or read from what the real CLI printed. */
 export interface OrasOutput {
@@ -79,7 +81,18 @@ function fromText(stdout: string): OrasResult {
   };
 }
 
-type Oras = (strings: TemplateStringsArray, ...values: unknown[]) => Promise<OrasOutput>;
+/** An `oras` tagged template: one that runs the command, or one that only says it (shownOras). */
+export type OrasTag<T> = (strings: TemplateStringsArray, ...values: unknown[]) => T;
+type Oras = OrasTag<Promise<OrasOutput>>;
+
+/** The line printed for an oras command: `oras …`, or `(cd DIR && oras …)` where it runs in DIR. */
+const printedLine = (args: string[], cwd?: string) => {
+  const line = shellLine(["oras", ...args]);
+  return cwd ? `(cd ${shellLine([cwd])} && ${line})` : line;
+};
+
+/** The oras command as it will be printed and run, without running it: what presenter mode shows first. */
+export const shownOras = (cwd?: string): OrasTag<string> => (strings, ...values) => printedLine(argv(strings, values), cwd);
 
 /** What a command is handed besides its argv. */
 interface Given {
@@ -109,8 +122,7 @@ export function orasFor(out: Output, clients: Clients) {
     }
     if (!cli && noteDue) out.note(BUILTIN_NOTE);
     noteDue = false;
-    const line = shellLine(["oras", ...args]);
-    out.command(cwd ? `(cd ${shellLine([cwd])} && ${line})` : line);
+    out.command(printedLine(args, cwd));
     let stdout = "";
     let result: OrasResult;
     if (cli) {
@@ -148,3 +160,7 @@ export function orasFor(out: Output, clients: Clients) {
   const orasIn = (cwd?: string, given: Given = {}): Oras => (strings, ...values) => run(argv(strings, values), cwd, given);
   return { oras: orasIn(), orasIn };
 }
+
+/** One card's pull into OUT_DIR/, as pull and verify run it and presenter mode says it first. */
+export const pullCard = <T>(oras: OrasTag<T>, { options, remote }: Pick<StepContext, "options" | "remote">, agent: string) =>
+  oras`pull ${remote} ${agentReference(options, agent)} -o ${options.outDir.endsWith("/") ? options.outDir : `${options.outDir}/`}`;

@@ -25,9 +25,9 @@ interface Turn {
   shared: { printing: number; held: [Sink, string][][] };
 }
 
-/** Quotes only what a POSIX shell would misread, so printed commands stay readable. */
+/** Quotes only what a POSIX shell would misread, so printed commands stay readable ("…" stands for what a run fills in). */
 export const shellLine = (args: string[]) =>
-  args.map((arg) => (/^[A-Za-z0-9_\/:.,=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(" ");
+  args.map((arg) => (/^[A-Za-z0-9_\/:.,=@%+…-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`)).join(" ");
 
 export type Output = ReturnType<typeof createOutput>;
 

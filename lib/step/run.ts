@@ -9,7 +9,7 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { pathToFileURL } from "node:url";
 import { env } from "../env.ts";
-import { CliError, exitCodeOf } from "../errors.ts";
+import { CliError, exitCodeOf, UsageError } from "../errors.ts";
 import { removeHalfWritten } from "../oci/artifacts.ts";
 import { Clients } from "../oci/client.ts";
 import { OciError } from "../oci/errors.ts";
@@ -17,7 +17,16 @@ import { parseReference } from "../oci/reference.ts";
 import { collect, type Registry } from "../oci/registry.ts";
 import { insecureWarning } from "../oras/command.ts";
 import { advice } from "./advice.ts";
-import { type CommandFlags, type CommandFlagValues, type OptionName, optionsHelp, parseOptions, remoteFlags, type StepOptions } from "./options.ts";
+import {
+  type CommandFlags,
+  type CommandFlagValues,
+  type OptionName,
+  optionsHelp,
+  parseFlags,
+  parseOptions,
+  remoteFlags,
+  type StepOptions,
+} from "./options.ts";
 import { orasFor } from "./oras.ts";
 import { createOutput, type Output, type Sink } from "./output.ts";
 
@@ -35,6 +44,11 @@ export interface Step {
   flags?: CommandFlags;
   example: string;
   usage?: string;
+  /**
+   * The commands this run will run, with its settings, for presenter mode (PAUSE=1) to show
+   * before it runs them: built by the functions the body runs them with, said by shownOras.
+   */
+  preview?(context: StepContext): string[] | Promise<string[]>;
   /** The step's work; an exit code where it ends in one without an error (a status, a summary with gaps). */
   body(context: StepContext): Promise<number | void>;
 }
@@ -83,16 +97,41 @@ function helpText(step: Step): string {
   ].join("\n");
 }
 
-/** Presenter mode: the step is announced, then waits for Enter (or the end of input). */
-async function pause(step: Step, out: Output) {
-  out.note(`next: ${step.runs}`);
-  out.note("Press Enter to run it.");
+/** One line of standard input; undefined at its end. */
+async function readLine(): Promise<string | undefined> {
   const prompt = createInterface({ input: process.stdin });
-  await new Promise<void>((resolve) => {
-    prompt.once("line", () => resolve());
-    prompt.once("close", () => resolve());
-  });
-  prompt.close();
+  try {
+    return await new Promise((resolve) => {
+      prompt.once("line", resolve);
+      prompt.once("close", () => resolve(undefined));
+    });
+  } finally {
+    prompt.close();
+  }
+}
+
+/** Presenter mode: the step shows what it will run, then waits for Enter (or the end of input). */
+async function pause(step: Step, context: StepContext) {
+  const { out } = context;
+  const commands = step.preview ? await step.preview(context) : undefined;
+  if (commands === undefined) out.note(`next: ${step.runs}`);
+  else if (commands.length === 0) out.note("next: nothing to run");
+  else out.note("next, as it will run:");
+  for (const command of commands ?? []) out.command(command);
+  out.note("Press Enter to run it.");
+  await readLine();
+}
+
+/**
+ * Before a step removes what it said it would: goes ahead with YES=1, else asks on standard
+ * input and goes ahead on y or yes. Any other answer, or none, is a usage error: nothing removed.
+ */
+export async function confirm(out: Output, question: string): Promise<void> {
+  if (env.boolean("YES")) return;
+  out.note(`${question} Answer y to go ahead (YES=1 answers for you):`);
+  if (!/^y(es)?$/i.test((await readLine())?.trim() ?? "")) {
+    throw new UsageError("not confirmed, so nothing was removed", "Answer y, or run it with YES=1.");
+  }
 }
 
 /** What an interrupt must undo before the process exits: scratch directories, an agent started but not yet healthy. */
@@ -150,20 +189,20 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
   let clients: Clients | undefined;
   try {
     const parsed = parseOptions(io.argv, step.options, step.flags);
-    options = parsed.options;
     if (parsed.help) {
       io.stdout.write(helpText(step) + "\n");
       return 0;
     }
-    env.orasBackend; // a bad ORAS_BACKEND is a usage error before the step prints anything
+    options = parsed.options;
+    // A bad ORAS_BACKEND or PAUSE is a usage error before the step prints anything.
+    env.orasBackend;
+    const pausing = env.pause;
     if (options.json) out = createOutput({ stdout: io.stdout, stderr: io.stderr, color, json: true });
     out.banner(step.section);
-    if (env.pause) await pause(step, out);
-    const started = performance.now();
     const run = clients = new Clients(env.registryTimeoutMs);
     const { registry, remote } = options;
     let client: Registry | undefined;
-    const code = await step.body({
+    const context: StepContext = {
       options,
       remote: remoteFlags(options),
       flags: parsed.flags,
@@ -174,7 +213,10 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
         return client ??= run.for(registry, remote, () => remote.insecure && out.warn(insecureWarning(registry)));
       },
       ...orasFor(out, run),
-    });
+    };
+    if (pausing) await pause(step, context);
+    const started = performance.now();
+    const code = await step.body(context);
     out.note(`(${((performance.now() - started) / 1000).toFixed(2)} s)`);
     return code ?? 0;
   } catch (error) {
@@ -200,6 +242,32 @@ export async function main(step: Step) {
   process.exitCode = await runStep(step, { argv: process.argv.slice(2), stdout: process.stdout, stderr: process.stderr });
 }
 
+/**
+ * Runs a script that is not a step (the walkthrough, the validators' build) as its own process,
+ * with the steps' conventions: --help (HELP=1) says what it does and does nothing else, --json
+ * (JSON=1) where it has a result, any other flag or argument is refused, failures are reported.
+ */
+export async function mainScript(help: string, work: (out: Output, json: boolean) => Promise<number | void>, { json: hasJson = false } = {}) {
+  const color = !env.noColor;
+  let out = createOutput({ stdout: process.stdout, stderr: process.stderr, color });
+  try {
+    const { values, positionals } = parseFlags(process.argv.slice(2), {
+      help: { type: "boolean", short: "h" },
+      ...(hasJson && { json: { type: "boolean" as const } }),
+    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`, "Run with --help to see the options.");
+    if (values.help || env.boolean("HELP")) {
+      process.stdout.write(help + "\n");
+      return;
+    }
+    const json = hasJson && (Boolean(values.json) || env.boolean("JSON"));
+    if (json) out = createOutput({ stdout: process.stdout, stderr: process.stderr, color, json });
+    process.exitCode = (await work(out, json)) ?? 0;
+  } catch (error) {
+    process.exitCode = await reportFailure(error, out);
+  }
+}
+
 /** A missing artifact's repository and the tags it does have, so the fix is obvious; undefined when that cannot be told. */
 async function whatExists(subject: string, options: StepOptions, clients: Clients): Promise<{ repository: string; tags: string[] } | undefined> {
   let repository;
@@ -217,7 +285,7 @@ async function whatExists(subject: string, options: StepOptions, clients: Client
 export async function hintFor(error: OciError | CliError, options?: StepOptions, clients?: Clients): Promise<string | undefined> {
   const subject = error instanceof OciError && error.kind === "not-found" ? error.details.subject : undefined;
   const missing = subject && options && clients ? await whatExists(subject, options, clients) : undefined;
-  return advice(error, { registry: options?.registry, missing });
+  return advice(error, { registry: options?.registry, remote: options?.remote, missing });
 }
 
 /** Says what failed and what to do about it; returns the exit code of its kind. */

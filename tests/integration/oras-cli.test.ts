@@ -13,7 +13,7 @@ import { MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { runOras } from "../../lib/oras/main.ts";
 import { commandName, type DocsWorld, PAGES, prepare, runBuiltin, shownCommands, startDocsWorld } from "../docs-commands.ts";
-import { PROJECT_ROOT, run, type Run, runScript, skopeo, withRegistry } from "../helpers.ts";
+import { PROJECT_ROOT, run, type Run, runScript, shownCommands as docCommands, skopeo, withRegistry } from "../helpers.ts";
 
 // Manifests oras itself pushed (REFERENCE §1): the same files and created times must give these digests.
 const GOLDEN = [
@@ -347,6 +347,17 @@ describe("the package bin", () => {
     assert.match(result.stdout, /^Usage:\n {2}oras resolve \[flags\]/m);
   });
 });
+
+describe("oras --help", () => {
+  it("suggests running it only as docs/oras.md shows, each of which runs on a fresh machine (the docs' command test runs them)", async () => {
+    const help = await oras(["--help"]);
+    const suggested = help.stdout.slice(help.stdout.indexOf("Run it as one of")).split("\n").slice(1).filter((line) => line.startsWith("  ")).map((line) => line.trim());
+    assert.equal(suggested.length, 4, help.stdout);
+    const shown = docCommands("docs/oras.md").map(({ command }) => command.trim());
+    for (const command of suggested) assert.ok(shown.includes(command), `oras --help suggests ${command}, which docs/oras.md does not show`);
+  });
+});
+
 
 describe("the oras commands README.md and docs/ show", () => {
   let world: DocsWorld;

@@ -15,7 +15,7 @@ import { needsTools, realOras } from "../reference-tools.ts";
 import { type SecureRegistry, startBasicAuthRegistry } from "../servers.ts";
 
 const PASSWORD = "interop-Pa55-4d1e";
-const VERIFIED = /^\| v1 +\| 1\.0\.0 .*\| yes +\|$/m;
+const VERIFIED = /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m;
 
 describe("the real oras and this project's steps on the same registries", needsTools("oras"), () => {
   const registries: RegistryProcess[] = [];
@@ -63,7 +63,7 @@ describe("the real oras and this project's steps on the same registries", needsT
       await oras(["cp", "-r", "--from-plain-http", "--to-plain-http", `${ours}/agents/${agent}:v1`, `${copy}/agents/${agent}:v1`]);
     }
     // What oras copied, records included, our steps read as verified cards.
-    assert.match((await step("versions", { REGISTRY: copy, AGENT: "plan" })).stdout, VERIFIED);
+    assert.match((await step("versions", { REGISTRY: copy, AGENTS: "plan" })).stdout, VERIFIED);
     assert.match((await step("verify", { REGISTRY: copy })).stdout, /=== All agents verified successfully ===/);
   });
 
@@ -81,12 +81,12 @@ describe("the real oras and this project's steps on the same registries", needsT
     }
     const pulled = await step("pull", { REGISTRY: theirs });
     for (const agent of AGENTS) assert.deepEqual(readFileSync(path.join(dir("out-pull"), `${agent}_agent_card.json`)), fixtureCard(agent), pulled.stdout);
-    assert.match((await step("versions", { REGISTRY: theirs, AGENT: "plan" })).stdout, VERIFIED, "oras's record counts");
+    assert.match((await step("versions", { REGISTRY: theirs, AGENTS: "plan" })).stdout, VERIFIED, "oras's record counts");
     const tree = await runBuiltin(["discover", "--plain-http", `${theirs}/agents/plan:v1`], { cwd: work });
     assert.match(tree.stdout, new RegExp(`└── ${VERIFICATION_TYPE.replaceAll(".", "\\.").replaceAll("+", "\\+")}\\n`), tree.stdout);
     assert.match((await step("verify", { REGISTRY: theirs })).stdout, /=== All agents verified successfully ===/);
     await step("mirror", { FROM: theirs, TO: mirrored, AGENTS: AGENTS.join(",") });
-    assert.match((await step("versions", { REGISTRY: mirrored, AGENT: "plan" })).stdout, VERIFIED);
+    assert.match((await step("versions", { REGISTRY: mirrored, AGENTS: "plan" })).stdout, VERIFIED);
   });
 
   describe("logins", () => {

@@ -187,7 +187,12 @@ describe("real registries: TLS, credentials and token auth in every step", () =>
 
     it("missing credentials", async () => {
       const { env } = setup(basicRegistry, {});
-      await everyStep(env, new RegExp(`✗ ${basicRegistry.address} asks for a user name and password \\(Basic auth\\), and none were found for it\n`), /Log in once: make login REGISTRY=/);
+      await everyStep(
+        env,
+        new RegExp(`✗ ${basicRegistry.address} asks for a user name and password \\(Basic auth\\), and none were found for it\n`),
+        // The login suggested reaches the registry as the step did: its address and its CA.
+        new RegExp(`Log in once: make login REGISTRY=${basicRegistry.address} REGISTRY_CA_FILE=${basicRegistry.caFile} REGISTRY_USERNAME=<user>`),
+      );
     });
 
     it("an expired token", async () => {

@@ -97,7 +97,7 @@ describe("referrers through the referrers API and through the tag schema", needs
         }
       }
 
-      assert.match(await ok("versions", { ...env, AGENT: "plan" }), /^\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
+      assert.match(await ok("versions", { ...env, AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
       const service = startService(env);
       try {
         const cards = await (await fetch(`${await service.url}/agents`)).json() as { agent: string; verified: boolean }[];
@@ -119,7 +119,7 @@ describe("referrers through the referrers API and through the tag schema", needs
         // Through the API, the referrers are listed; through the tag schema, the index's tag is resolved like any tag.
         const path = from === "referrers API" ? `GET /v2/agents/plan/referrers/${plan}` : `HEAD /v2/agents/plan/manifests/${plan.replace(":", "-")}`;
         assert.match(mirroring, new RegExp(`^${path}$`, "m"), mirroring);
-        assert.match(await ok("versions", { ...envOf(target, `${to}-mirrored`), AGENT: "plan" }), /^\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
+        assert.match(await ok("versions", { ...envOf(target, `${to}-mirrored`), AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
         const found = await realOras(["discover", "--plain-http", "--format", "json", `${target.address}/agents/plan:v1`], { cwd: work, dockerConfig: work });
         assert.equal(found.code, 0, found.stderr);
         assert.equal(JSON.parse(found.stdout).referrers.length, 1, found.stdout);

@@ -156,7 +156,7 @@ describe("hostile or broken registry content", () => {
       const message = `blob ${digest} failed verification: got ${size} bytes with digest ${damaged}, expected ${size} bytes`;
       assert.ok(pulled.stderr.includes(`✗ ${message}\n`), pulled.stderr);
       assert.match(pulled.stderr, /The registry's storage is damaged or the artifact was tampered with; nothing was written\./);
-      assert.match(pulled.stderr, /start over with `make clean registry push`/);
+      assert.match(pulled.stderr, /start over with `make reset registry push REGISTRY=127\.0\.0\.1:\d+` \(reset asks first\)/);
       assert.ok(verified.stdout.includes(`✗ test agent: ${message}`), verified.stdout);
     });
 

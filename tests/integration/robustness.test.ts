@@ -69,7 +69,7 @@ describe("robustness", () => {
     it("versions refuses a tag list that links back to itself", { timeout: 60_000 }, async () => {
       await throughProxy(async (proxy) => {
         proxy.link("GET", /\/tags\/list/, "/v2/agents/plan/tags/list");
-        failsCleanly(await step("versions", { REGISTRY: proxy.address, AGENT: "plan" }), 1, /next page is one it sent already/);
+        failsCleanly(await step("versions", { REGISTRY: proxy.address, AGENTS: "plan" }), 1, /next page is one it sent already/);
       });
     });
   });
@@ -110,7 +110,7 @@ describe("robustness", () => {
         assert.equal(loser.code, 1, loser.stderr);
         assert.match(loser.stderr, new RegExp(`agents/plan:${tag} (was published by someone else while this push ran|already holds a different card)`));
         // The winner's card is the one the tag holds.
-        const versions = await step("versions", { AGENT: "plan" }, ["--json"]);
+        const versions = await step("versions", { AGENTS: "plan" }, ["--json"]);
         const held = JSON.parse(versions.stdout).versions.find((entry: { tag: string }) => entry.tag === tag);
         assert.equal(held.version, winners[0] === a ? "1.0.0" : "9.9.9");
       }

@@ -16,6 +16,40 @@ import { sha256Digest } from "../../lib/oci/digest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { fixtureCard, run, runScript, skopeo, startFaultProxy, startScript, startService, withRegistry } from "../helpers.ts";
 
+/**
+ * How `html` lays out `width` CSS px wide in Chromium: the page's width, what it scrolls to, and
+ * every element that sticks out of the page or (a cell, a heading, a paragraph, the form) out of
+ * its own box. Chromium's window is 500 px at the least, so the page is an iframe that wide, as
+ * tall as needed not to scroll, measured by a script of the page around it; the page itself runs
+ * none (its Content-Security-Policy forbids it), and its layout does not depend on one.
+ */
+async function layout(html: string, width: number): Promise<{ clientWidth: number; scrollWidth: number; overflowing: string[] }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "pallet-page-"));
+  try {
+    const file = path.join(dir, "frame.html");
+    writeFileSync(file, `<!doctype html><html><body style="margin: 0">
+      <iframe id="page" style="width: ${width}px; height: 20000px; border: 0" srcdoc="${html.replaceAll("&", "&amp;").replaceAll('"', "&quot;")}"></iframe>
+      <pre id="measured"></pre>
+      <script>
+        document.getElementById("page").addEventListener("load", (event) => {
+          const root = event.target.contentDocument.documentElement;
+          const boxed = ["TD", "TH", "P", "H1", "H2", "FORM", "SECTION"];
+          const overflowing = [...root.querySelectorAll("body *")]
+            .filter((element) => element.getBoundingClientRect().right > root.clientWidth + 0.5 || (boxed.includes(element.tagName) && element.scrollWidth > element.clientWidth + 1))
+            .map((element) => element.tagName.toLowerCase() + " " + JSON.stringify(element.textContent.trim().slice(0, 40)));
+          document.getElementById("measured").textContent = JSON.stringify({ clientWidth: root.clientWidth, scrollWidth: root.scrollWidth, overflowing });
+        });
+      </script>
+    </body></html>`);
+    const dom = await chromium([`--window-size=${width + 100},1000`, "--dump-dom", `file://${file}`]);
+    const measured = dom.match(/<pre id="measured">([^<]*)<\/pre>/)?.[1];
+    assert.ok(measured, `nothing measured:\n${dom.slice(-500)}`);
+    return JSON.parse(measured.replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function chromium(args: string[]): Promise<string> {
   const profile = mkdtempSync(path.join(os.tmpdir(), "pallet-chromium-"));
   try {
@@ -68,10 +102,20 @@ describe("make serve", () => {
     for (const card of cards) assert.equal(card.digest, await digestOf(`agents/${card.agent}:${card.tag}`));
     assert.equal(cards[3].card, "/agents/plan/v1/.well-known/agent-card.json");
 
-    const list = async (query: string) => (await (await fetch(`${base}/agents?${query}`)).json()).cards as { agent: string; tag: string }[];
-    assert.deepEqual((await list("skill=generate_code")).map((card) => card.agent), ["build", "build"]);
-    assert.deepEqual((await list("q=reviewable")).map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
-    assert.deepEqual(await list("skill=create_plan&q=nothing-like-this"), []);
+    const listed = async (query: string) => ((await (await fetch(`${base}/agents?${query}`)).json()) as { cards: { agent: string; tag: string }[] }).cards;
+    assert.deepEqual((await listed("skill=generate_code")).map((card) => card.agent), ["build", "build"]);
+    assert.deepEqual((await listed("q=reviewable")).map((card) => `${card.agent}:${card.tag}`), ["plan:v1", "plan:v2"]);
+    assert.deepEqual(await listed("skill=create_plan&q=nothing-like-this"), []);
+  });
+
+  it("GET /agents answers with the very shape `discover --json` prints, search and all", async () => {
+    const served = await (await fetch(`${base}/agents?skill=create_plan`)).json();
+    const discovered = await runScript("discover", ["--json", "--skill", "create_plan"], env);
+    assert.equal(discovered.code, 0, discovered.stderr);
+    const { cardsFetched: _served, ...service } = served;
+    const { cardsFetched: _discovered, ...cli } = JSON.parse(discovered.stdout);
+    assert.deepEqual(service, cli);
+    assert.deepEqual(Object.keys(cli), ["registry", "source", "stale", "total", "next", "cards", "problems"]);
   });
 
   it("serves a stored card byte for byte, with its layer digest as ETag, Cache-Control, and 304 when unchanged", async () => {
@@ -154,6 +198,35 @@ describe("make serve", () => {
     const taken = await runScript("serve", ["--addr", new URL(base).host], env);
     assert.equal(taken.code, 2);
     assert.match(taken.stderr, /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
+  });
+
+  it("sorts versions as versions, says what to run for a stale index, leads back from an empty search, and fits 420 px and 1280 px", async () => {
+    // Tags the index does not know yet: the page shows them as the registry has them, and says the index is stale.
+    const tagged = await runScript("oras", ["tag", "--plain-http", `${bench.registry.address}/agents/plan:v1`, "stable", "pinned", "v10"], env);
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const other = startService(env);
+    try {
+      const url = await other.url;
+      const page = await (await fetch(`${url}/`)).text();
+      const plan = page.slice(page.indexOf("agents/plan</span>"), page.indexOf("</section>", page.indexOf("agents/plan</span>")));
+      assert.deepEqual([...plan.matchAll(/<td data-label="Tag"><code>([^<]+)<\/code>/g)].map((match) => match[1]), ["v1", "v2", "v10", "pinned", "stable"]);
+      assert.ok(
+        page.includes(`The index is out of date for agents/plan; shown as the registry has them now. Rebuild it with \`make discover REGISTRY=${bench.registry.address} REFRESH=1\``),
+        page,
+      );
+      const empty = await (await fetch(`${url}/?q=nothing-like-this`)).text();
+      assert.match(empty, /<p><a href="\/">Show every agent<\/a><\/p>[\s\S]*No agent cards match this search\./);
+      for (const width of [420, 1280]) {
+        for (const [name, html] of [["the page", page], ["an empty search", empty]]) {
+          const measured = await layout(html, width);
+          assert.equal(measured.clientWidth, width, `${name} at ${width} px`);
+          assert.ok(measured.scrollWidth <= measured.clientWidth, `${name} at ${width} px scrolls sideways to ${measured.scrollWidth} px`);
+          assert.deepEqual(measured.overflowing, [], `${name} at ${width} px`);
+        }
+      }
+    } finally {
+      other.child.kill("SIGKILL");
+    }
   });
 
   it("--help says what it does, its options and an example", async () => {

@@ -18,7 +18,7 @@ describe("steps run in the test's process", () => {
     // --json: the result alone on stdout, the commands and their output for people on stderr.
     const digests = JSON.parse(pushed.stdout).pushed.map((entry: { digest: string }) => entry.digest);
     assert.equal(digests.length, 3);
-    for (const agent of AGENTS) assert.match(pushed.stderr, new RegExp(`\\$ \\(cd \\S+ && oras push --plain-http --artifact-type application/a2a-agent-card\\+json \\S+/agents/${agent}:v1 ${agent}_agent_card.json:application/json\\)`));
+    for (const agent of AGENTS) assert.match(pushed.stderr, new RegExp(`\\$ \\(cd \\S+ && oras push --plain-http --artifact-type application/a2a-agent-card\\+json --annotation org\\.opencontainers\\.image\\.created=2026-01-01T00:00:00Z \\S+/agents/${agent}:v1 ${agent}_agent_card.json:application/json\\)`));
 
     const listed = await inProcess(list, registry());
     assert.equal(listed.code, 0, listed.stderr);

@@ -2,10 +2,10 @@
 // diff, versions, all checked with skopeo; and the reproducible digests the README prints.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readIndex } from "../../lib/discovery/catalog-index.ts";
-import { WALKTHROUGH_EPOCH } from "../../lib/step/options.ts";
+import { WORKSHOP_EPOCH } from "../../lib/step/options.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, EMPTY_CONFIG } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
@@ -75,7 +75,7 @@ describe("make publish, make diff and make versions", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{}, /no card to publish/],
       [{ CARD: misnamed }, /plan\.json: a card file is named <agent>_agent_card\.json/],
-      [{ CARD: path.join(bench.work, "nowhere", "plan_agent_card.json") }, /plan_agent_card\.json not found/],
+      [{ CARD: path.join(bench.work, "nowhere", "plan_agent_card.json") }, /plan_agent_card\.json not found in \S+nowhere \(the card is set by CARD or --card\)/],
       [{ CARD: invalid }, /build_agent_card\.json has neither "protocolVersion" nor "supportedInterfaces"/],
     ];
     for (const [extra, message] of cases) {
@@ -86,7 +86,7 @@ describe("make publish, make diff and make versions", () => {
   });
 
   it("diff says v1 and v2 are identical after the walkthrough's copy, with both digests", async () => {
-    const result = await runScript("diff", [], { ...env, AGENT: "build", FROM: "v1", TO: "v2" });
+    const result = await runScript("diff", [], { ...env, AGENTS: "build", TAG: "v1", TO_TAG: "v2" });
     assert.equal(result.code, 0, result.stderr);
     const { digest } = await manifestOf("agents/build:v1");
     assert.match(result.stdout, new RegExp(`agents/build:v1  manifest ${digest}  card ${sha256Digest(fixtureCard("build"))}  version 1\\.0\\.0`));
@@ -95,9 +95,10 @@ describe("make publish, make diff and make versions", () => {
   });
 
   it("diff shows what changed between two cards, and exits 1 as diff does", async () => {
-    const result = await runScript("diff", ["--agent", "plan", "--json"], env);
+    const result = await runScript("diff", ["--agents", "plan", "--json"], env);
     assert.equal(result.code, 1, result.stderr);
-    const report = JSON.parse(result.stdout);
+    const [report] = JSON.parse(result.stdout).diffs;
+    assert.equal(report.agent, "plan");
     assert.equal(report.from.digest, (await manifestOf("agents/plan:v1")).digest);
     assert.equal(report.to.digest, (await manifestOf("agents/plan:v2")).digest);
     assert.equal(report.from.card, sha256Digest(fixtureCard("plan")));
@@ -108,18 +109,22 @@ describe("make publish, make diff and make versions", () => {
     assert.match(result.stderr, /✗ v1 and v2 differ \(version 1\.0\.0 -> 1\.1\.0\)/);
   });
 
-  it("diff names a missing tag with the tags there are, and wants an agent", async () => {
-    const missing = await runScript("diff", ["--agent", "plan", "--to", "v9"], env);
+  it("diff names a missing tag with the tags there are, and compares every agent of AGENTS", async () => {
+    const missing = await runScript("diff", ["--agents", "plan", "--to-tag", "v9"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /agents\/plan:v9: not found/);
     assert.match(missing.stderr, /Tags in .*agents\/plan: .*v1/);
-    const none = await runScript("diff", [], env);
-    assert.equal(none.code, 2);
-    assert.match(none.stderr, /no agent to compare/);
+    const all = await runScript("diff", ["--json"], env);
+    assert.equal(all.code, 1, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout).diffs.map((diff: { agent: string; identical: boolean }) => [diff.agent, diff.identical]), [
+      ["plan", false],
+      ["build", true],
+      ["test", true],
+    ]);
   });
 
   it("versions lists an agent's tags with card versions and digests", async () => {
-    const result = await runScript("versions", ["--json"], { ...env, AGENT: "plan" });
+    const result = await runScript("versions", ["--json"], { ...env, AGENTS: "plan" });
     assert.equal(result.code, 0, result.stderr);
     const { versions } = JSON.parse(result.stdout);
     const expected = [];
@@ -128,9 +133,9 @@ describe("make publish, make diff and make versions", () => {
     }
     assert.deepEqual(versions.map(({ tag, version, digest }: { tag: string; version: string; digest: string }) => ({ tag, version, digest })), expected);
     assert.match(result.stderr, /\$ oras repo tags --plain-http .*\/agents\/plan/);
-    assert.match(result.stderr, /\| v2 {2}\| 1\.1\.0 +\| 0\.3 \| sha256:[a-f0-9]{64} \| no +\|/);
+    assert.match(result.stderr, /\| plan {2}\| v2 {2}\| 1\.1\.0 +\| 0\.3 \| sha256:[a-f0-9]{64} \| no +\|/);
 
-    const unknown = await runScript("versions", [], { ...env, AGENT: "ghost" });
+    const unknown = await runScript("versions", [], { ...env, AGENTS: "ghost" });
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /agents\/ghost does not exist/);
   });
@@ -138,8 +143,8 @@ describe("make publish, make diff and make versions", () => {
   it("each command's --help says what it does, its options and an example", async () => {
     const expected: Record<string, string[]> = {
       publish: ["Publish a Card Version", "--card VALUE", "--force", "FORCE=1", "Example: make publish CARD="],
-      diff: ["Compare Two Versions", "--agent VALUE", "--from VALUE", "--to VALUE", "Example: make diff AGENT=plan FROM=v1 TO=v2"],
-      versions: ["Versions of an Agent", "--agent VALUE", "Example: make versions AGENT=plan"],
+      diff: ["Compare Two Versions", "--agents VALUE", "--tag VALUE", "--to-tag VALUE", "Example: make diff AGENTS=plan TAG=v1 TO_TAG=v3"],
+      versions: ["Versions of an Agent", "--agents VALUE", "Example: make versions AGENTS=plan"],
     };
     for (const [name, texts] of Object.entries(expected)) {
       const result = await runScript(name, ["--help"], env);
@@ -149,9 +154,9 @@ describe("make publish, make diff and make versions", () => {
   });
 });
 
-describe("reproducible digests", () => {
+describe("reproducible digests, step by step as in the walkthrough", () => {
   const bench = withRegistry();
-  const pinned = createdTimestamp(new Date(WALKTHROUGH_EPOCH * 1000));
+  const pinned = createdTimestamp(new Date(WORKSHOP_EPOCH * 1000));
 
   /** The README's walkthrough section, from its heading to the next one. */
   function readmeWalkthrough(): string {
@@ -161,33 +166,26 @@ describe("reproducible digests", () => {
     return readme.slice(start, readme.indexOf("\n## ", start + 1));
   }
 
-  it("make walkthrough pins every step's created time to 2026-01-01T00:00:00Z, unless SOURCE_DATE_EPOCH says otherwise", async () => {
-    // A stand-in make on PATH records what the walkthrough hands each step.
-    const bin = path.join(bench.work, "bin");
-    mkdirSync(bin);
-    writeFileSync(path.join(bin, "make"), '#!/bin/sh\necho "$2 $SOURCE_DATE_EPOCH" >> "$RECORD"\n');
-    chmodSync(path.join(bin, "make"), 0o755);
+  it("make push, list, …, summary run one at a time give the README's digests, and pushing again changes nothing", async () => {
     assert.equal(pinned, "2026-01-01T00:00:00Z");
-    for (const [given, expected] of [[undefined, String(WALKTHROUGH_EPOCH)], ["1700000000", "1700000000"]]) {
-      const record = path.join(bench.work, `record-${given}`);
-      const result = await runScript("walkthrough", [], {
-        ...bench.env,
-        PATH: `${bin}:${process.env.PATH}`,
-        RECORD: record,
-        ...(given && { SOURCE_DATE_EPOCH: given }),
-      });
-      assert.equal(result.code, 0, result.stderr);
-      const steps = readFileSync(record, "utf8").trim().split("\n");
-      assert.deepEqual(steps.map((line) => line.split(" ")[0]), ["registry", "push", "list", "manifest", "pull", "verify", "copy", "summary"]);
-      for (const line of steps) assert.equal(line.split(" ")[1], expected, line);
-    }
-  });
+    const env = { ...bench.env, DISCOVERY_CACHE: "off" };
+    const step = async (name: string, args: string[] = []) => {
+      const result = await runScript(name, args, env);
+      assert.equal(result.code, 0, `${name} failed:\n${result.stdout}\n${result.stderr}`);
+      return result;
+    };
+    const pushed = await step("push", ["--json"]);
+    assert.match(pushed.stderr, new RegExp(`--annotation ${CREATED_ANNOTATION}=${pinned}`));
+    const manifests: string[] = JSON.parse(pushed.stdout).pushed.map((entry: { digest: string }) => entry.digest);
+    for (const name of ["list", "manifest", "pull", "verify", "copy"]) await step(name);
+    const again: string[] = JSON.parse((await step("push", ["--json"])).stdout).pushed.map((entry: { digest: string }) => entry.digest);
+    assert.deepEqual(again, manifests);
 
-  it("a push pinned so gives exactly the digests README.md prints", async () => {
-    const result = await runScript("push", ["--json"], { ...bench.env, DISCOVERY_CACHE: "off", SOURCE_DATE_EPOCH: String(WALKTHROUGH_EPOCH) });
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, new RegExp(`--annotation ${CREATED_ANNOTATION}=${pinned}`));
-    const manifests: string[] = JSON.parse(result.stdout).pushed.map((pushed: { digest: string }) => pushed.digest);
+    const { summary } = JSON.parse((await step("summary", ["--json"])).stdout);
+    assert.deepEqual(summary.map((row: { digest: string; status: string }) => [row.digest, row.status]), manifests.flatMap((digest) => [[digest, "Published"], [digest, "Copied from v1"]]));
+    const { cards } = JSON.parse((await step("discover", ["--json"])).stdout);
+    assert.deepEqual(cards.map((card: { verified: boolean }) => card.verified), AGENTS.flatMap(() => [true, true]), "v1 and v2 keep their verified status");
+
     const fresh = new Set([...manifests, ...AGENTS.map((agent) => sha256Digest(fixtureCard(agent))), EMPTY_CONFIG.digest]);
     const section = readmeWalkthrough();
     const printed = [...new Set(section.match(/sha256:[a-f0-9]{64}/g))];
@@ -196,9 +194,9 @@ describe("reproducible digests", () => {
     assert.ok(section.includes(`"${CREATED_ANNOTATION}": "${pinned}"`), `README.md's manifest does not carry created ${pinned}`);
   });
 
-  it("a push outside the walkthrough keeps oras's behaviour: the time of the push", async () => {
+  it("SOURCE_DATE_EPOCH=now keeps oras's own behaviour: the time of the push", async () => {
     const before = Date.now();
-    const result = await runScript("push", ["--json", "--agents", "plan", "--tag", "now"], { ...bench.env, DISCOVERY_CACHE: "off" });
+    const result = await runScript("push", ["--json", "--agents", "plan", "--tag", "now"], { ...bench.env, DISCOVERY_CACHE: "off", SOURCE_DATE_EPOCH: "now" });
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stderr, /--annotation/);
     const raw = await skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${bench.registry.address}/agents/plan:now`]);
