@@ -109,7 +109,12 @@ describe("make serve", () => {
   });
 
   it("GET /agents answers with the very shape `discover --json` prints, search and all", async () => {
-    const served = await (await fetch(`${base}/agents?skill=create_plan`)).json();
+    // The service answers from the index alone at first, then from the index checked against the registry, as discover does.
+    let served = await (await fetch(`${base}/agents?skill=create_plan`)).json();
+    for (let tries = 0; served.source === "index-only" && tries < 100; tries++) {
+      await sleep(100);
+      served = await (await fetch(`${base}/agents?skill=create_plan`)).json();
+    }
     const discovered = await runScript("discover", ["--json", "--skill", "create_plan"], env);
     assert.equal(discovered.code, 0, discovered.stderr);
     const { cardsFetched: _served, ...service } = served;
@@ -207,7 +212,12 @@ describe("make serve", () => {
     const other = startService(env);
     try {
       const url = await other.url;
-      const page = await (await fetch(`${url}/`)).text();
+      // The service answers from the index alone first; the registry checked in the background finds the new tags.
+      let page = await (await fetch(`${url}/`)).text();
+      for (let tries = 0; !page.includes("The index is out of date") && tries < 100; tries++) {
+        await sleep(100);
+        page = await (await fetch(`${url}/`)).text();
+      }
       const plan = page.slice(page.indexOf("agents/plan</span>"), page.indexOf("</section>", page.indexOf("agents/plan</span>")));
       assert.deepEqual([...plan.matchAll(/<td data-label="Tag"><code>([^<]+)<\/code>/g)].map((match) => match[1]), ["v1", "v2", "v10", "pinned", "stable"]);
       assert.ok(
