@@ -127,7 +127,9 @@ describe("the commands README.md and docs/ show", () => {
       const fails = /^✗ |\*\*\* /m.test(output);
       assert.equal(result.code !== 0, fails, `${where}\n${fails ? "succeeded, but the page shows it failing" : `failed (exit ${result.code})`}:\n${said}`);
     }
-    for (const quoted of output.match(/Makefile:\d+/g) ?? []) assert.ok(said.includes(quoted), `${where}\nquotes ${quoted}, but make said:\n${said}`);
+    // A Troubleshooting failure that did not happen here (a state the page set up) quotes nothing make said.
+    const quotes = shown.troubleshooting && result.code === 0 ? [] : output.match(/Makefile:\d+/g) ?? [];
+    for (const quoted of quotes) assert.ok(said.includes(quoted), `${where}\nquotes ${quoted}, but make said:\n${said}`);
     ran.add(where);
   }
 

@@ -305,14 +305,16 @@ describe("make refuses a setting instead of falling back to a default", () => {
 
   it("a variable no target reads, with the one it most likely misspells", async () => {
     await refused(["list", "REGISTY=localhost:5001"], /unknown variable REGISTY; did you mean REGISTRY\?/);
-    await refused(["push", "AGENT=plan"], /unknown variable AGENT; did you mean AGENTS\?/);
+    await refused(["push", "AGENS=plan"], /unknown variable AGENS; did you mean AGENTS\?/);
+    // AGENT is Phase 5's one agent: make push ignores it, and says which variable it most likely meant.
+    await refused(["push", "AGENT=plan"], /make push ignores AGENT, which is for make run, stop, logs, upgrade, rollback, ask; did you mean AGENTS\? \(nothing was run\)/);
     await refused(["list", "registry=localhost:5001"], /unknown variable registry; did you mean REGISTRY\?/);
     assert.deepEqual(await catalog(bench.registry.address), [], "something was pushed");
   });
 
   it("a variable the target ignores, naming the targets that read it", async () => {
-    await refused(["list", "TAG=v2"], /make list ignores TAG, which is for make push, manifest, pull, verify, copy, summary, untag, publish, diff \(nothing was run\)/);
-    await refused(["copy", "TO=v3"], /make copy ignores TO, which is for make mirror; did you mean TO_TAG\? \(nothing was run\)/);
+    await refused(["list", "TAG=v2"], /make list ignores TAG, which is for make push, manifest, pull, verify, copy, summary, untag, publish, diff, packages, run, agents, stop, ask \(nothing was run\)/);
+    await refused(["copy", "TO=v3"], /make copy ignores TO, which is for make upgrade, mirror; did you mean TO_TAG\? \(nothing was run\)/);
   });
 
   it("a target that does not exist, with the one it most likely misspells", () => refused(["pushh"], /unknown target pushh; did you mean push\?/));
