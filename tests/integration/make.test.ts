@@ -305,7 +305,7 @@ describe("make refuses a setting instead of falling back to a default", () => {
 
   it("a variable no target reads, with the one it most likely misspells", async () => {
     await refused(["list", "REGISTY=localhost:5001"], /unknown variable REGISTY; did you mean REGISTRY\?/);
-    await refused(["push", "AGENS=plan"], /unknown variable AGENS; did you mean AGENTS\?/);
+    await refused(["push", "AGENTSS=plan"], /unknown variable AGENTSS; did you mean AGENTS\?/);
     // AGENT is Phase 5's one agent: make push ignores it, and says which variable it most likely meant.
     await refused(["push", "AGENT=plan"], /make push ignores AGENT, which is for make run, stop, logs, upgrade, rollback, ask; did you mean AGENTS\? \(nothing was run\)/);
     await refused(["list", "registry=localhost:5001"], /unknown variable registry; did you mean REGISTRY\?/);
