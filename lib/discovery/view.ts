@@ -50,8 +50,11 @@ export class View {
     readonly at: number,
   ) {
     const { entries } = found;
-    // The first of an agent's name wins where two repositories give one (agents/x and x).
-    for (const entry of entries) if (!this.byPath.has(this.path(...agentAndTag(entry)))) this.byPath.set(this.path(...agentAndTag(entry)), entry);
+    for (const entry of entries) {
+      // The first of an agent's name wins where two repositories give one (agents/x and x).
+      const path = this.path(...agentAndTag(entry));
+      if (!this.byPath.has(path)) this.byPath.set(path, entry);
+    }
     this.bySkill = groupBy(entries, (entry) => entry.card.skills);
     this.byTag = groupBy(entries, (entry) => [entry.tag]);
     this.skills = [...this.bySkill.keys()].sort();
