@@ -82,7 +82,7 @@ describe("make bench (scripts/bench.ts)", () => {
   it("refuses a part it does not have, before it starts anything", async () => {
     const result = await runScript("bench", [], { TMPDIR: tmp, PART: "walkthrough,fleets" });
     assert.equal(result.code, 2);
-    assert.deepEqual(errorLines(result.stderr), ['✗ PART must be all, or one or more of walkthrough,fleet,discovery,signing,run joined by commas, not "walkthrough,fleets"']);
+    assert.deepEqual(errorLines(result.stderr), ['✗ PART must be all, or one or more of walkthrough,fleet,discovery,history,service,signing,run joined by commas, not "walkthrough,fleets"']);
     assert.deepEqual(ours(), []);
   });
 

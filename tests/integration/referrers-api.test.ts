@@ -100,7 +100,11 @@ describe("referrers through the referrers API and through the tag schema", needs
       assert.match(await ok("versions", { ...env, AGENT: "plan" }), /^\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
       const service = startService(env);
       try {
-        const cards = await (await fetch(`${await service.url}/agents`)).json() as { agent: string; verified: boolean }[];
+        // The service answers from the index alone at first (verified not asked), then from the registry checked.
+        const listed = async () => (await (await fetch(`${await service.url}/agents`)).json()) as { source: string; cards: { agent: string; verified: boolean }[] };
+        let answer = await listed();
+        for (let tries = 0; answer.source === "index-only" && tries < 100; tries++) answer = await new Promise((resolve) => setTimeout(resolve, 100)).then(listed);
+        const { cards } = answer;
         assert.deepEqual(cards.map((card) => card.verified), [true, true, true], JSON.stringify(cards));
       } finally {
         service.child.kill("SIGKILL");
