@@ -267,7 +267,8 @@ describe("what discovery keeps does not grow with history", () => {
     assert.ok(total < 3 * 1024, `the cache holds ${total} bytes for three cards`);
 
     // A step that publishes one card writes the file of that card's digest alone.
-    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], env);
+    // Created at another time than v1, so its manifest is new even when both pushes fall in one second.
+    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], { ...env, SOURCE_DATE_EPOCH: "1700000000" });
     assert.equal(again.code, 0, again.stderr);
     const digest: string = JSON.parse(again.stdout).pushed[0].digest;
     const after = sizes(files);
