@@ -20,9 +20,9 @@ const DEFAULT_DIR = "tmp/discovery";
 /** Raised whenever what is kept per digest changes, so an older file is ignored instead of misread. */
 const FORMAT = 2;
 /** An entry larger than this is used for the run but not kept. */
-export const MAX_ENTRY_BYTES = 4 * 1024;
+const MAX_ENTRY_BYTES = 4 * 1024;
 /** A file of entries; past it the oldest entries are dropped. 256 of them: 16 MiB at the most. */
-export const MAX_FILE_BYTES = 64 * 1024;
+const MAX_FILE_BYTES = 64 * 1024;
 
 /** A manifest that holds an agent card, or one that holds something else (an image, an index). */
 export type Outcome = { kind: "card"; card: CardSummary } | { kind: "other" };

@@ -54,7 +54,7 @@ const SHARDS_AT_ONCE = 16;
  * The most index discovery reads: its shards' sizes added up, about 25,000 cards of 650 bytes.
  * A larger one is refused before any shard is fetched, and discovery crawls instead.
  */
-export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+const MAX_INDEX_BYTES = 16 * 1024 * 1024;
 export const shardOf = (repository: string) =>
   (createHash("sha256").update(repository).digest()[0] >> 2).toString(16).padStart(2, "0");
 

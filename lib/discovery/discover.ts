@@ -101,13 +101,13 @@ function fingerprints(entries: CardEntry[]): Map<string, string> {
 }
 
 /** The repositories whose cards differ between two lists of entries. */
-export function changedRepositories(repositories: string[], before: CardEntry[], after: CardEntry[]): string[] {
+function changedRepositories(repositories: string[], before: CardEntry[], after: CardEntry[]): string[] {
   const [was, is] = [fingerprints(before), fingerprints(after)];
   return repositories.filter((repository) => was.get(repository) !== is.get(repository));
 }
 
 /** Selections of more repositories than this are looked up in the catalog first: one page of it lists as many. */
-export const CATALOG_LOOKUP = 1000;
+const CATALOG_LOOKUP = 1000;
 
 /** A registry's repositories, or undefined where it offers no catalog. */
 const catalogOf = (registry: Registry) =>
@@ -122,7 +122,7 @@ const catalogOf = (registry: Registry) =>
  * Past CATALOG_LOOKUP repositories the catalog is read first: those it does not list are dropped
  * without a request each, and those it lists that the index does not know are crawled too.
  */
-export async function checkRepositories(registry: Registry, indexed: CardEntry[], repositories: string[], cache: DiscoveryCache) {
+async function checkRepositories(registry: Registry, indexed: CardEntry[], repositories: string[], cache: DiscoveryCache) {
   let wanted = repositories;
   const listed = repositories.length > CATALOG_LOOKUP ? await catalogOf(registry) : undefined;
   if (listed) {

@@ -29,16 +29,16 @@ import { parseCursor, remember, View } from "./view.ts";
 /** Tags can be pushed again, so a card is fresh for a minute and then revalidated with its ETag. */
 const CARD_CACHE_CONTROL = "public, max-age=60";
 /** How often the index's digest is looked at. */
-export const INDEX_LOOK_MS = 1000;
+const INDEX_LOOK_MS = 1000;
 /** How often every repository is checked again: tags pushed behind the index's back, new verification records. */
-export const FULL_CHECK_MS = 5 * 60_000;
+const FULL_CHECK_MS = 5 * 60_000;
 /** Cards kept in memory, by the bytes they take; the least recently served go first. */
 const CARD_MEMORY_BYTES = 64 * 1024 * 1024;
 /** Card reads from the registry in flight at once; past it, 503. */
-export const MAX_READS = 32;
+const MAX_READS = 32;
 /** Cards per page unless `limit` says otherwise, and the most it may say. */
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
 
 const SECURITY_HEADERS = {
   "X-Content-Type-Options": "nosniff",

@@ -6,7 +6,7 @@ import { agentAndTag, byAgentThenTag, type CardEntry, type CardFilter, matches, 
 import { type Discovery, verifiedKey } from "./discover.ts";
 
 /** Selections (and answers, for the service) kept per view; past this many the oldest goes. */
-export const KEPT_PER_VIEW = 256;
+const KEPT_PER_VIEW = 256;
 
 /** A Map that drops its oldest entry past KEPT_PER_VIEW. */
 export function remember<K, V>(map: Map<K, V>, key: K, value: V): V {
@@ -16,7 +16,7 @@ export function remember<K, V>(map: Map<K, V>, key: K, value: V): V {
 }
 
 /** Where a page starts: after this agent and tag. Written `agent:tag` (neither holds a colon). */
-export const cursorOf = (entry: CardEntry) => agentAndTag(entry).join(":");
+const cursorOf = (entry: CardEntry) => agentAndTag(entry).join(":");
 
 export const parseCursor = (text: string): [string, string] | undefined => {
   const at = text.lastIndexOf(":");
@@ -50,8 +50,11 @@ export class View {
     readonly at: number,
   ) {
     const { entries } = found;
-    // The first of an agent's name wins where two repositories give one (agents/x and x).
-    for (const entry of entries) if (!this.byPath.has(this.path(...agentAndTag(entry)))) this.byPath.set(this.path(...agentAndTag(entry)), entry);
+    for (const entry of entries) {
+      // The first of an agent's name wins where two repositories give one (agents/x and x).
+      const path = this.path(...agentAndTag(entry));
+      if (!this.byPath.has(path)) this.byPath.set(path, entry);
+    }
     this.bySkill = groupBy(entries, (entry) => entry.card.skills);
     this.byTag = groupBy(entries, (entry) => [entry.tag]);
     this.skills = [...this.bySkill.keys()].sort();

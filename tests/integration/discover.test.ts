@@ -267,8 +267,8 @@ describe("what discovery keeps does not grow with history", () => {
     assert.ok(total < 3 * 1024, `the cache holds ${total} bytes for three cards`);
 
     // A step that publishes one card writes the file of that card's digest alone.
-    // At the time of the push (push pins the created time by default, which would give v1's very manifest).
-    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], { ...env, SOURCE_DATE_EPOCH: "now" });
+    // Created at another time than v1 (push pins the workshop's time by default), so its manifest is new.
+    const again = await runScript("push", ["--agents", "build", "--tag", "v2", "--json"], { ...env, SOURCE_DATE_EPOCH: "1700000000" });
     assert.equal(again.code, 0, again.stderr);
     const digest: string = JSON.parse(again.stdout).pushed[0].digest;
     const after = sizes(files);

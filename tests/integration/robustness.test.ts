@@ -77,16 +77,18 @@ describe("robustness", () => {
   describe("3. a stall is a network failure", () => {
     it("mirror names a blob that stalls mid-transfer, and exits 2", { timeout: 60_000 }, async () => {
       await throughProxy(async (proxy) => {
-        proxy.stall("GET", /\/blobs\/sha256:/, 100);
-        const result = await step("mirror", { FROM: proxy.address, TO: target.address, AGENTS: "plan", REGISTRY_TIMEOUT: "1" });
+        // The cards' blobs, not the 2-byte empty config, which would be whole before it stalls.
+        proxy.stall("GET", /\/blobs\/sha256:(?!44136fa355b3)/, 100);
+        // Time enough for a loaded machine to answer; the stall itself never ends.
+        const result = await step("mirror", { FROM: proxy.address, TO: target.address, AGENTS: "plan", REGISTRY_TIMEOUT: "3" });
         failsCleanly(result, 2, /blob sha256:[a-f0-9]{64} of .* stalled: the sender stopped after 100 of \d+ bytes[^\n]*\n {2}It stopped sending in the middle of an answer/);
       });
     });
 
     it("discover CRAWL=1 fails when every card it finds stalls, instead of reporting 0 cards", { timeout: 60_000 }, async () => {
       await throughProxy(async (proxy) => {
-        proxy.stall("GET", /\/blobs\/sha256:/, 10);
-        const result = await step("discover", { REGISTRY: proxy.address, CRAWL: "1", REGISTRY_TIMEOUT: "1" });
+        proxy.stall("GET", /\/blobs\/sha256:(?!44136fa355b3)/, 10);
+        const result = await step("discover", { REGISTRY: proxy.address, CRAWL: "1", REGISTRY_TIMEOUT: "3" });
         failsCleanly(result, 2, /stalled/);
         assert.doesNotMatch(result.stdout, /0 agent cards/);
       });

@@ -88,6 +88,11 @@ describe("make serve", () => {
     }
     service = startService(env);
     base = await service.url;
+    // The service answers from the index alone at first; these tests read what it shows once it has checked the registry.
+    for (let tries = 0; (await (await fetch(`${base}/agents`)).json()).source === "index-only"; tries++) {
+      assert.ok(tries < 200, "the service never finished checking the registry");
+      await sleep(100);
+    }
   });
   after(() => {
     service?.child.kill("SIGKILL");
