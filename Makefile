@@ -32,16 +32,18 @@ vars.publish         := $(STEP) $(REMOTE) $(ORAS) CARD TAG FORCE SOURCE_DATE_EPO
 vars.keygen          := $(STEP) REGISTRY TRUST_STORE KEY ALG SCOPE
 vars.sign            := $(STEP) CARD KEY
 # Phase 5: AGENT is the one agent a lifecycle target works on, TO the tag make upgrade goes to.
+# The targets that start agents check their packages' signatures (VERIFY, require by default).
 LIFE := AGENTS_DIR WORKSPACE HEALTH_TIMEOUT
-vars.packages        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH
-vars.run             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG PORT
-vars.agents          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENTS TAG RESTART
+STARTS := $(LIFE) VERIFY TRUST_STORE
+vars.packages        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH KEY
+vars.run             := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT TAG PORT
+vars.agents          := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENTS TAG RESTART
 vars.stop            := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG
 vars.logs            := $(STEP) $(LIFE) AGENT
-vars.upgrade         := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TO
-vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT
+vars.upgrade         := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT TO
+vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT
 vars.ask             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG INPUT STREAM ANSWER
-vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) PORTS SOURCE_DATE_EPOCH
+vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(STARTS) PORTS SOURCE_DATE_EPOCH KEY
 vars.diff            := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
 vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE
 vars.login           := $(STEP) $(REMOTE) $(ORAS)
@@ -172,15 +174,15 @@ help:
 	@echo "  versions         every tag of each agent, with card versions, digests, verified status"
 	@echo "  keygen           make a key pair KEY (ALG) and trust it for REGISTRY or SCOPE in TRUST_STORE"
 	@echo "  sign             sign the card CARD with KEY, in its file"
-	@echo "  packages         publish each agent's card and code as one package, under TAG"
-	@echo "  run              pull AGENT's package TAG and start it (PORT)"
+	@echo "  packages         publish each agent's card and code as one package, under TAG, its card signed with KEY"
+	@echo "  run              pull AGENT's package TAG, check its signature (VERIFY=require by default), start it (PORT)"
 	@echo "  agents           the agents make run started, and their health (RESTART=1 starts the dead again)"
 	@echo "  stop             stop AGENT"
 	@echo "  logs             what AGENT printed"
 	@echo "  upgrade          move AGENT to the tag TO, rolled back if it does not become healthy"
 	@echo "  rollback         move AGENT back to the version it ran before"
 	@echo "  ask              send AGENT the task INPUT (STREAM=1 as it comes; ANSWER=file keeps the answer)"
-	@echo "  phase5           all of Phase 5: packages, run, agents, ask, upgrade, rollback (PORTS)"
+	@echo "  phase5           all of Phase 5: keygen, packages, run, agents, ask, upgrade, rollback (PORTS, KEY)"
 	@echo "  login, logout    store or erase credentials for REGISTRY"
 	@echo "  mirror           copy every agent repository from FROM to TO"
 	@echo "  doctor           is this machine ready for Phase 3?"
@@ -205,7 +207,7 @@ help:
 	@echo "    TO_CA_FILE TO_INSECURE TO_PLAIN_HTTP TO_USERNAME TO_PASSWORD"
 	@echo "  SOURCE_DATE_EPOCH (the created time push and publish stamp: seconds, or now) NO_COLOR DISCOVERY_CACHE"
 	@echo "  discovery: SKILL NAME DISCOVER_TAG SERVE_ADDR CARD; oras: ARGS; bench: PART N RUNS FLEET_RUNS SCALE AB_N BENCH_TOOLS"
-	@echo "  trust: KEY CERT ALG SCOPE VERIFY (off|if-present|require) TRUST_STORE"
+	@echo "  trust: KEY CERT ALG SCOPE VERIFY (off|if-present|require; if-present by default, require where agents start) TRUST_STORE"
 	@echo "  Phase 5: AGENT TO PORT PORTS AGENTS_DIR WORKSPACE HEALTH_TIMEOUT RESTART INPUT STREAM ANSWER"
 	@echo "  tests: TESTS TEST_TOOLS"
 
@@ -269,8 +271,8 @@ discover serve publish diff versions: setup
 keygen sign: setup
 	@$(call step,$@)
 
-# Phase 5, agent lifecycle (docs/phase5.md): make packages publishes each agent's card and code as
-# one artifact; make run AGENT=plan TAG=v1 pulls and starts it; agents, stop, logs, upgrade
+# Phase 5, agent lifecycle (docs/phase5.md): make packages KEY=… publishes each agent's card (signed)
+# and code as one artifact; make run AGENT=plan TAG=v1 pulls, checks and starts it; agents, stop, logs, upgrade
 # AGENT=plan TO=v2, rollback, ask AGENT=plan INPUT='{…}'; make phase5 runs them all.
 packages run agents stop logs upgrade rollback ask phase5: setup
 	@$(call step,$@)

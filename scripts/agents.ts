@@ -6,10 +6,10 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PACKAGE_LAYERS } from "../lib/agents/package.ts";
-import { liveCard, sameBytes } from "../lib/agents/process.ts";
+import { liveCard, sameBytes, sameCard } from "../lib/agents/process.ts";
 import type { AgentRuns, AgentState } from "../lib/agents/runs.ts";
 import type { Registry } from "../lib/oci/registry.ts";
-import { agentRuns, publishedCard, ready, shortDigest, startAgent } from "../lib/step/agents.ts";
+import { agentRuns, publishedCard, ready, shortDigest, startAgent, STARTS_AGENTS } from "../lib/step/agents.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 interface Row {
@@ -25,8 +25,9 @@ interface Row {
   may?: string;
 }
 
+// A package's card may carry a signature the published card does not: that alone is no drift.
 const drift = (live: Uint8Array | undefined, published: Uint8Array | undefined, agent: string, tag: string) =>
-  live && published && !sameBytes(live, published) ? `live card differs from agents/${agent}:${tag}` : undefined;
+  live && published && !sameCard(live, published) ? `live card differs from agents/${agent}:${tag}` : undefined;
 
 async function rowOf(runs: AgentRuns, registry: Registry, agent: string, tag: string, state: AgentState | undefined): Promise<Row> {
   if (!state) {
@@ -64,8 +65,9 @@ export const step: Step = {
   name: "agents",
   section: "Phase 5: Agents",
   runs: "no oras command: reads AGENTS_DIR, asks each agent's card URL for its card, and compares it with REGISTRY/agents/<agent>:<tag>",
-  options: ["registry", "agents", "tag"],
-  flags: { restart: { type: "boolean", env: "RESTART", help: "start the agents found dead again, from the digest they ran" } },
+  options: ["registry", "agents", "tag", ...STARTS_AGENTS.options],
+  defaults: STARTS_AGENTS.defaults,
+  flags: { restart: { type: "boolean", env: "RESTART", help: "start the agents found dead again, from the digest they ran, checked as make run checks it" } },
   example: "make agents   (make agents RESTART=1 restarts the dead ones; --json for scripts)",
   async body({ options, flags, out, client }) {
     const runs = agentRuns();
@@ -76,7 +78,7 @@ export const step: Step = {
           const state = await runs.state(agent);
           if (!state || runs.isRunning(state)) return;
           out.note(`${agent} ${state.tag} (pid ${state.pid}) is dead: starting ${shortDigest(state.digest)} again`);
-          const started = await startAgent({ out }, runs, await ready(runs, agent, state), { port: state.port, previous: state.previous });
+          const started = await startAgent({ out }, runs, await ready({ options, out }, runs, agent, state), { port: state.port, previous: state.previous });
           out.ok(`${agent} ${started.tag} is healthy again at ${started.url} (pid ${started.pid})`);
         });
       }

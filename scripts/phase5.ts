@@ -2,13 +2,17 @@
 // the agents' packages published (v1, and v2 a day later: the same card and code under a new
 // digest), each agent run from the registry and listed, asked one thing each with the A2A SDK's
 // client (plan; build on the plan's first step; test on the files build wrote), then plan
-// upgraded to v2 and rolled back. The agents keep running afterwards.
+// upgraded to v2 and rolled back. The agents keep running afterwards. The packages are signed with
+// KEY, made first with make keygen when missing (an Ed25519 key, whose signatures are the same
+// bytes each time, so the packages' digests are too), so that make run's VERIFY=require passes.
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { $ } from "zx";
 import { env } from "../lib/env.ts";
 import { CliError, UsageError } from "../lib/errors.ts";
 import { safeTarget } from "../lib/oci/artifacts.ts";
+import { registryStateDir } from "../lib/registry-server.ts";
 import { WORKSHOP_EPOCH } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
@@ -18,11 +22,14 @@ const AGENTS = ["plan", "build", "test"];
 export const step: Step = {
   name: "phase5",
   section: "Phase 5: Agent Lifecycle",
-  runs: "make packages (v1, v2), make run AGENT=… for each, make agents, make ask AGENT=plan, build, test, make upgrade AGENT=plan TO=v2, make rollback AGENT=plan",
+  runs: "make keygen (once), make packages (v1, v2) KEY=…, make run AGENT=… for each, make agents, make ask AGENT=plan, build, test, make upgrade AGENT=plan TO=v2, make rollback AGENT=plan",
   options: ["registry"],
-  flags: { ports: { type: "string", env: "PORTS", help: "ports for plan,build,test instead of their cards' (where 8001-8003 are taken)" } },
+  flags: {
+    ports: { type: "string", env: "PORTS", help: "ports for plan,build,test instead of their cards' (where 8001-8003 are taken)" },
+    key: { type: "string", env: "KEY", help: "the key the packages are signed with, made by make keygen when missing (default tmp/phase5/<registry>/publisher.key.pem)" },
+  },
   example: "make walkthrough && make phase5   (PORTS=18001,18002,18003 where 8001-8003 are taken)",
-  async body({ flags, out }) {
+  async body({ options, flags, out }) {
     const ports = flags.ports ? String(flags.ports).split(",") : [];
     if (ports.length > 0 && ports.length !== AGENTS.length) throw new UsageError(`PORTS names ${ports.length} ports for the ${AGENTS.length} agents ${AGENTS.join(",")}`);
     // Each make gets phase 5's own values in its environment, not as make's command line (MAKEFLAGS),
@@ -41,8 +48,11 @@ export const step: Step = {
     // v2 a day after v1 (SOURCE_DATE_EPOCH=now: each at the time of its push).
     const epoch = env.sourceDateEpoch ?? WORKSHOP_EPOCH;
     const createdAt = (days: number) => (epoch === "now" ? "now" : String(epoch + days * DAY));
-    await make("packages", { TAG: "v1", SOURCE_DATE_EPOCH: createdAt(0) });
-    await make("packages", { TAG: "v2", SOURCE_DATE_EPOCH: createdAt(1) });
+    // A key per registry, trusted there by keygen (in TRUST_STORE), in tmp/: never among the project's files.
+    const key = (flags.key as string | undefined) ?? path.join(registryStateDir(options.registry, "tmp/phase5"), "publisher.key.pem");
+    if (!existsSync(key)) await make("keygen", { KEY: key, ALG: "EdDSA" });
+    await make("packages", { TAG: "v1", SOURCE_DATE_EPOCH: createdAt(0), KEY: key });
+    await make("packages", { TAG: "v2", SOURCE_DATE_EPOCH: createdAt(1), KEY: key });
     for (const [i, agent] of AGENTS.entries()) await make("run", { AGENT: agent, TAG: "v1", PORT: ports[i] });
     await make("agents");
 

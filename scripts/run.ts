@@ -1,16 +1,18 @@
 // Phase 5: run an agent from the registry. Resolves its package's tag, pulls that digest (unless
-// unpacked already), checks it (lib/agents/trust.ts), starts it under Deno with only its own port
+// unpacked already), checks it (lib/agents/trust.ts: its digests, and its card's signature under
+// VERIFY, require by default: only code a trusted key signed runs), starts it under Deno with only its own port
 // and files (and, for the test agent, the workspace and `deno test`), and waits until its card URL
 // serves exactly the card it was packaged with. Two runs of one agent at once start it once.
 import { UsageError } from "../lib/errors.ts";
-import { AGENT_FLAG, agentOf, agentRuns, fetchPackage, ready, shortDigest, startAgent } from "../lib/step/agents.ts";
+import { AGENT_FLAG, agentOf, agentRuns, fetchPackage, ready, shortDigest, startAgent, STARTS_AGENTS } from "../lib/step/agents.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 export const step: Step = {
   name: "run",
   section: "Phase 5: Run an Agent from the Registry",
   runs: "oras resolve REGISTRY/agents/<agent>/package:TAG; oras pull REGISTRY/agents/<agent>/package@<digest> -o AGENTS_DIR/<agent>/…; deno run --allow-net=127.0.0.1:<port> …",
-  options: ["registry", "tag"],
+  options: ["registry", "tag", ...STARTS_AGENTS.options],
+  defaults: STARTS_AGENTS.defaults,
   flags: {
     ...AGENT_FLAG,
     port: { type: "string", env: "PORT", help: "run it on this port instead of its card URL's (when that one is taken, or in tests)" },
@@ -47,7 +49,7 @@ export const step: Step = {
         return running;
       }
       if (running) out.warn(`${agent} ${running.tag} (pid ${running.pid}) had stopped without make stop; starting it again`);
-      const trusted = await timed("trust", () => ready(runs, agent, version));
+      const trusted = await timed("trust", () => ready(context, runs, agent, version));
       const started = await timed("start", () => startAgent(context, runs, trusted, { port, previous: running?.previous }));
       out.ok(`${agent} ${started.tag} is healthy at ${started.url} (pid ${started.pid}, ${shortDigest(started.digest)}); it may ${started.may}`);
       return started;

@@ -3,14 +3,15 @@
 // never is (within HEALTH_TIMEOUT), the old version is started again, and the step says so.
 import { UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
-import { AGENT_FLAG, agentOf, agentRuns, fetchPackage, ready, replaceAgent, shortDigest } from "../lib/step/agents.ts";
+import { AGENT_FLAG, agentOf, agentRuns, fetchPackage, ready, replaceAgent, shortDigest, STARTS_AGENTS } from "../lib/step/agents.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
 export const step: Step = {
   name: "upgrade",
   section: "Phase 5: Upgrade an Agent",
   runs: "oras resolve REGISTRY/agents/<agent>/package:TO; oras pull …@<digest>; then stop, start, check health, or roll back",
-  options: ["registry"],
+  options: ["registry", ...STARTS_AGENTS.options],
+  defaults: STARTS_AGENTS.defaults,
   flags: { ...AGENT_FLAG, to: { type: "string", env: "TO", help: "the tag to upgrade to (required)" } },
   example: "make upgrade AGENT=plan TO=v2   (HEALTH_TIMEOUT=seconds: how long v2 has to become healthy)",
   async body(context) {
@@ -29,7 +30,7 @@ export const step: Step = {
         out.ok(`${agent} runs ${shortDigest(current.digest)} already, which is what ${to} names; nothing to do`);
         return current;
       }
-      const upgraded = await replaceAgent(context, runs, current, await ready(runs, agent, version));
+      const upgraded = await replaceAgent(context, runs, current, await ready(context, runs, agent, version));
       out.ok(`${agent} upgraded from ${current.tag} to ${to}: healthy at ${upgraded.url} (pid ${upgraded.pid}, ${shortDigest(upgraded.digest)}); make rollback AGENT=${agent} goes back`);
       return upgraded;
     });

@@ -1,8 +1,9 @@
 // An agent package: one OCI artifact with two layers, the agent's card and its implementation,
 // next to the card in REGISTRY/agents/<agent>/package:<tag>. One manifest digest names both, so
-// what runs can never be paired with another card, a tag pins exactly one of each, a rollback to a
-// digest restores both, and one signature over the manifest (issue 19) covers both. `oras pull`
-// fetches it as two files. docs/phase5.md says why not an implementation that refers to the card.
+// what runs can never be paired with another card, a tag pins exactly one of each, and a rollback
+// to a digest restores both. The publisher's signature is the card's own (A2A 1.0 §8.4), whose
+// protected header names the code and what it needs (packageClaim), so that it covers both. `oras
+// pull` fetches it as two files. docs/phase5.md says why not an implementation that refers to the card.
 import { CARD_TYPE } from "../cards.ts";
 import { ContentError } from "../errors.ts";
 import { type Descriptor, type ImageManifest, layerTitle } from "../oci/manifest.ts";
@@ -43,6 +44,13 @@ export function packageLayers(subject: string, manifest: ImageManifest): { card:
   }
   return { card: layers[0], module: layers[1] };
 }
+
+/**
+ * What the signature of a package's card claims besides the card: the code it runs (the module
+ * layer's digest) and what that code needs. A card signed so cannot be packaged with other code,
+ * nor its code be granted more, without the signature failing.
+ */
+export const packageClaim = (moduleDigest: string, needs: string[]) => ({ "vnd.pallet.agent.package": { module: moduleDigest, needs } });
 
 /** What an agent package needs beyond its port and its own files, as its manifest says. */
 export const needsOf = (manifest: ImageManifest): string[] => manifest.annotations?.[NEEDS_ANNOTATION]?.split(",").filter(Boolean) ?? [];

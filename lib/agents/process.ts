@@ -4,6 +4,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { canonicalJson } from "../compare.ts";
+import { isObject } from "../oci/json.ts";
 import { RUNS_TESTS } from "./package.ts";
 
 /** Where an agent may reach and what it may read and run: Deno flags, and the same in words. */
@@ -93,6 +95,28 @@ export function portTaken(port: number): Promise<boolean> {
 }
 
 export const sameBytes = (a: Uint8Array | undefined, b: Uint8Array) => a !== undefined && a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
+
+/** A card's content without its signatures, as canonical JSON; undefined when it is no JSON object. */
+function unsignedContent(card: Uint8Array): string | undefined {
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(card));
+    if (!isObject(parsed)) return undefined;
+    const { signatures: _signatures, ...content } = parsed;
+    return canonicalJson(content);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether two cards say the same, their signatures aside: a package's card is the published card
+ * with its publisher's signature added, and an agent serving either is no drift.
+ */
+export function sameCard(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || sameBytes(a, b)) return a !== undefined;
+  const content = unsignedContent(a);
+  return content !== undefined && content === unsignedContent(b);
+}
 
 /**
  * Waits until `base` serves exactly `card` (healthy), the process exits, or `timeoutMs` passes;

@@ -1,7 +1,7 @@
 // Where `make run` keeps the agents it started, AGENTS_DIR (tmp/agents by default), a directory
 // per agent:
 //
-//   <agent>/state.json   what runs: tag, digest, pid, port, URL, since when, what it may do; the version before it
+//   <agent>/state.json   what runs: tag, digest, registry, pid, port, URL, since when, what it may do; the version before it
 //   <agent>/agent.log    what it printed
 //   <agent>/<hex>/       a package unpacked, named by its manifest digest: manifest.json, agent-card.json, agent.js
 //   <agent>/.unpack-*    a pull under way; removed when it ends, interrupted or not
@@ -19,6 +19,8 @@ import { commandLine } from "./process.ts";
 export interface Version {
   tag: string;
   digest: string;
+  /** The registry its tag was resolved in: its card's signature must be by a key trusted there. */
+  registry: string;
 }
 
 /** An agent started by `make run`. */

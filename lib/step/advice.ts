@@ -1,6 +1,7 @@
 // What a person can do about a failure, in this project's words: the one place that turns an
 // OciError's kind and reason into advice. lib/oci says what went wrong; this says what to do.
 // Every command suggested carries the settings the person gave that matter for it.
+import { UntrustedPackage } from "../agents/trust.ts";
 import { CliError } from "../errors.ts";
 import { type ErrorKind, OciError, type Reason } from "../oci/errors.ts";
 import type { CardTrust, Policy } from "../trust/signatures.ts";
@@ -148,6 +149,10 @@ const BY_KIND: Record<ErrorKind, Advise> = {
 
 /** What to do about `error`: an OciError's by its reason, else its kind; a CliError's own hint. */
 export function advice(error: OciError | CliError, context: AdviceContext = {}): string | undefined {
+  if (error instanceof UntrustedPackage) {
+    const { signature, policy } = error;
+    return trustAdvice(signature, policy.verify, policy.store.path, policy.where, REFUSED_PACKAGE);
+  }
   if (error instanceof CliError) return error.hint;
   const { reason, subject } = error.details;
   // Credentials are for the host that asked for them, which need not be REGISTRY (a token service, a mirror's side).
@@ -157,19 +162,44 @@ export function advice(error: OciError | CliError, context: AdviceContext = {}):
   return (byReason || BY_KIND[error.kind])(error, full);
 }
 
-/** What to do about a card VERIFY refused, by what its signatures came to. */
-export function trustAdvice(trust: CardTrust, policy: Policy, store: string, where: Location): string {
+/** What was refused, for the advice: a card, or an agent package about to run (whose card carries the signatures). */
+export interface Refused {
+  what: "cards" | "packages";
+  /** How its publisher signs it. */
+  sign: string;
+  /** How its publisher publishes it again, signed. */
+  again: string;
+  /** What takes it unsigned, and signed by a key not trusted here. */
+  unsigned: string;
+  untrusted?: string;
+}
+
+export const REFUSED_CARD: Refused = {
+  what: "cards",
+  sign: "make sign CARD=… KEY=…",
+  again: "make publish CARD=… KEY=…",
+  unsigned: "VERIFY=if-present accepts unsigned cards",
+};
+
+export const REFUSED_PACKAGE: Refused = {
+  what: "packages",
+  sign: "make keygen makes a key once, make packages KEY=keys/publisher.key.pem publishes the packages signed with it",
+  again: "make packages KEY=…",
+  unsigned: "VERIFY=if-present runs unsigned code knowingly",
+  untrusted: "VERIFY=if-present runs it knowingly",
+};
+
+/** What to do about a card, or a package's card, VERIFY refused, by what its signatures came to. */
+export function trustAdvice(trust: CardTrust, policy: Policy, store: string, where: Location, refused = REFUSED_CARD): string {
   if (trust.status === "invalid") {
-    return "Its signature proves it was changed after it was signed (in the registry, or before the push): do not use it.\n" +
-      "Its publisher signs and publishes it again: make publish CARD=… KEY=…";
+    return `Its signature proves it was changed after it was signed (in the registry, or before the push): do not use it.\nIts publisher signs and publishes it again: ${refused.again}`;
   }
-  if (trust.status === "unsigned") {
-    return `VERIFY=${policy} takes signed cards only: its publisher signs it (make sign CARD=… KEY=…),\nor VERIFY=if-present accepts unsigned cards.`;
-  }
+  if (trust.status === "unsigned") return `VERIFY=${policy} takes signed ${refused.what} only: its publisher signs it (${refused.sign}),\nor ${refused.unsigned}.`;
   if (trust.signatures.some((check) => check.outcome === "partial")) {
-    return "Its signature leaves those fields open to change: its publisher signs it in the A2A 1.0 form (make sign CARD=… KEY=…).";
+    return `Its signature leaves those fields open to change: its publisher signs it in the A2A 1.0 form (${refused.sign}).`;
   }
   const scope = where.repository ? `${where.registry}/${where.repository.replace(/\/[^/]+$/, "")}` : where.registry ?? "https://<its provider>";
   return `To trust its publisher, get their public key (a JWKS file) from them directly and add it to ${store}:\n` +
-    `{"keys": [{"jwks": "<their file>.jwks.json", "for": "${scope}"}]} (docs/trust.md#the-trust-store).`;
+    `{"keys": [{"jwks": "<their file>.jwks.json", "for": "${scope}"}]} (docs/trust.md#the-trust-store)` +
+    (refused.untrusted ? `;\nor ${refused.untrusted}.` : ".");
 }

@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type AgentState, AgentRuns, type Version } from "../agents/runs.ts";
 import { MANIFEST_FILE, needsOf, packageLayers, packageReference, packageRepository, RUNS_TESTS } from "../agents/package.ts";
-import { launch, liveCard, permissions, portTaken, sameBytes, terminate, waitHealthy } from "../agents/process.ts";
+import { launch, liveCard, permissions, portTaken, sameCard, terminate, waitHealthy } from "../agents/process.ts";
 import { checkTrust, type Trusted } from "../agents/trust.ts";
 import { cardLayer, fetchCard } from "../discovery/crawl.ts";
 import { env } from "../env.ts";
@@ -15,11 +15,20 @@ import { projectDeno } from "../executables.ts";
 import { fetchImageManifest } from "../oci/artifacts.ts";
 import { PATH_COMPONENT_PATTERN } from "../oci/reference.ts";
 import type { Registry } from "../oci/registry.ts";
-import type { CommandFlags, CommandFlagValues } from "./options.ts";
+import { describeTrust } from "../trust/signatures.ts";
+import { readTrustStore } from "../trust/store.ts";
+import type { CommandFlags, CommandFlagValues, OptionDefaults, OptionName } from "./options.ts";
 import { shellLine } from "./output.ts";
 import { type StepContext, undoneOnInterrupt, withScratchDir } from "./run.ts";
 
 export type AgentContext = Pick<StepContext, "options" | "remote" | "out" | "client" | "oras">;
+
+/**
+ * The options and defaults of every step that starts agents (run, upgrade, rollback, agents for
+ * RESTART=1): code pulled from a registry runs only when a key of TRUST_STORE signed its card,
+ * unless VERIFY says otherwise. Steps that only read cards keep VERIFY=if-present.
+ */
+export const STARTS_AGENTS = { options: ["verify", "trust"] as OptionName[], defaults: { verify: "require" } as OptionDefaults };
 
 /** The AGENT flag every lifecycle step takes. */
 export const AGENT_FLAG: CommandFlags = { agent: { type: "string", env: "AGENT", help: "the agent: plan, build or test (required)" } };
@@ -68,9 +77,10 @@ export async function fetchPackage(context: AgentContext, runs: AgentRuns, agent
   const reference = packageReference(context.options.registry, agent, tag);
   const { digest } = await oras`resolve ${remote} ${reference}`;
   const dir = runs.packageDir(agent, digest);
+  const version = { tag, digest, registry: context.options.registry };
   if (existsSync(dir)) {
     out.ok(`${shortDigest(digest)} is unpacked already in ${path.relative(process.cwd(), dir)}`);
-    return { tag, digest };
+    return version;
   }
   // What the digest names is read first: anything but an agent package is refused before a byte of it is pulled.
   const { bytes, manifest } = await fetchImageManifest(client.repository(packageRepository(agent)), digest);
@@ -84,7 +94,7 @@ export async function fetchPackage(context: AgentContext, runs: AgentRuns, agent
     await writeFile(path.join(scratch, MANIFEST_FILE), bytes);
     await rename(scratch, dir);
   }, runs.dir(agent));
-  return { tag, digest };
+  return version;
 }
 
 /** An unpacked package that passed the trust check: the only thing startAgent starts. */
@@ -94,9 +104,20 @@ export interface Ready {
   trusted: Trusted;
 }
 
-/** The trust check (lib/agents/trust.ts: digests today, signatures with issue 19) of an unpacked version. */
-export async function ready(runs: AgentRuns, agent: string, version: Version): Promise<Ready> {
-  return { agent, version, trusted: await checkTrust(runs.packageDir(agent, version.digest), version.digest) };
+/**
+ * The trust check (lib/agents/trust.ts) of an unpacked version: its digests, and its card's
+ * signatures under VERIFY against TRUST_STORE's keys trusted for the registry it came from.
+ */
+export async function ready({ options, out }: Pick<AgentContext, "options" | "out">, runs: AgentRuns, agent: string, version: Version): Promise<Ready> {
+  const { verify, trustStore } = options;
+  const store = verify === "off" ? { path: trustStore, keys: [] } : await readTrustStore(trustStore);
+  const where = { registry: version.registry, repository: packageRepository(agent) };
+  const trusted = await checkTrust(runs.packageDir(agent, version.digest), version.digest, { verify, store, where });
+  const said = `${agent} ${version.tag}'s card`;
+  if (!trusted.signature) out.warn(`${said}: signatures not checked (VERIFY=off)`);
+  else if (trusted.signature.status === "verified") out.ok(`${said}: ${describeTrust(trusted.signature)}`);
+  else out.warn(`${said}: ${describeTrust(trusted.signature)}; starting it unchecked (VERIFY=${verify})`);
+  return { agent, version, trusted };
 }
 
 /** A URL on another port, without the trailing slash cards leave out. */
@@ -116,7 +137,7 @@ export async function startAgent({ out }: Pick<AgentContext, "out">, runs: Agent
     throw new EnvironmentError(
       live === undefined
         ? `port ${port} is taken by something else; not taking it over`
-        : sameBytes(live, trusted.card)
+        : sameCard(live, trusted.card)
         ? `an agent not started by make run serves this very card at ${url} already; not starting a second one`
         : `port ${port} is taken by an agent whose card differs from ${agent} ${version.tag} (drift); not taking it over`,
       `Stop what listens there, or run ${agent} on another port: make run AGENT=${agent} PORT=<port>.`,
@@ -162,11 +183,11 @@ export async function startAgent({ out }: Pick<AgentContext, "out">, runs: Agent
  * anything stops.
  */
 export async function replaceAgent(context: AgentContext, runs: AgentRuns, current: AgentState, next: Ready): Promise<AgentState> {
-  const back = await ready(runs, current.agent, current);
+  const back = await ready(context, runs, current.agent, current);
   context.out.note(`stopping ${current.agent} ${current.tag} (pid ${current.pid})`);
   if (runs.isRunning(current)) await terminate(current.pid, current.port);
   try {
-    return await startAgent(context, runs, next, { port: current.port, previous: { tag: current.tag, digest: current.digest } });
+    return await startAgent(context, runs, next, { port: current.port, previous: { tag: current.tag, digest: current.digest, registry: current.registry } });
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     context.out.fail(error.message);

@@ -47,6 +47,9 @@ const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/** A step's own defaults, where they differ from every step's (make run's VERIFY=require). */
+export type OptionDefaults = Partial<Record<OptionName, string>>;
+
 /** The registry every step talks to unless told otherwise. */
 export const DEFAULT_REGISTRY = OPTIONS.registry.default;
 
@@ -59,11 +62,15 @@ export interface CommandFlag {
 export type CommandFlags = Record<string, CommandFlag>;
 export type CommandFlagValues = Record<string, string | boolean | undefined>;
 
-export function optionsHelp(names: readonly OptionName[], flags: CommandFlags = {}): string[] {
+/** The default of option `name` for a step with `defaults`. */
+const defaultOf = (name: OptionName, defaults: OptionDefaults): string => defaults[name] ?? OPTIONS[name].default;
+
+export function optionsHelp(names: readonly OptionName[], flags: CommandFlags = {}, defaults: OptionDefaults = {}): string[] {
   return [
     ...names.map((name) => {
       const option = OPTIONS[name];
-      return `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, ${option.default ? `default ${option.default}` : "required"})`;
+      const fallback = defaultOf(name, defaults);
+      return `  --${(name + " VALUE").padEnd(16)} ${option.help} (env ${option.env}, ${fallback ? `default ${fallback}` : "required"})`;
     }),
     ...Object.entries(flags).map(([name, flag]) =>
       `  --${(flag.type === "string" ? `${name} VALUE` : name).padEnd(16)} ${flag.help}${flag.env ? ` (env ${flag.env}${flag.type === "boolean" ? "=1" : ""})` : ""}`
@@ -95,14 +102,15 @@ function checked(value: string, pattern: RegExp, what: string, rule: string, hin
 }
 
 /**
- * Reads a step's flags, then environment, then defaults, and validates every value against the
- * OCI grammar before anything is sent, so nothing odd ever reaches a request or a shell. Only
- * the options the step declares are taken; any other flag is refused.
+ * Reads a step's flags, then environment, then defaults (the step's own `defaults` first), and
+ * validates every value against the OCI grammar before anything is sent, so nothing odd ever
+ * reaches a request or a shell. Only the options the step declares are taken; any other flag is refused.
  */
 export function parseOptions(
   argv: string[],
   names: readonly OptionName[],
   commandFlags: CommandFlags = {},
+  defaults: OptionDefaults = {},
 ): { help: true } | { help: false; options: StepOptions; flags: CommandFlagValues; positionals: string[] } {
   const parsed = parseFlags(argv, {
     ...Object.fromEntries(names.map((name) => [name, { type: "string" as const }])),
@@ -117,12 +125,12 @@ export function parseOptions(
   // Help is asked before anything is checked: it never depends on the other settings.
   if (values.help || env.boolean("HELP")) return { help: true };
   const pick = (name: OptionName) =>
-    (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? OPTIONS[name].default);
+    (names.includes(name) ? (values[name] as string | undefined) : undefined) ?? (env.option(OPTIONS[name].env) ?? defaultOf(name, defaults));
 
   const registry = registryOption(pick("registry"), "--registry (env REGISTRY)");
   const verify = pick("verify") as Policy;
   if (!POLICIES.includes(verify)) {
-    throw new UsageError(`invalid VERIFY ${JSON.stringify(verify)}: it is off, if-present or require`, "Set --verify (env VERIFY) to one of them; if-present is the default.");
+    throw new UsageError(`invalid VERIFY ${JSON.stringify(verify)}: it is off, if-present or require`, `Set --verify (env VERIFY) to one of them; ${defaultOf("verify", defaults)} is the default here.`);
   }
   const agents = pick("agents").split(",").map((agent) => agent.trim());
   for (const agent of agents) {

@@ -20,6 +20,7 @@ import { advice } from "./advice.ts";
 import {
   type CommandFlags,
   type CommandFlagValues,
+  type OptionDefaults,
   type OptionName,
   optionsHelp,
   parseFlags,
@@ -42,6 +43,8 @@ export interface Step {
   options: readonly OptionName[];
   /** Flags of this command alone (discover's --skill, say), each with its environment twin. */
   flags?: CommandFlags;
+  /** Its own defaults of options, where they differ from every step's; --help says them. */
+  defaults?: OptionDefaults;
   example: string;
   usage?: string;
   /**
@@ -88,7 +91,7 @@ function helpText(step: Step): string {
     `Usage: make ${step.name}   or   node_modules/.bin/deno run -A scripts/${step.name}.ts ${step.usage ?? ""}[options]`,
     "",
     "Options:",
-    ...optionsHelp(step.options, step.flags),
+    ...optionsHelp(step.options, step.flags, step.defaults),
     "",
     `Example: ${step.example}`,
     "",
@@ -188,7 +191,7 @@ export async function runStep(step: Step, io: StepIO): Promise<number> {
   let options: StepOptions | undefined;
   let clients: Clients | undefined;
   try {
-    const parsed = parseOptions(io.argv, step.options, step.flags);
+    const parsed = parseOptions(io.argv, step.options, step.flags, step.defaults);
     if (parsed.help) {
       io.stdout.write(helpText(step) + "\n");
       return 0;

@@ -6,7 +6,7 @@ import { type AgentCard, validateCardBytes } from "../cards.ts";
 import { ContentError, UsageError } from "../errors.ts";
 import { readSigningKey, type SigningKey } from "../trust/keys.ts";
 import { NOTARY_ENVELOPE_TYPE, NOTARY_SIGNATURE_TYPE, notarySignature, readCertificateChain } from "../trust/notary.ts";
-import { admits, type CardTrust, describeTrust, signCard, verifyCard } from "../trust/signatures.ts";
+import { admits, type CardTrust, type Claims, describeTrust, signCard, verifyCard } from "../trust/signatures.ts";
 import { type Location, readTrustStore } from "../trust/store.ts";
 import { trustAdvice } from "./advice.ts";
 import { agentRepository, type CommandFlags, type CommandFlagValues, type StepOptions } from "./options.ts";
@@ -42,21 +42,28 @@ export async function attachNotarySignature({ options, client, orasIn, remote }:
 }
 
 /**
- * Signs a card in its file with `signer` (A2A 1.0 §8.4), unless a signature by that key already
- * covers it as it is; returns the card as the file now holds it, still valid against its schema.
+ * The card signed by `signer` (A2A 1.0 §8.4) with `claims`, still valid against its schema; the card itself
+ * when a signature by that key covers it as it is already.
  */
-export async function signCardFile(card: AgentCard, signer: SigningKey, out: Output): Promise<AgentCard> {
-  const signed = await signCard(card.card, signer);
-  if (signed === card.card) {
-    out.ok(`${card.path} is signed by ${signer.kid} already`);
-    return card;
-  }
+export async function signedCard(card: AgentCard, signer: SigningKey, claims: Claims = {}): Promise<AgentCard> {
+  const signed = await signCard(card.card, signer, claims);
+  if (signed === card.card) return card;
   const bytes = new TextEncoder().encode(JSON.stringify(signed, null, 2) + "\n");
   const { problems } = validateCardBytes(bytes, card.fileName);
   if (problems.length > 0) throw new ContentError(`signed, ${card.fileName} would not be a valid card:\n  ${problems.join("\n  ")}`);
-  await writeFile(card.path, bytes);
-  out.ok(`signed ${card.path} with ${signer.kid} (${signer.alg}); it carries ${(signed.signatures as unknown[]).length} signature(s)`);
   return { ...card, bytes, card: signed };
+}
+
+/** Signs a card in its file with `signer`, unless that key's signature covers it already; returns the card as the file now holds it. */
+export async function signCardFile(card: AgentCard, signer: SigningKey, out: Output): Promise<AgentCard> {
+  const signed = await signedCard(card, signer);
+  if (signed === card) {
+    out.ok(`${card.path} is signed by ${signer.kid} already`);
+    return card;
+  }
+  await writeFile(card.path, signed.bytes);
+  out.ok(`signed ${card.path} with ${signer.kid} (${signer.alg}); it carries ${(signed.card.signatures as unknown[]).length} signature(s)`);
+  return signed;
 }
 
 /**

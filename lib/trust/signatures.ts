@@ -3,6 +3,7 @@
 // key of the verifier's trust store that is trusted for where the card was found; the signature's
 // `kid` only picks among those keys, and its `jku` is never fetched.
 import type { FlattenedJWSInput, JWSHeaderParameters } from "jose";
+import { canonicalJson } from "../compare.ts";
 import { isObject } from "../oci/json.ts";
 import { cardPayload, documentPayload, VARIANT_NAMES, VARIANTS, type Variant } from "./canonical.ts";
 import type { SigningKey } from "./keys.ts";
@@ -56,11 +57,21 @@ const cardPayloads = (card: Record<string, unknown>): Payloads => {
   return (variant) => made.get(variant) ?? made.set(variant, cardPayload(card, variant)).get(variant)!;
 };
 
-/** `document` with a new signature by `signer` over `payload`, in place of any earlier one by the same key. */
-async function signed(document: Record<string, unknown>, payload: string, signer: SigningKey): Promise<Record<string, unknown>> {
+/**
+ * What a signature's protected header says besides who signed it, and the signature covers with
+ * the payload: an agent package's card names the package's code so (lib/agents/package.ts).
+ */
+export type Claims = Record<string, unknown>;
+
+/** Whether a protected header carries `claims`, each with the same JSON value. */
+const carries = (header: JWSHeaderParameters, claims: Claims) =>
+  Object.entries(claims).every(([name, value]) => header[name] !== undefined && canonicalJson(header[name]) === canonicalJson(value));
+
+/** `document` with a new signature by `signer` over `payload` and `claims`, in place of any earlier one by the same key. */
+async function signed(document: Record<string, unknown>, payload: string, signer: SigningKey, claims: Claims = {}): Promise<Record<string, unknown>> {
   const { FlattenedSign, decodeProtectedHeader } = await import("jose");
   const jws = await new FlattenedSign(new TextEncoder().encode(payload))
-    .setProtectedHeader({ alg: signer.alg, typ: "JOSE", kid: signer.kid })
+    .setProtectedHeader({ ...claims, alg: signer.alg, typ: "JOSE", kid: signer.kid })
     .sign(signer.key);
   const kidOf = (entry: unknown) => {
     try {
@@ -73,25 +84,26 @@ async function signed(document: Record<string, unknown>, payload: string, signer
   return { ...document, signatures: [...others, { protected: jws.protected, signature: jws.signature }] };
 }
 
-/** Whether `document` carries a signature by `signer` over `payload` already. */
-async function signedAlready(document: Record<string, unknown>, payload: string, signer: SigningKey): Promise<boolean> {
-  const { base64url, flattenedVerify, importJWK } = await import("jose");
+/** Whether `document` carries a signature by `signer` over `payload` and `claims` already. */
+async function signedAlready(document: Record<string, unknown>, payload: string, signer: SigningKey, claims: Claims): Promise<boolean> {
+  const { base64url, decodeProtectedHeader, flattenedVerify, importJWK } = await import("jose");
   const publicKey = await importJWK(signer.publicJwk, signer.alg);
   for (const entry of Array.isArray(document.signatures) ? document.signatures : []) {
     if (!isObject(entry) || typeof entry.protected !== "string" || typeof entry.signature !== "string") continue;
     const jws = { protected: entry.protected, signature: entry.signature, payload: base64url.encode(payload) };
-    if (await flattenedVerify(jws, publicKey, { algorithms: [signer.alg] }).then(() => true, () => false)) return true;
+    const verified = await flattenedVerify(jws, publicKey, { algorithms: [signer.alg] }).then(() => true, () => false);
+    if (verified && carries(decodeProtectedHeader(jws), claims)) return true;
   }
   return false;
 }
 
 /**
- * The card with `signer`'s signature over its A2A 1.0 form added, in place of an earlier one by
- * the same key; the card itself when that key's signature covers it as it is already.
+ * The card with `signer`'s signature over its A2A 1.0 form (and `claims`) added, in place of an
+ * earlier one by the same key; the card itself when that key's signature covers it as it is already.
  */
-export async function signCard(card: Record<string, unknown>, signer: SigningKey): Promise<Record<string, unknown>> {
+export async function signCard(card: Record<string, unknown>, signer: SigningKey, claims: Claims = {}): Promise<Record<string, unknown>> {
   const { payload } = await cardPayload(card, "a2a-1.0");
-  return await signedAlready(card, payload, signer) ? card : await signed(card, payload, signer);
+  return await signedAlready(card, payload, signer, claims) ? card : await signed(card, payload, signer, claims);
 }
 
 /** Any other JSON document (an index, a verification record) signed the same way, over RFC 8785 of it without `signatures`. */
@@ -110,8 +122,8 @@ async function publicKeyOf(key: TrustedKey, alg: string) {
 
 const invalid = (detail: string, header: JWSHeaderParameters = {}): SignatureCheck => ({ kid: header.kid, alg: header.alg, outcome: "invalid", detail });
 
-/** One entry of `signatures` checked against the trusted keys for this document, form by form. */
-async function checkSignature(entry: unknown, keys: TrustedKey[], store: TrustStore, payloads: Payloads, variants: readonly Variant[]): Promise<SignatureCheck> {
+/** One entry of `signatures` checked against the trusted keys for this document, form by form, and for `claims`. */
+async function checkSignature(entry: unknown, keys: TrustedKey[], store: TrustStore, payloads: Payloads, variants: readonly Variant[], claims: Claims): Promise<SignatureCheck> {
   const jose = await import("jose");
   if (!isObject(entry) || typeof entry.protected !== "string" || typeof entry.signature !== "string") {
     return invalid('malformed: a signature is {"protected": …, "signature": …}');
@@ -150,6 +162,10 @@ async function checkSignature(entry: unknown, keys: TrustedKey[], store: TrustSt
       jws.payload = jose.base64url.encode(payload);
       const ok = await jose.flattenedVerify(jws, publicKey, { algorithms: [alg] }).then(() => true, () => false);
       if (!ok) continue;
+      if (!carries(header, claims)) {
+        const said = Object.keys(claims).map((name) => `${name} ${header[name] === undefined ? "unnamed" : canonicalJson(header[name])}`).join(", ");
+        return invalid(`key ${kid} signed it for other contents (${said}), not ${canonicalJson(claims)}`, header);
+      }
       const by = `signed by ${kid} (${alg}, ${VARIANT_NAMES[variant]}), trusted for ${scopeText(key.scope)}`;
       return unsigned.length === 0
         ? { ...found, outcome: "verified", detail: by, variant, key }
@@ -160,7 +176,7 @@ async function checkSignature(entry: unknown, keys: TrustedKey[], store: TrustSt
 }
 
 /** `document`'s signatures checked against the keys of `store` trusted for `where`. */
-async function verify(document: Record<string, unknown>, store: TrustStore, where: Location, payloads: Payloads, variants: readonly Variant[]): Promise<CardTrust> {
+async function verify(document: Record<string, unknown>, store: TrustStore, where: Location, payloads: Payloads, variants: readonly Variant[], claims: Claims = {}): Promise<CardTrust> {
   const { signatures } = document;
   if (signatures === undefined || (Array.isArray(signatures) && signatures.length === 0)) return { status: "unsigned", signatures: [] };
   if (!Array.isArray(signatures)) return { status: "invalid", signatures: [invalid('"signatures" is not a list')] };
@@ -168,7 +184,7 @@ async function verify(document: Record<string, unknown>, store: TrustStore, wher
   const keys = store.keys.filter((key) => inScope(key.scope, where, provider));
   const checks = [];
   for (const entry of signatures) {
-    const check = await checkSignature(entry, keys, store, payloads, variants);
+    const check = await checkSignature(entry, keys, store, payloads, variants, claims);
     if (check.outcome === "verified") return { status: "verified", signatures: [...checks, check], by: check };
     checks.push(check);
   }
@@ -177,10 +193,11 @@ async function verify(document: Record<string, unknown>, store: TrustStore, wher
 
 /**
  * A card's signatures checked against the keys of `store` trusted for `where` (and for the card's
- * provider's origin). Each signature is tried in the A2A 1.0 form first, then in the other forms.
+ * provider's origin). Each signature is tried in the A2A 1.0 form first, then in the other forms;
+ * with `claims`, one counts only if its protected header carries them too.
  */
-export async function verifyCard(card: Record<string, unknown>, store: TrustStore, where: Location = {}): Promise<CardTrust> {
-  return await verify(card, store, where, cardPayloads(card), VARIANTS);
+export async function verifyCard(card: Record<string, unknown>, store: TrustStore, where: Location = {}, claims: Claims = {}): Promise<CardTrust> {
+  return await verify(card, store, where, cardPayloads(card), VARIANTS, claims);
 }
 
 /** Another JSON document's signatures (signDocument's), checked the same way. */

@@ -87,8 +87,10 @@ async function readStoreFile(storePath: string): Promise<StoreFile> {
 }
 
 /** The public keys of a JWKS file, each named by its kid (its thumbprint where it has none); private or secret keys are refused. */
-async function readJwks(file: string): Promise<JWK[]> {
+async function readJwks(file: string, storePath: string): Promise<JWK[]> {
   const jwks = await readJson(file, "the JWKS");
+  // make clean removes tmp/, and with it a key make phase5 made there.
+  if (jwks === undefined) throw new UsageError(`the trust store ${storePath} names ${file}, which does not exist`, `Put it back, or remove its entry from ${storePath}.`);
   if (!isObject(jwks) || !Array.isArray(jwks.keys)) throw new UsageError(`${file} is not a JWKS ({"keys": [...]})`);
   return await Promise.all(jwks.keys.map(async (jwk: JWK) => {
     if (jwk.kty === "oct" || jwk.d !== undefined) {
@@ -105,7 +107,7 @@ export async function readTrustStore(storePath: string): Promise<TrustStore> {
   const keys = await Promise.all(entries.map(async (entry) => {
     const source = path.resolve(dir, entry.jwks);
     const scope = parseScope(entry.for);
-    return (await readJwks(source)).map((jwk) => ({ kid: jwk.kid!, jwk, scope, source }));
+    return (await readJwks(source, storePath)).map((jwk) => ({ kid: jwk.kid!, jwk, scope, source }));
   }));
   return { path: storePath, keys: keys.flat() };
 }

@@ -1,9 +1,11 @@
-// Phase 5 with real parts: a real registry, the packages `make packages` publishes, agents started
-// by `make run` under Deno's sandbox, and the official A2A SDK's client talking to them, each
-// answer checked against its card's output_schema. Then what can go wrong: a sandbox that stops a
-// package reaching beyond its own, an agent killed outright, two runs at once, a package whose
-// digest fails, an upgrade that never becomes healthy, Ctrl-C in the middle of a pull, a port or
-// an agent that is not ours. Every agent is run on a free port: 8001-8003 may be taken here.
+// Phase 5 with real parts: a real registry, the packages `make packages` publishes signed with a
+// key `make keygen` made, agents started by `make run` under Deno's sandbox, and the official A2A
+// SDK's client talking to them, each answer checked against its card's output_schema. Then what
+// can go wrong: a package whose card is unsigned, signed by a key not trusted, or changed since it
+// was signed, a sandbox that stops a package reaching beyond its own, an agent killed outright, two
+// runs at once, a package whose digest fails, an upgrade that never becomes healthy, Ctrl-C in the
+// middle of a pull, a port or an agent that is not ours. Every agent is run on a free port:
+// 8001-8003 may be taken here.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -12,7 +14,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import path from "node:path";
 import { agentClient, dataMessage, outcome } from "../../lib/agents/client.ts";
-import { NEEDS_ANNOTATION, PACKAGE_LAYERS, PACKAGE_TYPE, packageRepository, RUNS_TESTS } from "../../lib/agents/package.ts";
+import { NEEDS_ANNOTATION, PACKAGE_LAYERS, PACKAGE_TYPE, packageClaim, packageRepository, RUNS_TESTS } from "../../lib/agents/package.ts";
 import { commandLine, liveCard, portTaken, terminate } from "../../lib/agents/process.ts";
 import { type AgentState, AgentRuns } from "../../lib/agents/runs.ts";
 import { skillValidators } from "../../lib/agents/skills.ts";
@@ -22,6 +24,8 @@ import { sha256Digest } from "../../lib/oci/digest.ts";
 import { type Descriptor, TITLE_ANNOTATION } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
 import { freePort } from "../../lib/registry-server.ts";
+import { readSigningKey } from "../../lib/trust/keys.ts";
+import { signCard } from "../../lib/trust/signatures.ts";
 import { blobDataPath, cardsDir, fixtureCard, run, type Run, RUNTIME, runScript, skopeo, startFaultProxy, startScript, withRegistry } from "../helpers.ts";
 
 /** The pids of the agent processes whose command line names `dir`. */
@@ -36,6 +40,8 @@ const paramsV03 = (data: unknown) => ({ message: { kind: "message", role: "user"
 describe("Phase 5: agents run from a real registry", () => {
   const bench = withRegistry();
   let env: Record<string, string>;
+  /** The key make packages signs with, which TRUST_STORE trusts for the test registry. */
+  const key = () => path.join(bench.work, "keys/publisher.key.pem");
   const script = (name: string, args: string[] = [], extra: Record<string, string> = {}) => runScript(name, args, { ...env, ...extra }, bench.work);
   const succeeded = (result: Run, what: string) => assert.equal(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
   const runs = () => new AgentRuns(env.AGENTS_DIR);
@@ -47,12 +53,26 @@ describe("Phase 5: agents run from a real registry", () => {
     return JSON.parse(result.stdout).agent as AgentState;
   };
   const stop = async (agent: string) => succeeded(await script("stop", [], { AGENT: agent }), `make stop AGENT=${agent}`);
-  /** A package of our own making for `agent`: the plan card, and `module` as its implementation. */
-  const pushPackage = (agent: string, tag: string, module: string) =>
-    pushArtifact(new Registry(bench.registry.address).repository(packageRepository(agent)), tag, [
-      { ...PACKAGE_LAYERS.card, bytes: fixtureCard("plan") },
-      { ...PACKAGE_LAYERS.module, bytes: new TextEncoder().encode(module) },
+  /** Each agent's card as make packages signed it, in its package. */
+  const packaged = (agent: string) => readFileSync(path.join(bench.work, "tmp/packages", agent, PACKAGE_LAYERS.card.title));
+  /** The plan card signed with the trusted key, as make packages signs it, for `module`. */
+  const signedFor = async (module: Uint8Array) =>
+    new TextEncoder().encode(JSON.stringify(await signCard(JSON.parse(fixtureCard("plan").toString()), await readSigningKey(key()), packageClaim(sha256Digest(module), [])), null, 2));
+  /** A package of our own making for `agent`: `module` as its implementation, and the plan card, signed for it unless another `card` is given. */
+  const pushPackage = async (agent: string, tag: string, module: string, card?: Uint8Array) => {
+    const code = new TextEncoder().encode(module);
+    return await pushArtifact(new Registry(bench.registry.address).repository(packageRepository(agent)), tag, [
+      { ...PACKAGE_LAYERS.card, bytes: card ?? await signedFor(code) },
+      { ...PACKAGE_LAYERS.module, bytes: code },
     ], { artifactType: PACKAGE_TYPE });
+  };
+  /** Nothing of `agent` runs or is recorded, its port is free, and no pull was left half done. */
+  const nothingStarted = async (agent: string, port: number) => {
+    assert.equal(await runs().state(agent), undefined);
+    assert.equal(await portTaken(port), false);
+    assert.deepEqual(agentsIn(runs().dir(agent)), []);
+    assert.deepEqual(readdirSync(runs().dir(agent)).filter((name) => name.startsWith(".unpack-")), []);
+  };
   const agentsJson = async (extra: Record<string, string> = {}) => {
     const result = await script("agents", ["--json"], extra);
     succeeded(result, "make agents");
@@ -60,9 +80,17 @@ describe("Phase 5: agents run from a real registry", () => {
   };
 
   before(async () => {
-    env = { ...bench.env, AGENTS_DIR: path.join(bench.work, "agents"), WORKSPACE: path.join(bench.work, "workspace"), HEALTH_TIMEOUT: "30" };
+    env = {
+      ...bench.env,
+      AGENTS_DIR: path.join(bench.work, "agents"),
+      WORKSPACE: path.join(bench.work, "workspace"),
+      HEALTH_TIMEOUT: "30",
+      TRUST_STORE: path.join(bench.work, "keys/trust.json"),
+    };
     succeeded(await script("push"), "make push");
-    succeeded(await script("packages"), "make packages");
+    // An Ed25519 key, whose signatures are the same bytes each time: make packages TAG=v2 signs plan's card as v1's.
+    succeeded(await script("keygen", [], { KEY: key(), ALG: "EdDSA" }), "make keygen");
+    succeeded(await script("packages", [], { KEY: key() }), "make packages");
   });
 
   // Whatever a test left running is stopped, failed tests included.
@@ -70,7 +98,7 @@ describe("Phase 5: agents run from a real registry", () => {
     for (const pid of agentsIn(bench.work)) await terminate(pid);
   });
 
-  it("publishes each package as skopeo, a client that shares no code with ours, reads it: the card as published, then the module", async () => {
+  it("publishes each package as skopeo, a client that shares no code with ours, reads it: the card as published and signed, then the module", async () => {
     for (const agent of ["plan", "build", "test"]) {
       const source = `docker://${bench.registry.address}/${packageRepository(agent)}:v1`;
       const manifest = JSON.parse(await skopeo(["inspect", "--raw", "--tls-verify=false", source]));
@@ -79,7 +107,11 @@ describe("Phase 5: agents run from a real registry", () => {
         ["application/a2a-agent-card+json", "agent-card.json"],
         ["text/javascript", "agent.js"],
       ]);
-      assert.equal(manifest.layers[0].digest, sha256Digest(fixtureCard(agent)));
+      assert.equal(manifest.layers[0].digest, sha256Digest(packaged(agent)));
+      const { signatures, ...signed } = JSON.parse(packaged(agent).toString());
+      assert.equal(signatures.length, 1);
+      assert.deepEqual(signed, JSON.parse(fixtureCard(agent).toString()), "the card as published, a signature added");
+      assert.equal(JSON.parse(fixtureCard(agent).toString()).signatures, undefined, "the fixture is left as it is");
       assert.equal(manifest.annotations[NEEDS_ANNOTATION], agent === "test" ? RUNS_TESTS : undefined);
     }
   });
@@ -87,7 +119,7 @@ describe("Phase 5: agents run from a real registry", () => {
   it("runs each agent from the registry; the SDK's client gets answers that match each skill's output_schema", async () => {
     const started = { plan: await runAgent("plan"), build: await runAgent("build"), test: await runAgent("test") };
     for (const [agent, agentState] of Object.entries(started)) {
-      assert.ok(Buffer.from((await liveCard(agentState.url))!).equals(fixtureCard(agent)), `${agent} serves its card byte for byte`);
+      assert.ok(Buffer.from((await liveCard(agentState.url))!).equals(packaged(agent)), `${agent} serves its card byte for byte`);
     }
     const ask = async (agent: keyof typeof started, input: unknown) => {
       const { client, card } = await agentClient(started[agent].url);
@@ -141,6 +173,41 @@ describe("Phase 5: agents run from a real registry", () => {
     assert.deepEqual(await runs().known(), []);
   });
 
+  it("starts only a package whose card a trusted key signed for its code, by default; refuses an unsigned, an untrusted, a changed and a repackaged one, starting nothing", async () => {
+    const module = readFileSync(path.join(bench.work, "tmp/packages/plan/agent.js"), "utf8");
+    // Signed by a key of its own, which a trust store of its own trusts, not the one make run reads.
+    const strangerKey = path.join(bench.work, "stranger/publisher.key.pem");
+    succeeded(await script("keygen", [], { KEY: strangerKey, TRUST_STORE: path.join(bench.work, "stranger/trust.json") }), "make keygen of a stranger's key");
+    const strangers = cardsDir(bench.work);
+    succeeded(await script("sign", [], { CARD: path.join(strangers, "plan_agent_card.json"), KEY: strangerKey }), "make sign with the stranger's key");
+    // Signed by the trusted key, then changed and pushed again: its signature no longer matches.
+    const changed = new TextEncoder().encode(packaged("plan").toString().replace("Creates structured", "Crafts structured"));
+    assert.notDeepEqual(changed, new Uint8Array(packaged("plan")));
+    await pushPackage("unsigned", "v1", module, fixtureCard("plan"));
+    await pushPackage("stranger", "v1", module, readFileSync(path.join(strangers, "plan_agent_card.json")));
+    await pushPackage("changed", "v1", module, changed);
+    // The signed card, packaged with code of someone else's.
+    await pushPackage("repackaged", "v1", "console.log('not plan');\n", packaged("plan"));
+    const refusals: [string, RegExp][] = [
+      ["unsigned", /: not signed; refusing to start it \(VERIFY=require\)\n.*make keygen makes a key once, make packages KEY=.*\n.*or VERIFY=if-present runs unsigned code knowingly/],
+      ["stranger", /: its signature does not count: key \S+ is not in the trust store \S+trust\.json; refusing to start it \(VERIFY=require\)\n.*add it to \S+trust\.json/],
+      ["changed", /: its signature does not count: does not match the card: it was changed after key \S+ signed it.*; refusing to start it \(VERIFY=require\)\n.*do not use it/],
+      ["repackaged", /: its signature does not count: key \S+ signed it for other contents \(vnd\.pallet\.agent\.package \{"module":"sha256:[0-9a-f]{64}","needs":\[\]\}\), not .*; refusing to start it/],
+    ];
+    for (const [agent, said] of refusals) {
+      const port = await freePort();
+      const result = await script("run", [], { AGENT: agent, PORT: String(port) });
+      assert.equal(result.code, 1, `${agent}:\n${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, said);
+      await nothingStarted(agent, port);
+    }
+    // Unsigned code runs when asked knowingly (tests/unit/agents.test.ts has the rest of if-present).
+    const knowingly = await script("run", [], { AGENT: "unsigned", PORT: String(await freePort()), VERIFY: "if-present" });
+    succeeded(knowingly, "make run AGENT=unsigned VERIFY=if-present");
+    assert.match(knowingly.stderr, /! unsigned v1's card: not signed; starting it unchecked \(VERIFY=if-present\)/);
+    await stop("unsigned");
+  });
+
   it("stops a package that reads outside its own directory, and one that listens on another port", async () => {
     await pushPackage("evil-read", "v1", 'import { readFileSync } from "node:fs";\nreadFileSync("/etc/passwd");\n');
     await pushPackage("evil-net", "v1", 'import net from "node:net";\nconst port = Number(process.argv[process.argv.indexOf("--port") + 1]);\nnet.createServer().listen(port + 1, "127.0.0.1");\n');
@@ -155,12 +222,17 @@ describe("Phase 5: agents run from a real registry", () => {
     }
   });
 
-  it("shows an agent killed outright as dead, and RESTART=1 starts it again from the same digest", async () => {
+  it("shows an agent killed outright as dead, and RESTART=1 starts it again from the same digest, its signature checked again without the registry", async () => {
     const first = await runAgent("plan");
     process.kill(first.pid, "SIGKILL");
     while (commandLine(first.pid) !== undefined) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.deepEqual((await agentsJson({ AGENTS: "plan" }))[0].health, "dead");
-    const [again] = await agentsJson({ AGENTS: "plan", RESTART: "1" });
+    const offline = { AGENTS: "plan", RESTART: "1", REGISTRY: `localhost:${await freePort()}` };
+    const distrusted = await script("agents", [], { ...offline, TRUST_STORE: path.join(bench.work, "no-trust.json") });
+    assert.equal(distrusted.code, 1, distrusted.stderr);
+    assert.match(distrusted.stderr, /its signature does not count: key \S+ is not in the trust store \S+no-trust\.json; refusing to start it \(VERIFY=require\)/);
+    assert.equal(commandLine((await state("plan")).pid), undefined, "still dead");
+    const [again] = await agentsJson(offline);
     assert.equal(again.health, "healthy");
     assert.equal(again.digest, first.digest);
     assert.notEqual(again.pid, first.pid);
@@ -211,12 +283,12 @@ describe("Phase 5: agents run from a real registry", () => {
     assert.match(failed.stderr, /rolled back: v1 \(sha256:[0-9a-f]{12}\) serves again at http:\/\/localhost:\d+/);
     const back = await state("plan");
     assert.deepEqual([back.tag, back.digest, back.port], ["v1", v1.digest, v1.port]);
-    assert.ok(Buffer.from((await liveCard(back.url))!).equals(fixtureCard("plan")));
+    assert.ok(Buffer.from((await liveCard(back.url))!).equals(packaged("plan")));
 
-    succeeded(await script("packages", [], { AGENTS: "plan", TAG: "v2", SOURCE_DATE_EPOCH: "1767312000" }), "make packages TAG=v2");
+    succeeded(await script("packages", [], { AGENTS: "plan", TAG: "v2", SOURCE_DATE_EPOCH: "1767312000", KEY: key() }), "make packages TAG=v2");
     succeeded(await script("upgrade", [], { AGENT: "plan", TO: "v2" }), "make upgrade TO=v2");
     const v2 = await state("plan");
-    assert.deepEqual([v2.tag, v2.previous], ["v2", { tag: "v1", digest: v1.digest }]);
+    assert.deepEqual([v2.tag, v2.previous], ["v2", { tag: "v1", digest: v1.digest, registry: bench.registry.address }]);
     assert.notEqual(v2.digest, v1.digest);
     succeeded(await script("rollback", [], { AGENT: "plan" }), "make rollback");
     assert.deepEqual([(await state("plan")).tag, (await state("plan")).digest], ["v1", v1.digest]);
@@ -275,22 +347,30 @@ describe("make phase5", () => {
     for (const pid of agentsIn(bench.work)) await terminate(pid);
   });
 
-  it("runs Phase 5 end to end: packages, the three agents run and asked in turn, an upgrade and a rollback", async () => {
+  it("runs Phase 5 end to end: a key, packages signed with it, the three agents run and asked in turn, an upgrade and a rollback", async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
-    // A make running these tests passes its own flags and variables down through MAKEFLAGS.
+    // A make running these tests passes its own flags and variables down through MAKEFLAGS, which
+    // run() would hand on from this process's environment unless emptied (TESTS=… would be refused).
     const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
     const result = await run("make", ["--no-print-directory", "phase5"], {
       env: {
         ...outside as Record<string, string>,
+        MAKEFLAGS: "",
+        MFLAGS: "",
         ...bench.env,
         RUNTIME,
         PORTS: ports.join(","),
         AGENTS_DIR: path.join(bench.work, "agents"),
         WORKSPACE: path.join(bench.work, "workspace"),
+        KEY: path.join(bench.work, "keys/publisher.key.pem"),
+        TRUST_STORE: path.join(bench.work, "keys/trust.json"),
       },
     });
     assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
     for (const said of [
+      `✓ ${path.join(bench.work, "keys/trust.json")} now trusts it for ${bench.registry.address}`,
+      "✓ signed plan's card for that agent.js with",
+      `✓ plan v1's card: signed by`,
       `✓ test v1 is healthy at http://localhost:${ports[2]}`,
       "✓ completed; the answer matches generate_code's output_schema",
       '"passed": 3,',

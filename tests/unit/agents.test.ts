@@ -1,25 +1,27 @@
 // The parts of Phase 5 that need no registry and no agent process: what the test agent reads from
 // a TAP report, the permissions an agent gets, what counts as an agent package, the trust check of
-// an unpacked one, and the lock that keeps two commands from changing one agent at once.
-import { describe, it } from "node:test";
+// an unpacked one (its digests, and its card's signature under VERIFY), and the lock that keeps two commands from changing one agent at once.
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tapResults } from "../../agents/tap.ts";
-import { MANIFEST_FILE, NEEDS_ANNOTATION, PACKAGE_LAYERS, PACKAGE_TYPE, packageLayers, RUNS_TESTS } from "../../lib/agents/package.ts";
+import { MANIFEST_FILE, NEEDS_ANNOTATION, PACKAGE_LAYERS, PACKAGE_TYPE, packageClaim, packageLayers, RUNS_TESTS } from "../../lib/agents/package.ts";
 import { permissions } from "../../lib/agents/process.ts";
 import { AgentRuns } from "../../lib/agents/runs.ts";
-import { checkTrust } from "../../lib/agents/trust.ts";
+import { checkTrust, type SignaturePolicy, UntrustedPackage } from "../../lib/agents/trust.ts";
 import { ContentError, EnvironmentError } from "../../lib/errors.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { artifactManifest, encodeManifest } from "../../lib/oci/manifest.ts";
+import { generateKeyFiles, readSigningKey } from "../../lib/trust/keys.ts";
+import { type Policy, signCard } from "../../lib/trust/signatures.ts";
+import { parseScope, readTrustStore, type TrustStore, trustKeys } from "../../lib/trust/store.ts";
 import { fixtureCard } from "../helpers.ts";
 
 /** A package's two files and its manifest, unpacked in a new directory as make run leaves them. */
-function unpacked(parent: string, module = "export {};\n") {
-  const card = fixtureCard("plan");
+function unpacked(parent: string, module = "export {};\n", card: Uint8Array = fixtureCard("plan")) {
   const layers = [
     { ...PACKAGE_LAYERS.card, bytes: card },
     { ...PACKAGE_LAYERS.module, bytes: new TextEncoder().encode(module) },
@@ -108,10 +110,34 @@ describe("an agent package", () => {
 describe("the trust check of an unpacked package", () => {
   const parent = mkdtempSync(path.join(os.tmpdir(), "pallet-trust-"));
   process.on("exit", () => rmSync(parent, { recursive: true, force: true }));
+  const where = { registry: "localhost:5000", repository: "agents/plan/package" };
+  const unchecked: SignaturePolicy = { verify: "off", store: { path: "none", keys: [] }, where };
+  let store: TrustStore;
+  let signed: Uint8Array;
+  before(async () => {
+    const keyPath = path.join(parent, "publisher.key.pem");
+    const { jwksPath } = await generateKeyFiles(keyPath, "ES256");
+    await trustKeys(path.join(parent, "trust.json"), jwksPath, parseScope("localhost:5000"));
+    store = await readTrustStore(path.join(parent, "trust.json"));
+    // Signed as make packages signs: for the package's code and what it needs.
+    const claims = packageClaim(sha256Digest(new TextEncoder().encode("export {};\n")), [RUNS_TESTS]);
+    const card = await signCard(JSON.parse(fixtureCard("plan").toString()), await readSigningKey(keyPath), claims);
+    signed = new TextEncoder().encode(JSON.stringify(card, null, 2) + "\n");
+  });
+  /** checkTrust under `verify`, with the trust store `trusting` (the key that signed, by default); the status, or the refusal's. */
+  const outcome = async (card: Uint8Array, verify: Policy, trusting = store, found = where, module = "export {};\n") => {
+    const { dir, digest } = unpacked(parent, module, card);
+    try {
+      return (await checkTrust(dir, digest, { verify, store: trusting, where: found })).signature?.status ?? "not checked";
+    } catch (error) {
+      assert.ok(error instanceof UntrustedPackage && /; refusing to start it \(VERIFY=/.test(error.message), String(error));
+      return `refused: ${error.signature.status}`;
+    }
+  };
 
   it("passes what the digest names, and hands back its manifest and card", async () => {
     const { dir, digest } = unpacked(parent);
-    const trusted = await checkTrust(dir, digest);
+    const trusted = await checkTrust(dir, digest, unchecked);
     assert.equal(trusted.manifest.annotations?.[NEEDS_ANNOTATION], RUNS_TESTS);
     assert.ok(Buffer.from(trusted.card).equals(fixtureCard("plan")));
   });
@@ -120,12 +146,37 @@ describe("the trust check of an unpacked package", () => {
     const refused = (pattern: RegExp) => (error: unknown) => error instanceof ContentError && pattern.test(error.message) && /refusing to start it/.test(error.message);
     const changed = unpacked(parent);
     writeFileSync(path.join(changed.dir, "agent.js"), "export {}; // and more\n");
-    await assert.rejects(checkTrust(changed.dir, changed.digest), refused(/: agent\.js is not sha256:/));
+    await assert.rejects(checkTrust(changed.dir, changed.digest, unchecked), refused(/: agent\.js is not sha256:/));
     const missing = unpacked(parent);
     rmSync(path.join(missing.dir, "agent-card.json"));
-    await assert.rejects(checkTrust(missing.dir, missing.digest), refused(/agent-card.json/));
+    await assert.rejects(checkTrust(missing.dir, missing.digest, unchecked), refused(/agent-card.json/));
     const other = unpacked(parent);
-    await assert.rejects(checkTrust(other.dir, unpacked(parent, "export const x = 1;\n").digest), refused(/: no manifest there hashes to sha256:/));
+    await assert.rejects(checkTrust(other.dir, unpacked(parent, "export const x = 1;\n").digest, unchecked), refused(/: no manifest there hashes to sha256:/));
+  });
+
+  it("checks its card's signature: require takes a card a trusted key signed for this code, and nothing else", async () => {
+    const empty = { path: "empty.json", keys: [] };
+    const tampered = new TextEncoder().encode(new TextDecoder().decode(signed).replace("http://localhost:8001", "http://localhost:8666"));
+    assert.deepEqual(
+      {
+        signed: await outcome(signed, "require"),
+        unsigned: await outcome(fixtureCard("plan"), "require"),
+        untrusted: await outcome(signed, "require", empty),
+        elsewhere: await outcome(signed, "require", store, { registry: "localhost:5999", repository: where.repository }),
+        tampered: await outcome(tampered, "require"),
+        otherCode: await outcome(signed, "require", store, where, "export const evil = 1;\n"),
+      },
+      { signed: "verified", unsigned: "refused: unsigned", untrusted: "refused: untrusted", elsewhere: "refused: untrusted", tampered: "refused: invalid", otherCode: "refused: invalid" },
+    );
+  });
+
+  it("lets if-present run unsigned and untrusted code, never a card a signature proves changed; off checks nothing", async () => {
+    const tampered = new TextEncoder().encode(new TextDecoder().decode(signed).replace("Creates", "Crafts"));
+    assert.notDeepEqual(tampered, signed);
+    assert.deepEqual(
+      [await outcome(fixtureCard("plan"), "if-present"), await outcome(signed, "if-present", { path: "empty.json", keys: [] }), await outcome(tampered, "if-present"), await outcome(tampered, "off")],
+      ["unsigned", "untrusted", "refused: invalid", "not checked"],
+    );
   });
 });
 
