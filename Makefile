@@ -32,18 +32,16 @@ vars.publish         := $(STEP) $(REMOTE) $(ORAS) CARD TAG FORCE SOURCE_DATE_EPO
 vars.keygen          := $(STEP) REGISTRY TRUST_STORE KEY ALG SCOPE
 vars.sign            := $(STEP) CARD KEY
 # Phase 5: AGENT is the one agent a lifecycle target works on, TO the tag make upgrade goes to.
-# The targets that start agents check their packages' signatures (VERIFY, require by default).
 LIFE := AGENTS_DIR WORKSPACE HEALTH_TIMEOUT
-STARTS := $(LIFE) VERIFY TRUST_STORE
 vars.packages        := $(STEP) $(REMOTE) $(ORAS) AGENTS TAG CARDS_DIR SOURCE_DATE_EPOCH KEY
-vars.run             := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT TAG PORT
-vars.agents          := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENTS TAG RESTART
+vars.run             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE AGENT TAG PORT
+vars.agents          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE AGENTS TAG RESTART
 vars.stop            := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG
 vars.logs            := $(STEP) $(LIFE) AGENT
-vars.upgrade         := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT TO
-vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(STARTS) AGENT
+vars.upgrade         := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE AGENT TO
+vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE AGENT
 vars.ask             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG INPUT STREAM ANSWER
-vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(STARTS) PORTS SOURCE_DATE_EPOCH KEY
+vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE PORTS SOURCE_DATE_EPOCH KEY
 vars.diff            := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
 vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE
 vars.login           := $(STEP) $(REMOTE) $(ORAS)
