@@ -225,7 +225,12 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
   if (!index) {
     const found = await crawl(registry, { reading, skip: INDEX_REPOSITORY });
     await cache.keepOnly(found.digests);
-    if (options.refresh) await rebuildIndex(registry, found.entries, found.manifests, cache, options.signer);
+    // A card whose signature proves it changed since it was signed is not put in an index a key vouches for.
+    if (options.refresh) {
+      const forged = found.entries.filter((entry) => entry.signature?.status === "invalid");
+      for (const entry of forged) problems.push(`${registry.host}/${entry.repository}:${entry.tag} left out of the index: ${entry.signature!.detail}`);
+      await rebuildIndex(registry, found.entries.filter((entry) => !forged.includes(entry)), found.manifests, cache, options.signer);
+    }
     const entries = found.entries.filter((entry) => matches(entry, filter));
     return {
       source: "crawl",
