@@ -1,7 +1,8 @@
 // Verified status kept in the registry itself: after `verify` proves a card's manifest intact, a
 // small JSON record of what was checked is attached to that manifest as a referrer (its
-// `subject`), the way `oras attach` attaches signatures and SBOMs. A card counts as verified only
-// for the exact digest such a record names.
+// `subject`), the way `oras attach` attaches signatures and SBOMs. Anyone who can push can attach
+// one, so a record counts only when it is signed by a key of the verifier's trust store, names
+// the exact digest shown, and lists the checks it passed.
 import { readFile } from "node:fs/promises";
 import { fetchImageManifest } from "./oci/artifacts.ts";
 import { sha256Digest } from "./oci/digest.ts";
@@ -9,6 +10,8 @@ import { OciError } from "./oci/errors.ts";
 import { listReferrers } from "./oci/referrers.ts";
 import type { Repository } from "./oci/registry.ts";
 import { readLimited } from "./oci/transport.ts";
+import { describeTrust, verifyDocument } from "./trust/signatures.ts";
+import type { TrustStore } from "./trust/store.ts";
 
 /** The artifact type of a verification record, so that `oras discover --artifact-type` finds them. */
 export const VERIFICATION_TYPE = "application/vnd.pallet.verification.v1+json";
@@ -70,13 +73,35 @@ async function* recordsAbout(repository: Repository, digest: string): AsyncGener
   }
 }
 
+/** Whether a card counts as verified, and why (or why not), in a few words. */
+export interface Verification {
+  verified: boolean;
+  reason: string;
+}
+
+/** What a record proves: that `digest` passed (signed by a trusted key, its checks listed and passed), or nothing, and why. */
+async function judge(record: VerificationRecord, trust: TrustStore, repository: Repository): Promise<Verification> {
+  if (record.result !== "passed") return { verified: false, reason: `says ${JSON.stringify(record.result)}` };
+  if (!Array.isArray(record.checks) || record.checks.length === 0) return { verified: false, reason: "lists no checks" };
+  if (!record.checks.every((check) => check?.ok === true)) return { verified: false, reason: "lists a check that did not pass" };
+  const where = { registry: repository.registry.host, repository: repository.name };
+  const signed = await verifyDocument(record as unknown as Record<string, unknown>, trust, where);
+  return { verified: signed.status === "verified", reason: describeTrust(signed) };
+}
+
 /**
- * Whether the manifest `digest` of this repository has a verification record whose result is
- * "passed": a referrer of ours whose subject is that very digest, and whose JSON says so.
+ * Whether the manifest `digest` of this repository has a verification record that counts: a
+ * referrer of ours whose subject is that very digest, whose checks all passed, signed by a key
+ * `trust` holds for this repository. Otherwise why none counts.
  */
-export async function isVerified(repository: Repository, digest: string): Promise<boolean> {
-  for await (const { record } of recordsAbout(repository, digest)) if (record.result === "passed") return true;
-  return false;
+export async function verificationOf(repository: Repository, digest: string, trust: TrustStore): Promise<Verification> {
+  const faults = [];
+  for await (const { referrer, record } of recordsAbout(repository, digest)) {
+    const { verified, reason } = await judge(record, trust, repository);
+    if (verified) return { verified, reason: `record ${referrer}, ${reason}` };
+    faults.push(`record ${referrer} ${reason}`);
+  }
+  return { verified: false, reason: faults.length === 0 ? "no verification record" : `no record counts: ${faults.join("; ")}` };
 }
 
 /**

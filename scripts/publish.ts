@@ -81,7 +81,7 @@ export const step: Step = {
       }
       if (signer && chain) result.notarySignature = await attachNotarySignature(context, agent, result.digest, signer, chain);
     }
-    await indexPublished({ client, out, options }, options.tag, [agent]);
+    await indexPublished({ client, out, options }, options.tag, [agent], undefined, signer);
     if (options.json) out.json({ published: result });
   },
 };

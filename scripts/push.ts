@@ -3,7 +3,6 @@
 // Project signature (docs/trust.md).
 import path from "node:path";
 import { CARD_TYPE, cardFileName, loadCards } from "../lib/cards.ts";
-import { summaryOf } from "../lib/discovery/card-entry.ts";
 import type { Seen } from "../lib/discovery/publishing.ts";
 import { indexPublished } from "../lib/step/discovery.ts";
 import { agentReference, createdFlags } from "../lib/step/options.ts";
@@ -46,9 +45,9 @@ export const step: Step = {
       const ref = agentReference(options, card.agent);
       const notarySignature = signer && chain ? await attachNotarySignature(context, card.agent, digest, signer, chain) : undefined;
       pushed.push({ agent: card.agent, reference: ref, digest, size: card.bytes.byteLength, notarySignature });
-      seen.set(card.agent, { digest, card: summaryOf(card.card, ref) });
+      seen.set(card.agent, { digest, card: card.bytes });
     }
-    await indexPublished(context, options.tag, options.agents, seen);
+    await indexPublished(context, options.tag, options.agents, seen, signer);
     if (options.json) out.json({ pushed });
   },
 };

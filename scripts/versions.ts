@@ -1,8 +1,11 @@
 // Phase 5: the versions of each agent: every tag of REGISTRY/agents/<agent> with its card's
-// version, A2A version, manifest digest and verified status.
+// version, A2A version, manifest digest, verified status (a signed record that counts, and the
+// card still served intact) and who signed the card.
 import { agentOf, AGENTS_NAMESPACE, byAgentAndTag, type CardEntry, entryJson } from "../lib/discovery/card-entry.ts";
 import { cardAt, CRAWL_CONCURRENCY, isReferrersTag } from "../lib/discovery/crawl.ts";
 import { verifiedCards, verifiedKey } from "../lib/discovery/discover.ts";
+import { signedByText } from "../lib/step/trust.ts";
+import { readTrustStore } from "../lib/trust/store.ts";
 import { mapLimit } from "../lib/concurrency.ts";
 import { isContentFailure } from "../lib/errors.ts";
 import { openDiscoveryCache } from "../lib/step/discovery.ts";
@@ -13,10 +16,10 @@ export const step: Step = {
   name: "versions",
   section: "Phase 5: Versions of an Agent",
   runs: "oras repo tags REGISTRY/agents/<agent>, then each tag's manifest and card, read directly",
-  options: ["registry", "agents"],
+  options: ["registry", "agents", "trust"],
   example: "make versions AGENTS=plan",
   async body({ options, remote, out, oras, client: registry }) {
-    const cache = await openDiscoveryCache();
+    const reading = { cache: openDiscoveryCache(), trust: await readTrustStore(options.trustStore) };
     const tagsOf = new Map<string, Set<string>>();
     const read = await out.inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
       const tags = (await oras`repo tags ${remote} ${agentRepository(options, agent)}`).names;
@@ -25,7 +28,7 @@ export const step: Step = {
       const cards = tags.filter((tag) => !isReferrersTag(tag));
       const entries = await mapLimit(cards, CRAWL_CONCURRENCY, async (tag) => {
         try {
-          return (await cardAt(repository, tag, cache)).entry;
+          return (await cardAt(repository, tag, reading)).entry;
         } catch (error) {
           // A broken version is named; the others are still listed.
           if (!isContentFailure(error)) throw error;
@@ -37,16 +40,25 @@ export const step: Step = {
       if (others > 0) out.note(`${others} other tag${others === 1 ? "" : "s"} of ${repository.reference()} hold${others === 1 ? "s" : ""} no agent card`);
       return entries.filter((entry) => entry !== undefined);
     });
+    const { cache } = reading;
     await cache.save().catch((error: Error) => out.warn(`the discovery cache in ${cache.dir} was not written: ${error.message}`));
     const entries = read.flat().sort(byAgentAndTag);
-    const verified = await verifiedCards(registry, entries, tagsOf);
-    const isVerified = (entry: CardEntry) => verified.has(verifiedKey(entry));
+    const verified = await verifiedCards(registry, entries, tagsOf, reading.trust);
+    const verification = (entry: CardEntry) => verified.get(verifiedKey(entry))!;
     out.line();
     out.table(
-      ["Agent", "Tag", "Card version", "A2A", "Digest", "Verified"],
-      entries.map((entry) => [agentOf(entry.repository), entry.tag, entry.card.version, entry.card.a2aVersion, entry.manifest.digest, isVerified(entry) ? "yes" : "no"]),
+      ["Agent", "Tag", "Card version", "A2A", "Digest", "Verified", "Signed by"],
+      entries.map((entry) => [
+        agentOf(entry.repository),
+        entry.tag,
+        entry.card.version,
+        entry.card.a2aVersion,
+        entry.manifest.digest,
+        verification(entry).verified ? "yes" : "no",
+        signedByText(entry),
+      ]),
     );
-    if (options.json) out.json({ versions: entries.map((entry) => entryJson(entry, isVerified(entry))) });
+    if (options.json) out.json({ versions: entries.map((entry) => entryJson(entry, verification(entry))) });
   },
 };
 

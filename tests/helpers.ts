@@ -10,6 +10,8 @@ import { findOnPath } from "../lib/executables.ts";
 import { collect, Registry } from "../lib/oci/registry.ts";
 import { type RegistryProcess, startDistribution, startTestRegistry } from "../lib/registry-server.ts";
 import { runStep, type Step } from "../lib/step/run.ts";
+import { generateKeyFiles, readSigningKey } from "../lib/trust/keys.ts";
+import { trustKeys } from "../lib/trust/store.ts";
 
 export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -412,4 +414,16 @@ export function shownCommands(page: string): ShownCommand[] {
     else commands.at(-1)?.output.push(text);
   });
   return commands;
+}
+
+/**
+ * A signing key in `dir`/keys (made at the first call), trusted for `registry` in
+ * `dir`/keys/trust.json, as make keygen leaves them.
+ */
+export async function trustedKey(dir: string, registry: string): Promise<{ key: string; trust: string; kid: string }> {
+  const key = path.join(dir, "keys", "publisher.key.pem");
+  const trust = path.join(dir, "keys", "trust.json");
+  if (!existsSync(key)) await generateKeyFiles(key, "ES256");
+  await trustKeys(trust, path.join(dir, "keys", "publisher.jwks.json"), { registry });
+  return { key, trust, kid: (await readSigningKey(key)).kid };
 }

@@ -2,6 +2,8 @@
 // JSON form `discover --json` and the discovery service both give.
 import { type A2aVersion, cardProtocol, validateCardBytes } from "../cards.ts";
 import type { Descriptor } from "../oci/manifest.ts";
+import type { CardTrust } from "../trust/signatures.ts";
+import type { Verification } from "../verification.ts";
 
 /** The workshop's cards live in `agents/<agent>`; a card elsewhere keeps its repository as its agent name. */
 export const AGENTS_NAMESPACE = "agents";
@@ -24,6 +26,10 @@ export interface CardEntry {
   /** The card's manifest: what the tag resolves to, and what the index lists. */
   manifest: Descriptor;
   card: CardSummary;
+  /** The card's own blob, as its manifest names it: where the manifest was read this run. */
+  layer?: Descriptor;
+  /** What the card's signatures came to, checked on its bytes: where they were read this run (not when a trusted index gave the summary). */
+  signature?: { status: CardTrust["status"]; detail: string };
 }
 
 /** Enough of a description to search and show; the card itself has all of it. */
@@ -36,11 +42,12 @@ export const brief = (description: string) =>
 export const agentOf = (repository: string) =>
   repository.startsWith(`${AGENTS_NAMESPACE}/`) ? repository.slice(AGENTS_NAMESPACE.length + 1) : repository;
 
-/** What discovery shows of a card, or why the card cannot be shown (it fails its schema). */
-export function summariseCard(bytes: Uint8Array, label: string): { summary: CardSummary } | { problem: string } {
+/** What discovery shows of a card and the card itself, or why the card cannot be shown (it fails its schema). */
+export function summariseCard(bytes: Uint8Array, label: string): { summary: CardSummary; card: Record<string, unknown> } | { problem: string } {
   const { card, problems } = validateCardBytes(bytes, label);
   if (!card || problems.length > 0) return { problem: problems.join("; ") };
-  return summaryOf(card, label);
+  const summary = summaryOf(card, label);
+  return "problem" in summary ? summary : { ...summary, card };
 }
 
 /** The summary of a card that passed its schema already. */
@@ -118,8 +125,11 @@ export const byAgentAndTag = (a: CardEntry, b: CardEntry) => byAgentThenTag(agen
 export const cardPath = (entry: CardEntry) =>
   `/agents/${agentOf(entry.repository).split("/").map(encodeURIComponent).join("/")}/${encodeURIComponent(entry.tag)}/.well-known/agent-card.json`;
 
-/** One card as JSON, the same in every answer; `verified` is null where it was not asked (an index-only search). */
-export function entryJson(entry: CardEntry, verified: boolean | null) {
+/**
+ * One card as JSON, the same in every answer; `verification` is null where it was not asked (an
+ * index-only search), `signature` where the card's bytes were not read (a trusted index gave it).
+ */
+export function entryJson(entry: CardEntry, verification: Verification | null) {
   const { card } = entry;
   return {
     agent: agentOf(entry.repository),
@@ -133,7 +143,9 @@ export function entryJson(entry: CardEntry, verified: boolean | null) {
     skills: card.skills,
     description: card.description,
     digest: entry.manifest.digest,
-    verified,
+    verified: verification?.verified ?? null,
+    verification: verification?.reason ?? null,
+    signature: entry.signature ?? null,
     card: cardPath(entry),
   };
 }

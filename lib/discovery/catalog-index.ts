@@ -11,6 +11,11 @@
 // so a publish, which rewrites the shards of its cards, costs in proportion to a shard's size:
 // 64 shards keep it at 160 cards at 10,000. Registries also accept an index only when every manifest it lists is in the
 // same repository, so each listed card manifest is copied into `agents` (its blobs mounted).
+//
+// Anyone who can push can write an index, so its summaries are believed only when the tagged index
+// carries a signature (A2A-style JWS over its RFC 8785 form, in `signatures`) by a key the
+// reader's trust store holds for this repository. It names every shard by digest, so that one
+// signature covers the shards and what they say of each card.
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mapLimit } from "../concurrency.ts";
@@ -22,6 +27,9 @@ import { type Descriptor, encodeIndex, MEDIA_TYPE, parseIndex } from "../oci/man
 import { REPOSITORY_PATTERN, TAG_PATTERN } from "../oci/reference.ts";
 import type { Registry, Repository } from "../oci/registry.ts";
 import { CARD_TYPE } from "../cards.ts";
+import type { SigningKey } from "../trust/keys.ts";
+import { type CardTrust, signDocument, verifyDocument } from "../trust/signatures.ts";
+import type { TrustStore } from "../trust/store.ts";
 import type { DiscoveryCache } from "./cache.ts";
 import { AGENTS_NAMESPACE, brief, byAgentAndTag, type CardEntry } from "./card-entry.ts";
 import { CRAWL_CONCURRENCY } from "./crawl.ts";
@@ -123,6 +131,8 @@ export interface IndexState {
   /** The shard ids asked for; undefined: all of them. */
   asked?: Set<string>;
   problems: string[];
+  /** The tagged index as JSON, signatures and all. */
+  document?: Record<string, unknown>;
 }
 
 /** A shard's bytes, from wherever a copy of them is kept, else `fetch`'s: a shard never changes under its digest. */
@@ -162,6 +172,7 @@ async function readState(repository: Repository, only?: Set<string>, shardBytes:
     );
   }
   state.digest = fetched.descriptor.digest;
+  state.document = top as unknown as Record<string, unknown>;
   for (const shard of top.manifests) {
     const id = shard.annotations?.[ANNOTATION.shard];
     if (id && SHARD_ID.test(id)) state.shards.set(id, shard);
@@ -191,14 +202,20 @@ export interface Index {
   entries: CardEntry[];
   /** Entries that could not be read, one line each. */
   problems: string[];
+  /** What its signatures came to against the reader's trust store: its summaries count only when "verified". */
+  signature: CardTrust;
 }
 
-/** Every card the index lists, or undefined when the registry has no index. */
-export async function readIndex(registry: Registry, cache?: DiscoveryCache): Promise<Index | undefined> {
+/** A trust store with no keys: whoever signed the index, it is not believed. */
+const NO_KEYS: TrustStore = { path: "(no trust store)", keys: [] };
+
+/** Every card the index lists, and whether a key of `trust` signed it; undefined when the registry has no index. */
+export async function readIndex(registry: Registry, trust = NO_KEYS, cache?: DiscoveryCache): Promise<Index | undefined> {
   const state = await readState(registry.repository(INDEX_REPOSITORY), undefined, shardBytesFrom(cache));
   if (!state.digest) return undefined;
   await cache?.keepShards([...state.shards.values()].map((shard) => shard.digest));
-  return { digest: state.digest, entries: [...state.entries.values()].flat().sort(byAgentAndTag), problems: state.problems };
+  const signature = await verifyDocument(state.document!, trust, { registry: registry.host, repository: INDEX_REPOSITORY });
+  return { digest: state.digest, entries: [...state.entries.values()].flat().sort(byAgentAndTag), problems: state.problems, signature };
 }
 
 const shardIndex = (id: string, entries: CardEntry[]) =>
@@ -229,17 +246,20 @@ async function writeShards(
   return written;
 }
 
-/** The tagged index: its shards, and how many cards they list together. */
-function topIndex(shards: Map<string, Descriptor>): Uint8Array {
+/** The tagged index: its shards, and how many cards they list together; signed by `signer` where there is one. */
+async function topIndex(shards: Map<string, Descriptor>, signer?: SigningKey): Promise<Uint8Array> {
   const manifests = [...shards].sort(([a], [b]) => a.localeCompare(b)).map(([, descriptor]) => descriptor);
   const cards = manifests.reduce((sum, shard) => sum + (Number(shard.annotations?.[ANNOTATION.cards]) || 0), 0);
-  return encodeIndex({
+  const bytes = encodeIndex({
     schemaVersion: 2,
     mediaType: MEDIA_TYPE.ociIndex,
     artifactType: INDEX_ARTIFACT_TYPE,
     manifests,
     annotations: { [ANNOTATION.cards]: String(cards) },
   });
+  if (!signer) return bytes;
+  const signed = await signDocument(JSON.parse(new TextDecoder().decode(bytes)), signer);
+  return new TextEncoder().encode(JSON.stringify(signed));
 }
 
 const listedEntries = (state?: IndexState) => [...state?.entries.values() ?? []].flat();
@@ -287,7 +307,13 @@ function byShard(entries: CardEntry[]): Map<string, CardEntry[]> {
  * read), keeping its shards in `cache`. A card published while this runs can be left out; the
  * next publish or refresh puts it back.
  */
-export async function rebuildIndex(registry: Registry, entries: CardEntry[], manifests: Map<string, Uint8Array>, cache: DiscoveryCache): Promise<string> {
+export async function rebuildIndex(
+  registry: Registry,
+  entries: CardEntry[],
+  manifests: Map<string, Uint8Array>,
+  cache: DiscoveryCache,
+  signer?: SigningKey,
+): Promise<string> {
   const repository = registry.repository(INDEX_REPOSITORY);
   const current = await readState(repository).catch((error) => {
     if (isUnusableIndex(error)) return undefined; // whatever stood there is replaced
@@ -296,13 +322,25 @@ export async function rebuildIndex(registry: Registry, entries: CardEntry[], man
   await copyUnlisted(repository, entries, current, manifests);
   const shards = await writeShards(repository, byShard(entries), (digest, bytes) => cache.keepShard(digest, bytes));
   await cache.keepShards([...shards.values()].map((shard) => shard.digest));
-  return (await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex)).digest;
+  return (await repository.pushManifest(INDEX_TAG, await topIndex(shards, signer), MEDIA_TYPE.ociIndex)).digest;
 }
 
 /** Rounds of write-and-check before giving up on an index that other writers keep changing. */
 const MAX_ROUNDS = 10;
 /** The least time to wait after writing, before checking that no other writer overwrote it. */
 const MIN_SETTLE_MS = 25;
+
+/**
+ * Whether an update signed by `signer` may sign: where there is no index yet, or the index it
+ * starts from carries that key's signature. Signing an index someone else wrote would vouch for
+ * the summaries it keeps, which nobody checked; that one is written unsigned (a refresh with the
+ * key rebuilds and signs it from the cards).
+ */
+async function maySign(state: IndexState, signer: SigningKey, host: string): Promise<boolean> {
+  if (!state.document) return true;
+  const own: TrustStore = { path: "KEY", keys: [{ kid: signer.kid, jwk: signer.publicJwk, scope: { registry: host }, source: "KEY" }] };
+  return (await verifyDocument(state.document, own, { registry: host, repository: INDEX_REPOSITORY })).status === "verified";
+}
 
 /** Updates through one client, one after another: they would only race each other. */
 const queues = new WeakMap<Registry, Promise<unknown>>();
@@ -317,6 +355,8 @@ export interface UpdateOptions {
   manifests?: Map<string, Uint8Array>;
   /** Tags to take out of the index: their cards were untagged. */
   dropped?: Tagged[];
+  /** Signs the index written (an unsigned one is read as the cards say, not as it says). */
+  signer?: SigningKey;
 }
 
 /**
@@ -329,7 +369,7 @@ export interface UpdateOptions {
  * own write took, reads the index again, and writes once more if any of its cards is missing. A
  * card whose tag was meanwhile pushed again by someone else is theirs to index, not missing.
  */
-export function addToIndex(registry: Registry, entries: CardEntry[], options: UpdateOptions = {}): Promise<void> {
+export function addToIndex(registry: Registry, entries: CardEntry[], options: UpdateOptions = {}): Promise<{ signed: boolean }> {
   const run = (queues.get(registry) ?? Promise.resolve()).catch(() => {}).then(() => update(registry, entries, options));
   queues.set(registry, run);
   return run;
@@ -342,7 +382,7 @@ export const readListing = (registry: Registry, repositories: string[], cache?: 
 /** The tagged index's digest now, or undefined when there is none. */
 export const indexDigest = (registry: Registry) => registry.repository(INDEX_REPOSITORY).digestOf(INDEX_TAG);
 
-async function update(registry: Registry, entries: CardEntry[], options: UpdateOptions): Promise<void> {
+async function update(registry: Registry, entries: CardEntry[], options: UpdateOptions): Promise<{ signed: boolean }> {
   const repository = registry.repository(INDEX_REPOSITORY);
   const dropped = options.dropped ?? [];
   const touched = new Set([...entries, ...dropped].map((entry) => shardOf(entry.repository)));
@@ -374,7 +414,8 @@ async function update(registry: Registry, entries: CardEntry[], options: UpdateO
     if (round > 0) current = await read();
     const wanted = await missing(current, round === 0);
     const gone = dropped.filter((tag) => listedEntries(current).some((other) => sameTag(other, tag)));
-    if (wanted.length === 0 && gone.length === 0) return;
+    const signer = options.signer && await maySign(current, options.signer, registry.host) ? options.signer : undefined;
+    if (wanted.length === 0 && gone.length === 0) return { signed: signer !== undefined && current.document !== undefined };
     if (round === MAX_ROUNDS) {
       throw new EnvironmentError(
         `the discovery index ${repository.reference(INDEX_TAG)} kept changing under this update; gave up after ${MAX_ROUNDS} rounds`,
@@ -385,9 +426,10 @@ async function update(registry: Registry, entries: CardEntry[], options: UpdateO
     // A shard this update read and left without cards is no longer listed.
     const unchanged = [...current.shards].filter(([id]) => !touched.has(id) || cards.has(id));
     const shards = new Map([...unchanged, ...await writeShards(repository, cards, keep)]);
+    const top = await topIndex(shards, signer);
     const started = performance.now();
     if ((await indexDigest(registry)) === current.digest) {
-      await repository.pushManifest(INDEX_TAG, topIndex(shards), MEDIA_TYPE.ociIndex);
+      await repository.pushManifest(INDEX_TAG, top, MEDIA_TYPE.ociIndex);
       await options.cache?.keepShards([...shards.values()].map((shard) => shard.digest));
       await sleep(Math.max(MIN_SETTLE_MS, 4 * (performance.now() - started)) * (1 + Math.random()));
     } else {

@@ -1,6 +1,7 @@
 // Finding agent cards the slow way: every repository of the catalog, every tag, every manifest.
-// A card's own blob is fetched only when no earlier run (the cache) or the index knows its
-// manifest digest. Anything that is not an agent card is passed over without a word.
+// What discovery shows of a card comes from its bytes, proven by digest: a card's own blob is
+// fetched only when no earlier run kept those bytes (the cache), and not at all where a trusted
+// index gives its summary. Anything that is not an agent card is passed over without a word.
 import { mapLimit } from "../concurrency.ts";
 import { parseImageManifest } from "../oci/artifacts.ts";
 import { DIGEST_PATTERN, sha256Digest } from "../oci/digest.ts";
@@ -11,7 +12,9 @@ import { collect, type Registry, type Repository } from "../oci/registry.ts";
 import { readLimited } from "../oci/transport.ts";
 import { CARD_TYPE, MAX_CARD_BYTES } from "../cards.ts";
 import { isContentFailure } from "../errors.ts";
-import type { DiscoveryCache, Outcome } from "./cache.ts";
+import { describeTrust, verifyCard } from "../trust/signatures.ts";
+import type { TrustStore } from "../trust/store.ts";
+import type { DiscoveryCache } from "./cache.ts";
 import { byAgentAndTag, type CardEntry, type CardSummary, summariseCard } from "./card-entry.ts";
 
 /** Requests in flight at once: measured against Distribution on 2 cores, 16 and 32 were no faster. */
@@ -56,35 +59,70 @@ export async function fetchCard(repository: Repository, layer: Descriptor): Prom
 /** A `sha256-<hex>` tag: where registries without the referrers API keep a manifest's referrers. */
 export const isReferrersTag = (tag: string) => DIGEST_PATTERN.test(tag.replace("-", ":"));
 
-async function classify(repository: Repository, subject: string, bytes: Uint8Array, mediaType: string): Promise<Outcome> {
-  const card = cardLayer(subject, bytes, mediaType);
-  if (!card) return { kind: "other" };
-  const summary = summariseCard(await fetchCard(repository, card.layer), subject);
+/** How a card's bytes are come by: the cache, read afresh where `fresh`, and the keys its signatures are checked against (none: not checked). */
+export interface Reading {
+  cache: DiscoveryCache;
+  trust?: TrustStore;
+  /** Read every card from the registry, whatever the cache keeps (still kept for next time). */
+  fresh?: boolean;
+}
+
+/**
+ * The card of a card manifest `descriptor` with these `bytes` (proven by the caller), worked out
+ * from the card's own bytes: kept ones when they hash to the digest the manifest names, else
+ * fetched. Undefined `entry` for a manifest that holds something else. The manifest is kept too,
+ * so that a card the index names by digest needs no request next time.
+ */
+async function cardFrom(
+  repository: Repository,
+  tag: string,
+  { descriptor, bytes }: { descriptor: Descriptor; bytes: Uint8Array },
+  reading: Reading,
+  known?: CardSummary,
+): Promise<{ entry?: CardEntry; fetched: boolean }> {
+  const subject = repository.reference(tag);
+  const card = cardLayer(subject, bytes, descriptor.mediaType);
+  if (!card) return { fetched: false };
+  await reading.cache.keep(descriptor.digest, bytes);
+  const { layer } = card;
+  const entry = { repository: repository.name, tag, manifest: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }, layer };
+  if (known) return { entry: { ...entry, card: known }, fetched: false };
+  const read = await reading.cache.bytes(layer.digest, () => fetchCard(repository, layer), reading.fresh);
+  if (read.bytes.byteLength !== layer.size) {
+    throw new OciError("invalid-content", `${subject}: the card ${layer.digest} has ${read.bytes.byteLength} bytes, not the ${layer.size} its manifest says`, { subject });
+  }
+  const summary = summariseCard(read.bytes, subject);
   if ("problem" in summary) throw new OciError("invalid-content", summary.problem, { subject });
-  return { kind: "card", card: summary.summary };
+  const trust = reading.trust && await verifyCard(summary.card, reading.trust, { registry: repository.registry.host, repository: repository.name });
+  const signature = trust && { status: trust.status, detail: describeTrust(trust) };
+  return { entry: { ...entry, card: summary.summary, ...(signature && { signature }) }, fetched: read.fetched };
 }
 
 /**
  * The card a tag holds, or no entry for anything else, and the manifest's bytes. Its manifest is
- * always read (that is how a moved tag shows); the card itself only when neither `known` nor the
- * cache knows the digest.
+ * always read (that is how a moved tag shows); the card itself only when neither `known` (a
+ * trusted index) nor the cache has it.
  */
 export async function cardAt(
   repository: Repository,
   tag: string,
-  cache: DiscoveryCache,
+  reading: Reading,
   known?: (digest: string) => CardSummary | undefined,
 ): Promise<{ entry?: CardEntry; fetched: boolean; digest: string; bytes: Uint8Array }> {
-  const { descriptor, bytes } = await repository.fetchManifest(tag);
-  const knownCard = known?.(descriptor.digest);
-  const { outcome, learnt } = knownCard
-    ? { outcome: { kind: "card", card: knownCard } as Outcome, learnt: false }
-    : await cache.outcome(descriptor.digest, () => classify(repository, repository.reference(tag), bytes, descriptor.mediaType));
-  const fetched = learnt && outcome.kind === "card";
-  const { digest } = descriptor;
-  if (outcome.kind !== "card") return { fetched, digest, bytes };
-  const manifest = { mediaType: descriptor.mediaType, digest, size: descriptor.size };
-  return { entry: { repository: repository.name, tag, manifest, card: outcome.card }, fetched, digest, bytes };
+  const manifest = await repository.fetchManifest(tag);
+  const { digest } = manifest.descriptor;
+  return { ...await cardFrom(repository, tag, manifest, reading, known?.(digest)), digest, bytes: manifest.bytes };
+}
+
+/**
+ * The card the index lists as `entry`, worked out from its bytes, fetched by digest (from the
+ * cache where kept): what an index that is not signed by a trusted key may still tell.
+ */
+export async function cardListed(registry: Registry, entry: CardEntry, reading: Reading): Promise<{ entry?: CardEntry; fetched: boolean }> {
+  const repository = registry.repository(entry.repository);
+  const { digest } = entry.manifest;
+  const { bytes } = await reading.cache.bytes(digest, async () => (await repository.fetchManifest(digest)).bytes);
+  return await cardFrom(repository, entry.tag, { descriptor: entry.manifest, bytes }, reading);
 }
 
 export interface Crawl {
@@ -96,7 +134,7 @@ export interface Crawl {
   problems: string[];
   /** How many cards were fetched because nothing known had their manifest digest. */
   fetched: number;
-  /** The digest of every manifest read, card or not. */
+  /** The digest of every manifest read, card or not, and of every card. */
   digests: Set<string>;
   /** The bytes of every card manifest read, by digest: copying them into the index needs no second read. */
   manifests: Map<string, Uint8Array>;
@@ -104,11 +142,11 @@ export interface Crawl {
 
 /**
  * Every agent card in `repositories` (the whole catalog by default, less the index's own
- * repository). `known` answers for manifests read before: the cache, and the index's entries.
+ * repository). `known` gives the summaries of a trusted index's entries.
  */
 export async function crawl(
   registry: Registry,
-  options: { repositories?: string[]; cache: DiscoveryCache; known?: (digest: string) => CardSummary | undefined; skip?: string },
+  options: { repositories?: string[]; reading: Reading; known?: (digest: string) => CardSummary | undefined; skip?: string },
 ): Promise<Crawl> {
   const problems: string[] = [];
   const tags = new Map<string, Set<string>>();
@@ -136,9 +174,10 @@ export async function crawl(
   const manifests = new Map<string, Uint8Array>();
   const found = await mapLimit(tagged, CRAWL_CONCURRENCY, async ({ repository, tag }): Promise<CardEntry | undefined> => {
     try {
-      const read = await cardAt(repository, tag, options.cache, options.known);
+      const read = await cardAt(repository, tag, options.reading, options.known);
       if (read.fetched) fetched++;
       digests.add(read.digest);
+      if (read.entry?.layer) digests.add(read.entry.layer.digest);
       if (read.entry) manifests.set(read.digest, read.bytes);
       return read.entry;
     } catch (error) {

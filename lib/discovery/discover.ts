@@ -1,26 +1,36 @@
 // Discovery: which agent cards a registry holds. The index is read first; the cards a search
 // selects are checked against their repositories (one tag list each, one manifest per tag), and
 // repositories the index has wrong are shown as the registry has them. Without an index, or
-// when asked, every repository is crawled.
+// when asked, every repository is crawled. What is shown of a card comes from the index only when
+// a trusted key signed it; else from the card's own bytes, proven by digest. A card is shown as
+// verified only for a verification record that counts (lib/verification.ts) and a card the
+// registry still serves intact.
 import { mapLimit } from "../concurrency.ts";
 import { isOciError } from "../oci/errors.ts";
 import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
-import { collect, type Registry } from "../oci/registry.ts";
-import { isVerified } from "../verification.ts";
-import type { DiscoveryCache } from "./cache.ts";
+import { collect, type Registry, type Repository } from "../oci/registry.ts";
+import { isContentFailure } from "../errors.ts";
+import type { SigningKey } from "../trust/keys.ts";
+import { describeTrust } from "../trust/signatures.ts";
+import type { TrustStore } from "../trust/store.ts";
+import { type Verification, verificationOf } from "../verification.ts";
 import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, entryJson, matches } from "./card-entry.ts";
 import { type Index, INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
-import { crawl, CRAWL_CONCURRENCY } from "./crawl.ts";
+import { cardLayer, cardListed, crawl, CRAWL_CONCURRENCY, fetchCard, type Reading } from "./crawl.ts";
 
-export interface DiscoverOptions {
+/** A reading whose cards' signatures, verification records and index are checked against `trust`. */
+type Checked = Reading & { trust: TrustStore };
+
+export interface DiscoverOptions extends Checked {
   filter: CardFilter;
-  cache: DiscoveryCache;
   /** Crawl every repository and write the index anew from what was found. */
   refresh?: boolean;
   /** Crawl every repository, whatever the index says; nothing is written. */
   crawl?: boolean;
   /** Trust the index alone: no tag is checked, no verification record asked for. */
   indexOnly?: boolean;
+  /** Signs the index a refresh writes. */
+  signer?: SigningKey;
 }
 
 export interface Discovery {
@@ -29,8 +39,8 @@ export interface Discovery {
   /** Why there was a crawl: asked for, no index, or an index that cannot be read. */
   crawled?: string;
   entries: CardEntry[];
-  /** Repository and digest of each card with a passing verification record; undefined when not asked (indexOnly). */
-  verified?: Set<string>;
+  /** Whether each card (by repository and digest) counts as verified, and why; undefined when not asked (indexOnly). */
+  verified?: Map<string, Verification>;
   /** Repositories the index had out of date (tags moved, gone or new). */
   stale: string[];
   /** Cards that could not be read, one line each. */
@@ -43,8 +53,18 @@ export interface Discovery {
 
 export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.manifest.digest}`;
 
-/** Whether a card has a passing verification record; null where that was not asked (indexOnly). */
-export const verifiedOf = (found: Discovery) => (entry: CardEntry) => found.verified ? found.verified.has(verifiedKey(entry)) : null;
+/** Whether a card counts as verified, and why; null where that was not asked (indexOnly). */
+export const verifiedOf = (found: Discovery) => (entry: CardEntry): Verification | null => found.verified?.get(verifiedKey(entry)) ?? null;
+
+/** Whether the index's summaries were shown, in a few words: only when a trusted key signed it. */
+export const indexTrustText = (index: Index) =>
+  index.signature.status === "verified"
+    ? `its summaries shown, ${describeTrust(index.signature)}`
+    : `each card shown as its own bytes say, as the index is not signed by a trusted key (${describeTrust(index.signature)})`;
+
+/** The index discovery read, and whether its summaries were believed: only when a trusted key signed it. */
+const indexJson = (index?: Index) =>
+  index ? { digest: index.digest, trusted: index.signature.status === "verified", signature: describeTrust(index.signature) } : null;
 
 /**
  * The one JSON form of what discovery found, `discover --json`'s and the service's `GET /agents`:
@@ -68,24 +88,52 @@ export function discoveryJson(
     cardsFetched: found.fetched,
     cards: entries.map((entry) => entryJson(entry, verified(entry))),
     problems: found.problems,
+    index: indexJson(found.index),
   };
 }
 
+const NO_RECORD: Verification = { verified: false, reason: "no verification record" };
+
 /**
- * Which cards have a passing verification record for their exact manifest digest (lib/verification.ts).
- * Where the registry keeps referrers under `sha256-<hex>` tags, a card whose tag list lacks that tag
- * has none, and costs no request. Whether it has the referrers API is asked once: a registry
- * offers it for all its repositories or for none.
+ * A verified card's verdict once the registry's copy of the card is read again: a record proves
+ * what was verified, not that the registry still serves it, so bytes that no longer hash to the
+ * card's digest (storage edited behind the registry's back) undo it.
  */
-export async function verifiedCards(registry: Registry, entries: CardEntry[], tags: Map<string, Set<string>>): Promise<Set<string>> {
-  const verified = new Set<string>();
+async function stillServed(repository: Repository, entry: CardEntry, verdict: Verification): Promise<Verification> {
+  try {
+    let { layer } = entry;
+    if (!layer) {
+      const { descriptor, bytes } = await repository.fetchManifest(entry.manifest.digest);
+      layer = cardLayer(repository.reference(entry.manifest.digest), bytes, descriptor.mediaType)?.layer;
+    }
+    if (layer) await fetchCard(repository, layer);
+    return layer ? verdict : { verified: false, reason: `${repository.reference(entry.manifest.digest)} holds no agent card` };
+  } catch (error) {
+    if (!isContentFailure(error)) throw error;
+    return { verified: false, reason: `the registry no longer serves what was verified: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * Whether each card counts as verified (lib/verification.ts), and why. Where the registry keeps
+ * referrers under `sha256-<hex>` tags, a card whose tag list lacks that tag has no record, and
+ * costs no request. Whether it has the referrers API is asked once: a registry offers it for all
+ * its repositories or for none. A card with a record that counts is read once more, to see that
+ * the registry still serves it intact.
+ */
+export async function verifiedCards(registry: Registry, entries: CardEntry[], tags: Map<string, Set<string>>, trust: TrustStore): Promise<Map<string, Verification>> {
+  const verified = new Map<string, Verification>();
   const unique = [...new Map(entries.map((entry) => [verifiedKey(entry), entry])).values()];
   let referrersApi: Promise<boolean> | undefined;
   await mapLimit(unique, CRAWL_CONCURRENCY, async (entry) => {
     const repository = registry.repository(entry.repository);
     const listed = tags.get(entry.repository);
-    if (listed && !listed.has(referrersTag(entry.manifest.digest)) && !(await (referrersApi ??= hasReferrersApi(repository)))) return;
-    if (await isVerified(repository, entry.manifest.digest)) verified.add(verifiedKey(entry));
+    let verdict = NO_RECORD;
+    if (!listed || listed.has(referrersTag(entry.manifest.digest)) || (await (referrersApi ??= hasReferrersApi(repository)))) {
+      verdict = await verificationOf(repository, entry.manifest.digest, trust);
+      if (verdict.verified) verdict = await stillServed(repository, entry, verdict);
+    }
+    verified.set(verifiedKey(entry), verdict);
   });
   return verified;
 }
@@ -118,61 +166,96 @@ const catalogOf = (registry: Registry) =>
 
 /**
  * The cards of `repositories` as the registry has them now (one tag list each, one manifest per
- * tag, cards the index knows by digest not fetched), and which repositories the index has wrong.
+ * tag; where the index is `trusted`, cards it knows by digest are not read), and which
+ * repositories the index has wrong.
  * Past CATALOG_LOOKUP repositories the catalog is read first: those it does not list are dropped
  * without a request each, and those it lists that the index does not know are crawled too.
  */
-async function checkRepositories(registry: Registry, indexed: CardEntry[], repositories: string[], cache: DiscoveryCache) {
+async function checkRepositories(registry: Registry, index: Index, repositories: string[], reading: Reading) {
+  const indexed = index.entries;
   let wanted = repositories;
   const listed = repositories.length > CATALOG_LOOKUP ? await catalogOf(registry) : undefined;
   if (listed) {
     const [exists, known] = [new Set(listed), new Set(indexed.map((entry) => entry.repository))];
     wanted = [...repositories.filter((name) => exists.has(name)), ...listed.filter((name) => name !== INDEX_REPOSITORY && !known.has(name))];
   }
-  const summaries = new Map<string, CardSummary>(indexed.map((entry) => [entry.manifest.digest, entry.card]));
-  const found = await crawl(registry, { repositories: wanted, cache, known: (digest) => summaries.get(digest) });
+  const summaries = new Map<string, CardSummary>(isTrusted(index) ? indexed.map((entry) => [entry.manifest.digest, entry.card]) : []);
+  const found = await crawl(registry, { repositories: wanted, reading, known: (digest) => summaries.get(digest) });
   const checked = [...new Set([...repositories, ...wanted])];
   return { ...found, repositories: checked, stale: changedRepositories(checked, indexed, found.entries) };
 }
 
+/** Whether the index's own summaries may be shown: a key of the trust store signed it. */
+const isTrusted = (index: Index) => index.signature.status === "verified";
+
+/**
+ * The cards an index lists, as their own bytes say (fetched by digest, or kept in the cache), the
+ * tags as the index says: what an index-only search can show of an index no trusted key signed.
+ */
+async function provenListing(registry: Registry, index: Index, reading: Reading) {
+  const problems: string[] = [];
+  let fetched = 0;
+  const read = await mapLimit(index.entries, CRAWL_CONCURRENCY, async (listed) => {
+    try {
+      const found = await cardListed(registry, listed, reading);
+      if (found.fetched) fetched++;
+      if (!found.entry) problems.push(`${registry.host}/${listed.repository}@${listed.manifest.digest}, listed by the index as ${listed.tag}, holds no agent card`);
+      return found.entry;
+    } catch (error) {
+      if (!isContentFailure(error) && !isOciError(error, "not-found")) throw error;
+      problems.push(`${registry.host}/${listed.repository}:${listed.tag}, as the index lists it: ${(error as Error).message}`);
+      return undefined;
+    }
+  });
+  return { entries: read.filter((entry) => entry !== undefined), problems, fetched };
+}
+
 export async function discover(registry: Registry, options: DiscoverOptions): Promise<Discovery> {
-  const { filter, cache } = options;
+  const { filter, cache, trust } = options;
+  const reading: Reading = { cache, trust, fresh: options.refresh };
   const problems: string[] = [];
   let index;
   if (!options.refresh && !options.crawl) {
-    index = await readIndex(registry, cache).catch((error) => {
+    index = await readIndex(registry, trust, cache).catch((error) => {
       if (!isUnusableIndex(error)) throw error;
       problems.push(error.message);
       return undefined;
     });
   }
   if (!index) {
-    const found = await crawl(registry, { cache, skip: INDEX_REPOSITORY });
+    const found = await crawl(registry, { reading, skip: INDEX_REPOSITORY });
     await cache.keepOnly(found.digests);
-    if (options.refresh) await rebuildIndex(registry, found.entries, found.manifests, cache);
+    // A card whose signature proves it changed since it was signed is not put in an index a key vouches for.
+    if (options.refresh) {
+      const forged = found.entries.filter((entry) => entry.signature?.status === "invalid");
+      for (const entry of forged) problems.push(`${registry.host}/${entry.repository}:${entry.tag} left out of the index: ${entry.signature!.detail}`);
+      await rebuildIndex(registry, found.entries.filter((entry) => !forged.includes(entry)), found.manifests, cache, options.signer);
+    }
     const entries = found.entries.filter((entry) => matches(entry, filter));
     return {
       source: "crawl",
       crawled: options.refresh ? "--refresh" : options.crawl ? "--crawl" : problems.length > 0 ? "unreadable index" : "no index",
       entries,
-      verified: await verifiedCards(registry, entries, found.tags),
+      verified: await verifiedCards(registry, entries, found.tags, trust),
       stale: [],
       problems: [...problems, ...found.problems],
       fetched: found.fetched,
     };
   }
   if (options.indexOnly) {
-    return { source: "index-only", entries: index.entries.filter((entry) => matches(entry, filter)), stale: [], problems: index.problems, fetched: 0, index };
+    const listed = isTrusted(index) ? { entries: index.entries, problems: [], fetched: 0 } : await provenListing(registry, index, reading);
+    const entries = listed.entries.filter((entry) => matches(entry, filter));
+    return { source: "index-only", entries, stale: [], problems: [...index.problems, ...listed.problems], fetched: listed.fetched, index };
   }
   // Tags are what the check looks at, so a repository is checked when any of its tags matches the
   // rest of the search: a tag the index lacks (pushed or copied behind its back) is then found.
   const repositories = [...new Set(index.entries.filter((entry) => matches(entry, { ...filter, tag: undefined })).map((entry) => entry.repository))];
-  const found = await checkRepositories(registry, index.entries, repositories, cache);
+  const found = await checkRepositories(registry, index, repositories, reading);
   const entries = found.entries.filter((entry) => matches(entry, filter));
   return {
     source: "index",
     entries,
-    verified: await verifiedCards(registry, entries, found.tags),
+    verified: await verifiedCards(registry, entries, found.tags, trust),
     stale: found.stale,
     problems: [...index.problems, ...found.problems],
     fetched: found.fetched,
@@ -185,22 +268,23 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
  * now: only the repositories whose entries changed since are checked, so a publish costs the
  * check of one repository. Where either has no index to compare, everything is discovered anew.
  */
-export async function recheck(registry: Registry, previous: Discovery, cache: DiscoveryCache): Promise<Discovery> {
-  const index = await readIndex(registry, cache).catch((error) => {
+export async function recheck(registry: Registry, previous: Discovery, reading: Checked): Promise<Discovery> {
+  const { cache, trust } = reading;
+  const index = await readIndex(registry, trust, cache).catch((error) => {
     if (!isUnusableIndex(error)) throw error;
     return undefined;
   });
   if (index?.digest === previous.index?.digest) return previous;
-  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache });
+  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache, trust });
   const all = [...new Set([...previous.index.entries, ...index.entries].map((entry) => entry.repository))];
-  const found = await checkRepositories(registry, index.entries, changedRepositories(all, previous.index.entries, index.entries), cache);
+  const found = await checkRepositories(registry, index, changedRepositories(all, previous.index.entries, index.entries), reading);
   const checked = new Set(found.repositories);
   const kept = previous.entries.filter((entry) => !checked.has(entry.repository));
-  const verified = await verifiedCards(registry, found.entries, found.tags);
+  const verified = await verifiedCards(registry, found.entries, found.tags, trust);
   return {
     source: "index",
     entries: [...kept, ...found.entries].sort(byAgentAndTag),
-    verified: new Set([...kept.map(verifiedKey).filter((key) => previous.verified?.has(key)), ...verified]),
+    verified: new Map([...kept.map((entry) => [verifiedKey(entry), previous.verified?.get(verifiedKey(entry)) ?? NO_RECORD] as const), ...verified]),
     stale: [...previous.stale.filter((repository) => !checked.has(repository)), ...found.stale],
     problems: [...index.problems, ...found.problems],
     fetched: found.fetched,

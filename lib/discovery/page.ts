@@ -1,6 +1,7 @@
 // The discovery service's page for people: every agent with its versions, skills, digests and
 // verified status. Card text is whatever a publisher wrote, so every piece of it is escaped,
 // and only http(s) URLs become links.
+import type { Verification } from "../verification.ts";
 import { type CardEntry, cardPath, isVersionTag } from "./card-entry.ts";
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -12,17 +13,16 @@ function link(url: string): string {
   return safe ? `<a href="${escapeHtml(url)}" rel="nofollow noopener">${escapeHtml(url)}</a>` : escapeHtml(url);
 }
 
-const badge = (verified: boolean | null) =>
-  verified === null
+/** The verified badge; hovering it says why (or why not). */
+const badge = (verification: Verification | null) =>
+  verification === null
     ? '<span class="badge unknown">not asked</span>'
-    : verified
-    ? '<span class="badge ok">verified</span>'
-    : '<span class="badge no">not verified</span>';
+    : `<span class="badge ${verification.verified ? "ok" : "no"}" title="${escapeHtml(verification.reason)}">${verification.verified ? "verified" : "not verified"}</span>`;
 
 const skills = (ids: string[]) => ids.map((id) => `<span class="skill">${escapeHtml(id)}</span>`).join(" ");
 
 /** A version's row: each cell with its column's name, which a narrow screen shows in front of it. */
-const COLUMNS: [string, (entry: CardEntry, verified: boolean | null) => string][] = [
+const COLUMNS: [string, (entry: CardEntry, verified: Verification | null) => string][] = [
   ["Tag", (entry) => `<code>${escapeHtml(entry.tag)}</code>`],
   ["Card version", (entry) => escapeHtml(entry.card.version)],
   ["A2A", (entry) => escapeHtml(entry.card.a2aVersion)],
@@ -32,7 +32,7 @@ const COLUMNS: [string, (entry: CardEntry, verified: boolean | null) => string][
   ["Card", (entry) => `<a href="${escapeHtml(cardPath(entry))}">agent-card.json</a>`],
 ];
 
-function agentSection(entries: CardEntry[], verified: (entry: CardEntry) => boolean | null): string {
+function agentSection(entries: CardEntry[], verified: (entry: CardEntry) => Verification | null): string {
   // The newest version (the last version tag; else the last tag) speaks for the agent; each row says what differs.
   const latest = entries.findLast((entry) => isVersionTag(entry.tag)) ?? entries[entries.length - 1];
   const { card } = latest;
@@ -100,7 +100,7 @@ export interface PageContent {
   total: number;
   /** The next page's link, if there is one. */
   next?: string;
-  verified: (entry: CardEntry) => boolean | null;
+  verified: (entry: CardEntry) => Verification | null;
   /** Every skill id of the registry, for the search form. */
   allSkills: string[];
   query: { text?: string; skill?: string };

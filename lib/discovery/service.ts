@@ -16,12 +16,13 @@
 // several can serve one registry behind a load balancer.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Registry } from "../oci/registry.ts";
+import type { TrustStore } from "../trust/store.ts";
 import { isContentFailure } from "../errors.ts";
 import type { DiscoveryCache } from "./cache.ts";
 import { type CardEntry, type CardFilter, summariseCard } from "./card-entry.ts";
 import { indexDigest } from "./catalog-index.ts";
 import { cardLayer, fetchCard } from "./crawl.ts";
-import { discover, type Discovery, discoveryJson, recheck } from "./discover.ts";
+import { discover, type Discovery, discoveryJson, indexTrustText, recheck } from "./discover.ts";
 import type { Answer, Asked } from "./listen.ts";
 import { renderPage } from "./page.ts";
 import { parseCursor, remember, View } from "./view.ts";
@@ -51,6 +52,8 @@ const HTML_TYPE = "text/html; charset=utf-8";
 export interface ServiceOptions {
   registry: Registry;
   cache: DiscoveryCache;
+  /** The keys whose signatures on the index, verification records and cards count. */
+  trust: TrustStore;
   /** Trust the index alone (see discover's indexOnly). */
   indexOnly?: boolean;
   /** Card reads in flight before a request is answered 503 (MAX_READS). */
@@ -126,8 +129,8 @@ export class DiscoveryService {
 
   /** The first view, from the index alone (a crawl where there is none); then the background refresh starts. */
   async start(): Promise<View> {
-    const { registry, cache } = this.options;
-    const found = await discover(registry, { filter: {}, cache, indexOnly: true });
+    const { registry, cache, trust } = this.options;
+    const found = await discover(registry, { filter: {}, cache, trust, indexOnly: true });
     if (found.source === "crawl") this.checkedAt = Date.now();
     await this.show(found);
     void this.watch();
@@ -162,8 +165,8 @@ export class DiscoveryService {
   }
 
   private refreshed = (current: Discovery) => {
-    const { registry, cache, indexOnly } = this.options;
-    return indexOnly ? discover(registry, { filter: {}, cache, indexOnly }) : recheck(registry, current, cache);
+    const { registry, cache, trust, indexOnly } = this.options;
+    return indexOnly ? discover(registry, { filter: {}, cache, trust, indexOnly }) : recheck(registry, current, { cache, trust });
   };
 
   private async watch() {
@@ -189,7 +192,8 @@ export class DiscoveryService {
   private async checkAll(started: number) {
     this.checking = true;
     try {
-      const full = await discover(this.options.registry, { filter: {}, cache: this.options.cache });
+      const { registry, cache, trust } = this.options;
+      const full = await discover(registry, { filter: {}, cache, trust });
       await this.update(() => this.refreshed(full));
       this.checkedAt = started;
     } catch (error) {
@@ -246,8 +250,8 @@ export class DiscoveryService {
     const source = found.source === "crawl"
       ? `found by crawling the registry (${found.crawled})`
       : found.source === "index-only"
-      ? "read from the discovery index (not yet checked against the registry)"
-      : "read from the discovery index and checked against the registry";
+      ? `read from the discovery index (not yet checked against the registry; ${indexTrustText(found.index!)})`
+      : `read from the discovery index and checked against the registry (${indexTrustText(found.index!)})`;
     const page = view.page(filter, limit, after);
     const html = renderPage({
       registry: this.options.registry.host,

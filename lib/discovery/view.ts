@@ -3,7 +3,7 @@
 // tag, the cards of each skill and tag, every card's searchable text lower-cased, and the
 // selections made so far. A view never changes; the service replaces it with a newer one.
 import { agentAndTag, byAgentThenTag, type CardEntry, type CardFilter, matches, searchable } from "./card-entry.ts";
-import { type Discovery, verifiedKey } from "./discover.ts";
+import { type Discovery, verifiedOf } from "./discover.ts";
 
 /** Selections (and answers, for the service) kept per view; past this many the oldest goes. */
 const KEPT_PER_VIEW = 256;
@@ -65,8 +65,8 @@ export class View {
   /** The card discovery shows at an agent's tag. */
   card = (agent: string, tag: string) => this.byPath.get(this.path(agent, tag));
 
-  /** null where verified status was not asked (an index-only view). */
-  verified = (entry: CardEntry) => (this.found.verified ? this.found.verified.has(verifiedKey(entry)) : null);
+  /** Whether a card counts as verified, and why; null where that was not asked (an index-only view). */
+  verified = (entry: CardEntry) => verifiedOf(this.found)(entry);
 
   /** The positions of the cards that match, in order; the lists by skill or tag narrow it first. */
   private select(filter: CardFilter): number[] {

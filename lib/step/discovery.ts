@@ -3,6 +3,7 @@
 import { DiscoveryCache } from "../discovery/cache.ts";
 import { dropFromIndex, type IndexUpdate, type Seen, updateIndex } from "../discovery/publishing.ts";
 import { env } from "../env.ts";
+import type { SigningKey } from "../trust/keys.ts";
 import { rebuildIndexHint } from "./advice.ts";
 import type { StepContext } from "./run.ts";
 
@@ -11,20 +12,27 @@ export const openDiscoveryCache = () => DiscoveryCache.open(env.discoveryCache);
 
 type Context = Pick<StepContext, "client" | "out" | "options">;
 
-/** Says how the index took an update. The registry has what the step did by then, so a failure only warns, and says how to catch up. */
-function tell({ out, options }: Context, update: IndexUpdate, done: (index: string, tags: string) => string) {
+/**
+ * Says how the index took an update. The registry has what the step did by then, so a failure
+ * only warns, and says how to catch up; so does a `signer` that could not sign it.
+ */
+function tell({ out, options }: Context, update: IndexUpdate, done: (index: string, tags: string) => string, signer?: SigningKey) {
   if ("failure" in update) {
     out.warn(`the discovery index ${update.index} was not updated: ${update.failure.message}`);
     out.note(`  ${rebuildIndexHint(options)}`);
-  } else {
-    out.ok(done(update.index, update.tags.join(", ")));
+    return;
+  }
+  out.ok(`${done(update.index, update.tags.join(", "))}${update.signed ? `; signed by ${signer!.kid}` : ""}`);
+  if (signer && !update.signed) {
+    out.warn(`the discovery index ${update.index} was written unsigned: someone else wrote it last, and KEY does not vouch for entries it did not check`);
+    out.note(`  Rebuild it from the cards and sign it: make discover REFRESH=1 KEY=… REGISTRY=${options.registry}`);
   }
 }
 
-/** Puts what a push or a copy published in the discovery index. */
-export async function indexPublished(context: Context, tag: string, agents: string[], seen?: Map<string, Seen>) {
-  const update = await updateIndex(context.client, await openDiscoveryCache(), tag, agents, seen);
-  tell(context, update, (index, tags) => `discovery index ${index} lists ${tags}`);
+/** Puts what a push or a copy published in the discovery index, signed by `signer` where it may be. */
+export async function indexPublished(context: Context, tag: string, agents: string[], seen?: Map<string, Seen>, signer?: SigningKey) {
+  const update = await updateIndex(context.client, await openDiscoveryCache(), tag, agents, seen, signer);
+  tell(context, update, (index, tags) => `discovery index ${index} lists ${tags}`, signer);
 }
 
 /** Takes what an untag removed out of the discovery index. */

@@ -3,6 +3,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type AgentCard, validateCardBytes } from "../cards.ts";
+import type { CardEntry } from "../discovery/card-entry.ts";
 import { ContentError, UsageError } from "../errors.ts";
 import { readSigningKey, type SigningKey } from "../trust/keys.ts";
 import { NOTARY_ENVELOPE_TYPE, NOTARY_SIGNATURE_TYPE, notarySignature, readCertificateChain } from "../trust/notary.ts";
@@ -78,4 +79,10 @@ export async function checkCardTrust(options: StepOptions, out: Output, label: s
   if (trust.status === "verified") out.ok(said);
   else out.warn(`${said}; accepted unchecked (VERIFY=if-present)`);
   return trust;
+}
+
+/** Who signed a card, in a table's cell: the key's id, or what its signatures came to; "-" where its bytes were not read (a trusted index gave it). */
+export function signedByText({ signature }: CardEntry): string {
+  if (!signature) return "-";
+  return signature.status === "verified" ? signature.detail.replace(/^signed by (\S+).*$/, "$1") : signature.status;
 }

@@ -10,12 +10,13 @@ import path from "node:path";
 import { type RegistryProcess, startTestRegistry } from "../../lib/registry-server.ts";
 import { VERIFICATION_TYPE } from "../../lib/verification.ts";
 import { runBuiltin } from "../docs-commands.ts";
-import { AGENTS, FIXTURE_CARDS, fixtureCard, type Run, runScript } from "../helpers.ts";
+import { AGENTS, FIXTURE_CARDS, fixtureCard, type Run, runScript, trustedKey } from "../helpers.ts";
 import { needsTools, realOras } from "../reference-tools.ts";
 import { type SecureRegistry, startBasicAuthRegistry } from "../servers.ts";
 
 const PASSWORD = "interop-Pa55-4d1e";
-const VERIFIED = /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m;
+const VERIFIED = /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\| unsigned +\|$/m;
+const NOT_VERIFIED = /^\| plan +\| v1 +\| 1\.0\.0 .*\| no +\| unsigned +\|$/m;
 
 describe("the real oras and this project's steps on the same registries", needsTools("oras"), () => {
   const registries: RegistryProcess[] = [];
@@ -37,7 +38,7 @@ describe("the real oras and this project's steps on the same registries", needsT
     return result.stdout;
   };
   const step = async (name: string, env: Record<string, string>, args: string[] = []): Promise<Run> => {
-    const result = await runScript(name, args, { CARDS_DIR: FIXTURE_CARDS, OUT_DIR: dir(`out-${name}`), ORAS_BACKEND: "builtin", DISCOVERY_CACHE: "off", ...env });
+    const result = await runScript(name, args, { CARDS_DIR: FIXTURE_CARDS, OUT_DIR: dir(`out-${name}`), ORAS_BACKEND: "builtin", DISCOVERY_CACHE: "off", TRUST_STORE: path.join(work, "keys", "trust.json"), ...env });
     assert.equal(result.code, 0, `${name}:\n${result.stdout}\n${result.stderr}`);
     return result;
   };
@@ -52,8 +53,10 @@ describe("the real oras and this project's steps on the same registries", needsT
 
   it("oras pulls, discovers and copies with its referrers (cp -r) what our push and verify left", async () => {
     const [ours, copy] = [await registry(), await registry()];
+    const { key } = await trustedKey(work, ours);
+    await trustedKey(work, copy);
     await step("push", { REGISTRY: ours });
-    await step("verify", { REGISTRY: ours });
+    await step("verify", { REGISTRY: ours }, ["--key", key]);
     for (const agent of AGENTS) {
       const into = dir(`oras-pulled-${agent}`);
       await oras(["pull", "--plain-http", `${ours}/agents/${agent}:v1`, "-o", into]);
@@ -81,10 +84,13 @@ describe("the real oras and this project's steps on the same registries", needsT
     }
     const pulled = await step("pull", { REGISTRY: theirs });
     for (const agent of AGENTS) assert.deepEqual(readFileSync(path.join(dir("out-pull"), `${agent}_agent_card.json`)), fixtureCard(agent), pulled.stdout);
-    assert.match((await step("versions", { REGISTRY: theirs, AGENTS: "plan" })).stdout, VERIFIED, "oras's record counts");
+    assert.match((await step("versions", { REGISTRY: theirs, AGENTS: "plan" })).stdout, NOT_VERIFIED, "a hand-written record, unsigned and listing no checks, counts for nothing");
     const tree = await runBuiltin(["discover", "--plain-http", `${theirs}/agents/plan:v1`], { cwd: work });
     assert.match(tree.stdout, new RegExp(`└── ${VERIFICATION_TYPE.replaceAll(".", "\\.").replaceAll("+", "\\+")}\\n`), tree.stdout);
-    assert.match((await step("verify", { REGISTRY: theirs })).stdout, /=== All agents verified successfully ===/);
+    const { key } = await trustedKey(work, theirs);
+    await trustedKey(work, mirrored);
+    assert.match((await step("verify", { REGISTRY: theirs }, ["--key", key])).stdout, /=== All agents verified successfully ===/);
+    assert.match((await step("versions", { REGISTRY: theirs, AGENTS: "plan" })).stdout, VERIFIED, "verify's signed record counts");
     await step("mirror", { FROM: theirs, TO: mirrored, AGENTS: AGENTS.join(",") });
     assert.match((await step("versions", { REGISTRY: mirrored, AGENTS: "plan" })).stdout, VERIFIED);
   });

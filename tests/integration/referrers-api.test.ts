@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { startTestRegistry } from "../../lib/registry-server.ts";
 import { runBuiltin } from "../docs-commands.ts";
-import { FIXTURE_CARDS, runScript, startFaultProxy, startService } from "../helpers.ts";
+import { FIXTURE_CARDS, runScript, startFaultProxy, startService, trustedKey } from "../helpers.ts";
 import { needsTools, realOras, startReferrersRegistry } from "../reference-tools.ts";
 
 interface Side {
@@ -47,6 +47,7 @@ describe("referrers through the referrers API and through the tag schema", needs
     OUT_DIR: path.join(work, name),
     ORAS_BACKEND: "builtin",
     DISCOVERY_CACHE: "off",
+    TRUST_STORE: path.join(work, "keys", "trust.json"),
   });
   const ok = async (step: string, env: Record<string, string>, args: string[] = []) => {
     const result = await runScript(step, args, env);
@@ -72,7 +73,8 @@ describe("referrers through the referrers API and through the tag schema", needs
       const plan = await digestOf(side, "agents/plan:v1");
       const indexTag = `/v2/agents/plan/manifests/${plan.replace(":", "-")}`;
 
-      const verifying = await requestsOf(side, () => ok("verify", env));
+      const { key } = await trustedKey(work, side.address);
+      const verifying = await requestsOf(side, () => ok("verify", env, ["--key", key]));
       assert.match(verifying, /^PUT \/v2\/agents\/plan\/manifests\/sha256:[a-f0-9]{64}$/m, "the record is pushed by digest");
       if (kind === "referrers API") assert.ok(!verifying.includes(indexTag), `the registry said OCI-Subject: no index is kept\n${verifying}`);
       else assert.match(verifying, new RegExp(`^PUT ${indexTag}$`, "m"), "no OCI-Subject: the index under the referrers tag is written");
@@ -97,7 +99,7 @@ describe("referrers through the referrers API and through the tag schema", needs
         }
       }
 
-      assert.match(await ok("versions", { ...env, AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
+      assert.match(await ok("versions", { ...env, AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\| unsigned +\|$/m);
       const service = startService(env);
       try {
         // The service answers from the index alone at first (verified not asked), then from the registry checked.
@@ -119,11 +121,12 @@ describe("referrers through the referrers API and through the tag schema", needs
       const target = await (to === "referrers API" ? startReferrersRegistry() : startDistributionSide());
       try {
         const plan = await digestOf(source, "agents/plan:v1");
+        await trustedKey(work, target.address);
         const mirroring = await requestsOf(source, () => ok("mirror", { FROM: source.address, TO: target.address, AGENTS: "plan,build,test" }));
         // Through the API, the referrers are listed; through the tag schema, the index's tag is resolved like any tag.
         const path = from === "referrers API" ? `GET /v2/agents/plan/referrers/${plan}` : `HEAD /v2/agents/plan/manifests/${plan.replace(":", "-")}`;
         assert.match(mirroring, new RegExp(`^${path}$`, "m"), mirroring);
-        assert.match(await ok("versions", { ...envOf(target, `${to}-mirrored`), AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\|$/m);
+        assert.match(await ok("versions", { ...envOf(target, `${to}-mirrored`), AGENTS: "plan" }), /^\| plan +\| v1 +\| 1\.0\.0 .*\| yes +\| unsigned +\|$/m);
         const found = await realOras(["discover", "--plain-http", "--format", "json", `${target.address}/agents/plan:v1`], { cwd: work, dockerConfig: work });
         assert.equal(found.code, 0, found.stderr);
         assert.equal(JSON.parse(found.stdout).referrers.length, 1, found.stdout);

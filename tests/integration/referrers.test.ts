@@ -13,10 +13,13 @@ import { Clients } from "../../lib/oci/client.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { type Descriptor, encodeIndex, MEDIA_TYPE } from "../../lib/oci/manifest.ts";
 import { addReferrer, attachArtifact, listReferrers, referrersTag } from "../../lib/oci/referrers.ts";
-import { Registry } from "../../lib/oci/registry.ts";
+import { Registry, type Repository } from "../../lib/oci/registry.ts";
 import { runOras } from "../../lib/oras/main.ts";
-import { isVerified, VERIFICATION_TYPE } from "../../lib/verification.ts";
-import { fixtureCard, PROJECT_ROOT, runScript, skopeo, startFaultProxy, withRegistry } from "../helpers.ts";
+import { signDocument } from "../../lib/trust/signatures.ts";
+import { readSigningKey } from "../../lib/trust/keys.ts";
+import { readTrustStore } from "../../lib/trust/store.ts";
+import { VERIFICATION_TYPE, verificationOf } from "../../lib/verification.ts";
+import { fixtureCard, PROJECT_ROOT, runScript, skopeo, startFaultProxy, trustedKey, withRegistry } from "../helpers.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 const CREATED = { "org.opencontainers.image.created": "2025-06-05T04:26:57Z" };
@@ -130,10 +133,14 @@ describe("verified status in the registry", () => {
   const bench = withRegistry();
   const host = () => bench.registry.address;
   const plan = () => new Registry(host()).repository("agents/plan");
+  /** Whether a record that counts (signed by the key trustedKey made) names this digest of `repository`. */
+  const isVerified = async (repository: Repository, digest: string) =>
+    (await verificationOf(repository, digest, await readTrustStore((await trustedKey(bench.work, host())).trust))).verified;
 
   it("attaches a passed verification record to each verified card's exact digest", async () => {
+    const { key } = await trustedKey(bench.work, host());
     for (const step of ["push", "verify"]) {
-      const result = await runScript(step, [], bench.env);
+      const result = await runScript(step, step === "verify" ? ["--key", key] : [], bench.env);
       assert.equal(result.code, 0, `${step}:\n${result.stdout}\n${result.stderr}`);
       if (step === "verify") assert.match(result.stdout, /\$ \(cd \S+ && oras attach --plain-http --artifact-type application\/vnd\.pallet\.verification\.v1\+json \S+\/agents\/plan@sha256:[a-f0-9]{64} verification\.json:application\/json\)/);
     }
@@ -198,8 +205,15 @@ describe("verified status in the registry", () => {
     await attach(record("failed", changed.descriptor.digest));
     await attach(record("passed", (await plan().resolve("v1")).digest));
     await attach(encode("not json"));
-    assert.equal(await isVerified(plan(), changed.descriptor.digest), false, "failed, about another digest, or not JSON: no proof");
     await attach(record("passed", changed.descriptor.digest));
+    assert.equal(await isVerified(plan(), changed.descriptor.digest), false, "failed, about another digest, not JSON, or not signed: no proof");
+    const signer = await readSigningKey((await trustedKey(bench.work, host())).key);
+    const checks = [{ name: "byte-identical", ok: true, detail: "" }];
+    const signed = async (checks: unknown[]) =>
+      encode(JSON.stringify(await signDocument({ subject: { reference: "x", digest: changed.descriptor.digest }, result: "passed", checks }, signer)));
+    await attach(await signed([]));
+    assert.equal(await isVerified(plan(), changed.descriptor.digest), false, "signed, but no checks listed: no proof");
+    await attach(await signed(checks));
     assert.equal(await isVerified(plan(), changed.descriptor.digest), true);
   });
 });

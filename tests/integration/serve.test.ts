@@ -125,7 +125,7 @@ describe("make serve", () => {
     const { cardsFetched: _served, ...service } = served;
     const { cardsFetched: _discovered, ...cli } = JSON.parse(discovered.stdout);
     assert.deepEqual(service, cli);
-    assert.deepEqual(Object.keys(cli), ["registry", "source", "stale", "total", "next", "cards", "problems"]);
+    assert.deepEqual(Object.keys(cli), ["registry", "source", "stale", "total", "next", "cards", "problems", "index"]);
   });
 
   it("serves a stored card byte for byte, with its layer digest as ETag, Cache-Control, and 304 when unchanged", async () => {
@@ -347,7 +347,10 @@ describe("the discovery service under load, while it refreshes, and twice over",
     try {
       const base = await serve({ REGISTRY: proxy.address }).url;
       await checked(base);
-      const reads = () => proxy.count("GET", /^\/v2\/agents\/build\/(manifests\/sha256:|blobs\/)/);
+      // Counted from here: discovery itself read the card to prove what it shows (the index is not signed).
+      const read = () => proxy.count("GET", /^\/v2\/agents\/build\/(manifests\/sha256:|blobs\/)/);
+      const already = read();
+      const reads = () => read() - already;
       const held = proxy.hold("GET", /^\/v2\/agents\/build\/manifests\/sha256:/);
       const at = Array.from({ length: 50 }, () => fetch(cardUrl(base, "build")));
       const release = await held;
@@ -373,7 +376,7 @@ describe("the discovery service under load, while it refreshes, and twice over",
 
   it("answers 503 with Retry-After past its reads in flight, rather than making a request wait", async () => {
     const proxy = await startFaultProxy(bench.registry.address);
-    const service = new DiscoveryService({ registry: new Registry(proxy.address), cache: DiscoveryCache.open("off"), maxReads: 1 });
+    const service = new DiscoveryService({ registry: new Registry(proxy.address), cache: DiscoveryCache.open("off"), trust: { path: "none", keys: [] }, maxReads: 1 });
     let server: Listening | undefined;
     try {
       await service.start();
@@ -404,13 +407,15 @@ describe("the discovery service under load, while it refreshes, and twice over",
     });
     const card = { name: "broken", version: "1", description: "", a2aVersion: "0.3" as const, urls: [], skills: [] };
     await addToIndex(registry, [{ repository: "agents/broken", tag: "v1", manifest: descriptor, card }]);
-    // The index vouches for it, checked against the registry or not; reading it refuses it.
+    // The index lists it, unsigned: checked against the registry or not, discovery reads the card and passes it over.
     const checkedBase = await serve().url;
     await checked(checkedBase);
     for (const base of [checkedBase, await serve({ INDEX_ONLY: "1" }).url]) {
       const response = await fetch(cardUrl(base, "broken"));
       assert.equal(response.status, 404);
-      assert.match((await response.json()).error, /discovery passes this card over: .*agents\/broken@sha256:[0-9a-f]{64} has neither "protocolVersion"/);
+      assert.match((await response.json()).error, /^no agent card at broken:v1 among the \d+ this service shows$/);
+      const { problems } = await (await fetch(`${base}/agents`)).json();
+      assert.ok(problems.some((problem: string) => /agents\/broken.*has neither "protocolVersion"/.test(problem)), JSON.stringify(problems));
     }
   });
 

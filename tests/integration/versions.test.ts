@@ -9,7 +9,7 @@ import { WORKSHOP_EPOCH } from "../../lib/step/options.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { CREATED_ANNOTATION, createdTimestamp, EMPTY_CONFIG } from "../../lib/oci/manifest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
-import { AGENTS, fixtureCard, PROJECT_ROOT, runScript, skopeo, withRegistry } from "../helpers.ts";
+import { AGENTS, fixtureCard, PROJECT_ROOT, runScript, skopeo, trustedKey, withRegistry } from "../helpers.ts";
 
 describe("make publish, make diff and make versions", () => {
   const bench = withRegistry();
@@ -168,7 +168,8 @@ describe("reproducible digests, step by step as in the walkthrough", () => {
 
   it("make push, list, …, summary run one at a time give the README's digests, and pushing again changes nothing", async () => {
     assert.equal(pinned, "2026-01-01T00:00:00Z");
-    const env = { ...bench.env, DISCOVERY_CACHE: "off" };
+    const { key, trust } = await trustedKey(bench.work, bench.registry.address);
+    const env = { ...bench.env, DISCOVERY_CACHE: "off", TRUST_STORE: trust };
     const step = async (name: string, args: string[] = []) => {
       const result = await runScript(name, args, env);
       assert.equal(result.code, 0, `${name} failed:\n${result.stdout}\n${result.stderr}`);
@@ -177,7 +178,7 @@ describe("reproducible digests, step by step as in the walkthrough", () => {
     const pushed = await step("push", ["--json"]);
     assert.match(pushed.stderr, new RegExp(`--annotation ${CREATED_ANNOTATION}=${pinned}`));
     const manifests: string[] = JSON.parse(pushed.stdout).pushed.map((entry: { digest: string }) => entry.digest);
-    for (const name of ["list", "manifest", "pull", "verify", "copy"]) await step(name);
+    for (const name of ["list", "manifest", "pull", "verify", "copy"]) await step(name, name === "verify" ? ["--key", key] : []);
     const again: string[] = JSON.parse((await step("push", ["--json"])).stdout).pushed.map((entry: { digest: string }) => entry.digest);
     assert.deepEqual(again, manifests);
 
