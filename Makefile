@@ -350,8 +350,9 @@ $(NOTATION):
 	mkdir -p $(@D) && cd "$$(go env GOMODCACHE)/github.com/notaryproject/notation@$(NOTATION_VERSION)" && \
 	go build -trimpath -o "$(CURDIR)/$@" ./cmd/notation
 
-# Stops every registry `make registry` started, at any address, before their state goes.
+# Stops every agent `make run` started and every registry `make registry` started, at any address, before their state goes.
 clean: setup
+	-@$(call step,stop) --all
 	-@$(call step,registry) stop-all
 	@echo "Removing tmp/ (every registry's data and log, pulled cards, the discovery cache, bench results) and dist/ (Node's bundles)"
 	@rm -rf tmp dist

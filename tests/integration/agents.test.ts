@@ -379,4 +379,14 @@ describe("make phase5", () => {
       "✓ Phase 5 done",
     ]) assert.ok(result.stdout.includes(said), `phase5 did not say ${said}:\n${result.stdout}`);
   });
+
+  it("leaves no agent running after make clean's stop --all, which names each it stops", async () => {
+    const running = agentsIn(bench.work);
+    assert.equal(running.length, 3, "make phase5 left its three agents running");
+    const result = await runScript("stop", ["--all"], { ...bench.env, AGENTS_DIR: path.join(bench.work, "agents") }, bench.work);
+    assert.equal(result.code, 0, result.stderr);
+    for (const agent of ["plan", "build", "test"]) assert.match(result.stdout, new RegExp(`✓ stopped ${agent} v1 \\(pid \\d+, http://localhost:\\d+\\)`));
+    assert.deepEqual(agentsIn(bench.work), []);
+    assert.deepEqual(await new AgentRuns(path.join(bench.work, "agents")).known(), []);
+  });
 });
