@@ -26,8 +26,8 @@ vars.summary         := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
 vars.walkthrough     := $(sort $(foreach step,registry push list manifest pull verify copy summary,$(vars.$(step))))
 vars.untag           := $(STEP) $(REMOTE) AGENTS TAG YES DISCOVERY_CACHE
 vars.doctor          := $(STEP) $(REMOTE) $(ORAS)
-vars.discover        := $(STEP) $(REMOTE) SKILL NAME DISCOVER_TAG REFRESH CRAWL INDEX_ONLY DISCOVERY_CACHE TRUST_STORE KEY
-vars.serve           := $(STEP) $(REMOTE) SERVE_ADDR INDEX_ONLY DISCOVERY_CACHE TRUST_STORE
+vars.discover        := $(STEP) $(REMOTE) SKILL NAME DISCOVER_TAG REFRESH CRAWL INDEX_ONLY DISCOVERY_CACHE VERIFY TRUST_STORE KEY
+vars.serve           := $(STEP) $(REMOTE) SERVE_ADDR INDEX_ONLY DISCOVERY_CACHE VERIFY TRUST_STORE
 vars.publish         := $(STEP) $(REMOTE) $(ORAS) CARD TAG FORCE SOURCE_DATE_EPOCH DISCOVERY_CACHE KEY CERT VERIFY TRUST_STORE
 vars.keygen          := $(STEP) REGISTRY TRUST_STORE KEY ALG SCOPE
 vars.sign            := $(STEP) CARD KEY
@@ -43,7 +43,7 @@ vars.rollback        := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE AGE
 vars.ask             := $(STEP) $(REMOTE) $(ORAS) $(LIFE) AGENT TAG INPUT STREAM ANSWER
 vars.phase5          := $(STEP) $(REMOTE) $(ORAS) $(LIFE) VERIFY TRUST_STORE PORTS SOURCE_DATE_EPOCH KEY
 vars.diff            := $(STEP) $(REMOTE) AGENTS TAG TO_TAG
-vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE TRUST_STORE
+vars.versions        := $(STEP) $(REMOTE) $(ORAS) AGENTS DISCOVERY_CACHE VERIFY TRUST_STORE
 vars.login           := $(STEP) $(REMOTE) $(ORAS)
 vars.logout          := $(STEP) $(REMOTE) $(ORAS)
 vars.mirror          := $(STEP) REGISTRY_TIMEOUT DOCKER_CONFIG FROM TO AGENTS \
@@ -265,7 +265,7 @@ discover serve publish diff versions: setup
 
 # Trust (docs/trust.md): make keygen KEY=keys/publisher.key.pem makes a key pair and trusts it
 # for REGISTRY (or SCOPE); make sign CARD=path KEY=path signs a card; push and publish sign with
-# KEY (and attach a Notary Project signature with CERT); pull, verify and publish apply VERIFY.
+# KEY (and attach a Notary Project signature with CERT); pull, verify, publish, discover, versions, serve apply VERIFY.
 keygen sign: setup
 	@$(call step,$@)
 

@@ -8,17 +8,18 @@ import { ContentError, UsageError } from "../lib/errors.ts";
 import { TAG_PATTERN } from "../lib/oci/reference.ts";
 import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
-import { readSigningFlags, signedByText } from "../lib/step/trust.ts";
+import { cardPolicy, readSigningFlags, sayPassedOver, signedByText } from "../lib/step/trust.ts";
+import type { Policy } from "../lib/trust/signatures.ts";
 import { readTrustStore } from "../lib/trust/store.ts";
 import type { Verification } from "../lib/verification.ts";
 
 /** Problems and stale repositories are listed up to this many; a registry full of them should not bury the table. */
 const PROBLEMS_SHOWN = 10;
 
-function describeSource(found: Discovery, index: string): string {
+function describeSource(found: Discovery, index: string, policy: Policy): string {
   const cards = `${found.entries.length} agent card${found.entries.length === 1 ? "" : "s"}`;
   if (found.source === "crawl") return `${cards}, found by crawling every repository (${found.crawled}; ${found.fetched} cards fetched, the rest known)`;
-  const trust = indexTrustText(found.index!);
+  const trust = indexTrustText(found.index!, policy);
   if (found.source === "index-only") return `${cards} from the index ${index} alone (not checked against the registry; ${trust})`;
   return `${cards} from the index ${index}, checked against the registry (${trust})`;
 }
@@ -29,7 +30,7 @@ export const step: Step = {
   name: "discover",
   section: "Phase 4: Discover Agent Cards",
   runs: "no oras command: reads the index REGISTRY/agents:index (an OCI image index), else GET /v2/_catalog, tags and manifests",
-  options: ["registry", "trust"],
+  options: ["registry", "verify", "trust"],
   flags: {
     skill: { type: "string", env: "SKILL", help: "only cards with a skill of this id" },
     name: { type: "string", env: "NAME", help: "only agents whose name or card name contains this" },
@@ -49,12 +50,16 @@ export const step: Step = {
     if (modes.length > 1) throw new UsageError(`--${modes.join(" and --")} exclude each other`, "Pick one.");
 
     if (flags.key && !flags.refresh) throw new UsageError("KEY signs the index a refresh writes; without REFRESH=1 nothing is written", "Add REFRESH=1 (or --refresh), or leave KEY out.");
+    if (flags.key && options.verify === "off") {
+      throw new UsageError("KEY vouches for the cards of the index it signs, and VERIFY=off checks none of their signatures", "Leave VERIFY out (if-present) or set VERIFY=require.");
+    }
     const { signer } = await readSigningFlags(flags);
     const cache = openDiscoveryCache();
     const found = await discover(registry, {
       filter: { skill: flags.skill as string | undefined, name: flags.name as string | undefined, tag },
       cache,
       trust: await readTrustStore(options.trustStore),
+      policy: cardPolicy(options),
       signer,
       refresh: Boolean(flags.refresh),
       crawl: Boolean(flags.crawl),
@@ -64,7 +69,7 @@ export const step: Step = {
 
     const index = `${options.registry}/${INDEX_REPOSITORY}:${INDEX_TAG}`;
     const verified = verifiedOf(found);
-    out.line(describeSource(found, index));
+    out.line(describeSource(found, index, options.verify));
     // With --json the JSON carries the table's data; the table would only slow a large answer down.
     if (found.entries.length > 0 && !options.json) {
       out.table(
@@ -88,14 +93,14 @@ export const step: Step = {
       out.warn(`the index is out of date for ${found.stale.slice(0, PROBLEMS_SHOWN).join(", ")}${more > 0 ? ` and ${more} more repositories` : ""}: shown as the registry has them now`);
       out.note(`  ${rebuildIndexHint(options)}`);
     }
-    for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) out.warn(`passed over: ${problem}`);
-    if (found.problems.length > PROBLEMS_SHOWN) out.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read`);
+    for (const problem of found.problems.slice(0, PROBLEMS_SHOWN)) sayPassedOver(out, problem);
+    if (found.problems.length > PROBLEMS_SHOWN) out.warn(`… and ${found.problems.length - PROBLEMS_SHOWN} more cards that could not be read or were refused`);
     if (options.json) out.json(discoveryJson(options.registry, found));
     // Cards were there, and none could be read: that is no answer, whatever the count says.
     if (found.entries.length === 0 && found.problems.length > 0) {
       throw new ContentError(
-        `none of the ${found.problems.length} agent cards found could be read`,
-        `The lines above say why for each; check the registry with \`make registry-status REGISTRY=${options.registry}\`, then run again.`,
+        `none of the ${found.problems.length} agent cards found can be shown`,
+        `The lines above say why for each (and, for a card VERIFY=${options.verify} refused, what to do); for one that could not be read, check the registry with \`make registry-status REGISTRY=${options.registry}\`, then run again.`,
       );
     }
   },

@@ -8,6 +8,7 @@ import { env } from "../lib/env.ts";
 import { EnvironmentError, UsageError } from "../lib/errors.ts";
 import { rebuildIndexHint } from "../lib/step/advice.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
+import { cardPolicy } from "../lib/step/trust.ts";
 import { readTrustStore } from "../lib/trust/store.ts";
 
 /** How long requests in flight may take to finish once a stop is asked for. */
@@ -28,7 +29,7 @@ export const step: Step = {
   name: "serve",
   section: "Phase 4: Discovery Service",
   runs: "no oras command: an HTTP server answering GET /, /agents and /agents/{agent}/{tag}/.well-known/agent-card.json from REGISTRY",
-  options: ["registry", "trust"],
+  options: ["registry", "verify", "trust"],
   flags: {
     addr: { type: "string", help: "where to listen, host:port (env SERVE_ADDR, default 127.0.0.1:8080; port 0 picks a free one)" },
     "index-only": { type: "boolean", env: "INDEX_ONLY", help: "list what the index says without checking it against the registry" },
@@ -40,6 +41,7 @@ export const step: Step = {
       registry: client,
       cache: openDiscoveryCache(),
       trust: await readTrustStore(options.trustStore),
+      policy: cardPolicy(options),
       indexOnly: Boolean(flags["index-only"]),
       log: (line) => out.note(line),
       staleHint: rebuildIndexHint(options),

@@ -1,10 +1,10 @@
 // Phase 5: the versions of each agent: every tag of REGISTRY/agents/<agent> with its card's
 // version, A2A version, manifest digest, verified status (a signed record that counts, and the
-// card still served intact) and who signed the card.
+// card still served intact) and who signed the card; a version VERIFY refuses is named, not listed.
 import { agentOf, AGENTS_NAMESPACE, byAgentAndTag, type CardEntry, entryJson } from "../lib/discovery/card-entry.ts";
 import { cardAt, CRAWL_CONCURRENCY, isReferrersTag } from "../lib/discovery/crawl.ts";
-import { verifiedCards, verifiedKey } from "../lib/discovery/discover.ts";
-import { signedByText } from "../lib/step/trust.ts";
+import { admitted, verifiedCards, verifiedKey } from "../lib/discovery/discover.ts";
+import { cardPolicy, sayPassedOver, signedByText } from "../lib/step/trust.ts";
 import { readTrustStore } from "../lib/trust/store.ts";
 import { mapLimit } from "../lib/concurrency.ts";
 import { isContentFailure } from "../lib/errors.ts";
@@ -16,10 +16,12 @@ export const step: Step = {
   name: "versions",
   section: "Phase 5: Versions of an Agent",
   runs: "oras repo tags REGISTRY/agents/<agent>, then each tag's manifest and card, read directly",
-  options: ["registry", "agents", "trust"],
+  options: ["registry", "agents", "verify", "trust"],
   example: "make versions AGENTS=plan",
   async body({ options, remote, out, oras, client: registry }) {
-    const reading = { cache: openDiscoveryCache(), trust: await readTrustStore(options.trustStore) };
+    const trust = await readTrustStore(options.trustStore);
+    const reading = { cache: openDiscoveryCache(), trust: options.verify === "off" ? undefined : trust };
+    const problems: string[] = [];
     const tagsOf = new Map<string, Set<string>>();
     const read = await out.inTurn(options.agents, AGENTS_AT_ONCE, async (agent) => {
       const tags = (await oras`repo tags ${remote} ${agentRepository(options, agent)}`).names;
@@ -32,7 +34,8 @@ export const step: Step = {
         } catch (error) {
           // A broken version is named; the others are still listed.
           if (!isContentFailure(error)) throw error;
-          out.warn(`${repository.reference(tag)}: ${error.message}`);
+          problems.push(`${repository.reference(tag)}: ${error.message}`);
+          out.warn(problems.at(-1)!);
           return undefined;
         }
       });
@@ -42,8 +45,11 @@ export const step: Step = {
     });
     const { cache } = reading;
     await cache.save().catch((error: Error) => out.warn(`the discovery cache in ${cache.dir} was not written: ${error.message}`));
-    const entries = read.flat().sort(byAgentAndTag);
-    const verified = await verifiedCards(registry, entries, tagsOf, reading.trust);
+    const shown = admitted(registry.host, read.flat().sort(byAgentAndTag), cardPolicy(options));
+    const { entries } = shown;
+    for (const problem of shown.problems) sayPassedOver(out, problem);
+    problems.push(...shown.problems);
+    const verified = await verifiedCards(registry, entries, tagsOf, trust);
     const verification = (entry: CardEntry) => verified.get(verifiedKey(entry))!;
     out.line();
     out.table(
@@ -58,7 +64,7 @@ export const step: Step = {
         signedByText(entry),
       ]),
     );
-    if (options.json) out.json({ versions: entries.map((entry) => entryJson(entry, verification(entry))) });
+    if (options.json) out.json({ versions: entries.map((entry) => entryJson(entry, verification(entry))), problems });
   },
 };
 

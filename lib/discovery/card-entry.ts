@@ -2,7 +2,7 @@
 // JSON form `discover --json` and the discovery service both give.
 import { type A2aVersion, cardProtocol, validateCardBytes } from "../cards.ts";
 import type { Descriptor } from "../oci/manifest.ts";
-import type { CardTrust } from "../trust/signatures.ts";
+import { type CardTrust, describeTrust } from "../trust/signatures.ts";
 import type { Verification } from "../verification.ts";
 
 /** The workshop's cards live in `agents/<agent>`; a card elsewhere keeps its repository as its agent name. */
@@ -28,8 +28,8 @@ export interface CardEntry {
   card: CardSummary;
   /** The card's own blob, as its manifest names it: where the manifest was read this run. */
   layer?: Descriptor;
-  /** What the card's signatures came to, checked on its bytes: where they were read this run (not when a trusted index gave the summary). */
-  signature?: { status: CardTrust["status"]; detail: string };
+  /** What the card's signatures came to, checked on its bytes: where they were read this run and VERIFY is not off (not when a trusted index gave the summary). */
+  trust?: CardTrust;
 }
 
 /** Enough of a description to search and show; the card itself has all of it. */
@@ -127,7 +127,8 @@ export const cardPath = (entry: CardEntry) =>
 
 /**
  * One card as JSON, the same in every answer; `verification` is null where it was not asked (an
- * index-only search), `signature` where the card's bytes were not read (a trusted index gave it).
+ * index-only search), `signature` where the card's signatures were not checked (a trusted index
+ * gave it, or VERIFY=off).
  */
 export function entryJson(entry: CardEntry, verification: Verification | null) {
   const { card } = entry;
@@ -145,7 +146,7 @@ export function entryJson(entry: CardEntry, verification: Verification | null) {
     digest: entry.manifest.digest,
     verified: verification?.verified ?? null,
     verification: verification?.reason ?? null,
-    signature: entry.signature ?? null,
+    signature: entry.trust ? { status: entry.trust.status, detail: describeTrust(entry.trust) } : null,
     card: cardPath(entry),
   };
 }

@@ -12,7 +12,7 @@ import { collect, type Registry, type Repository } from "../oci/registry.ts";
 import { readLimited } from "../oci/transport.ts";
 import { CARD_TYPE, MAX_CARD_BYTES } from "../cards.ts";
 import { isContentFailure } from "../errors.ts";
-import { describeTrust, verifyCard } from "../trust/signatures.ts";
+import { verifyCard } from "../trust/signatures.ts";
 import type { TrustStore } from "../trust/store.ts";
 import type { DiscoveryCache } from "./cache.ts";
 import { byAgentAndTag, type CardEntry, type CardSummary, summariseCard } from "./card-entry.ts";
@@ -94,8 +94,7 @@ async function cardFrom(
   const summary = summariseCard(read.bytes, subject);
   if ("problem" in summary) throw new OciError("invalid-content", summary.problem, { subject });
   const trust = reading.trust && await verifyCard(summary.card, reading.trust, { registry: repository.registry.host, repository: repository.name });
-  const signature = trust && { status: trust.status, detail: describeTrust(trust) };
-  return { entry: { ...entry, card: summary.summary, ...(signature && { signature }) }, fetched: read.fetched };
+  return { entry: { ...entry, card: summary.summary, ...(trust && { trust }) }, fetched: read.fetched };
 }
 
 /**

@@ -2,24 +2,34 @@
 // selects are checked against their repositories (one tag list each, one manifest per tag), and
 // repositories the index has wrong are shown as the registry has them. Without an index, or
 // when asked, every repository is crawled. What is shown of a card comes from the index only when
-// a trusted key signed it; else from the card's own bytes, proven by digest. A card is shown as
-// verified only for a verification record that counts (lib/verification.ts) and a card the
-// registry still serves intact.
+// a trusted key signed it (and VERIFY is not require); else from the card's own bytes, proven by
+// digest, whose signatures VERIFY then judges: a card it refuses is a problem, not a card. A card
+// is shown as verified only for a verification record that counts (lib/verification.ts) and a
+// card the registry still serves intact.
 import { mapLimit } from "../concurrency.ts";
 import { isOciError } from "../oci/errors.ts";
 import { hasReferrersApi, referrersTag } from "../oci/referrers.ts";
 import { collect, type Registry, type Repository } from "../oci/registry.ts";
 import { isContentFailure } from "../errors.ts";
 import type { SigningKey } from "../trust/keys.ts";
-import { describeTrust } from "../trust/signatures.ts";
+import { admits, type CardTrust, describeTrust, type Policy } from "../trust/signatures.ts";
 import type { TrustStore } from "../trust/store.ts";
 import { type Verification, verificationOf } from "../verification.ts";
 import { byAgentAndTag, type CardEntry, type CardFilter, type CardSummary, entryJson, matches } from "./card-entry.ts";
 import { type Index, INDEX_REPOSITORY, isUnusableIndex, readIndex, rebuildIndex } from "./catalog-index.ts";
 import { cardLayer, cardListed, crawl, CRAWL_CONCURRENCY, fetchCard, type Reading } from "./crawl.ts";
 
-/** A reading whose cards' signatures, verification records and index are checked against `trust`. */
-type Checked = Reading & { trust: TrustStore };
+/**
+ * VERIFY as discovery applies it to the cards whose bytes it reads, and what is said of a card it
+ * refuses: the step's words (lib/step/trust.ts), which name what to do.
+ */
+export interface CardPolicy {
+  verify: Policy;
+  refusal: (host: string, entry: CardEntry, trust: CardTrust) => string;
+}
+
+/** A reading whose verification records and index are checked against `trust`, and whose cards' signatures too, under `policy`. */
+type Checked = Reading & { trust: TrustStore; policy: CardPolicy };
 
 export interface DiscoverOptions extends Checked {
   filter: CardFilter;
@@ -43,7 +53,7 @@ export interface Discovery {
   verified?: Map<string, Verification>;
   /** Repositories the index had out of date (tags moved, gone or new). */
   stale: string[];
-  /** Cards that could not be read, one line each. */
+  /** Cards that could not be read, or that VERIFY refused, one line each. */
   problems: string[];
   /** Cards fetched because nothing known had their manifest digest. */
   fetched: number;
@@ -56,11 +66,13 @@ export const verifiedKey = (entry: CardEntry) => `${entry.repository}@${entry.ma
 /** Whether a card counts as verified, and why; null where that was not asked (indexOnly). */
 export const verifiedOf = (found: Discovery) => (entry: CardEntry): Verification | null => found.verified?.get(verifiedKey(entry)) ?? null;
 
-/** Whether the index's summaries were shown, in a few words: only when a trusted key signed it. */
-export const indexTrustText = (index: Index) =>
-  index.signature.status === "verified"
-    ? `its summaries shown, ${describeTrust(index.signature)}`
-    : `each card shown as its own bytes say, as the index is not signed by a trusted key (${describeTrust(index.signature)})`;
+/** Whether the index's summaries were shown under `policy`, in a few words: only when a trusted key signed it, and VERIFY is not require. */
+export const indexTrustText = (index: Index, policy: Policy) =>
+  !isTrusted(index)
+    ? `each card shown as its own bytes say, as the index is not signed by a trusted key (${describeTrust(index.signature)})`
+    : policy === "require"
+    ? `each card shown as its own bytes say, as VERIFY=require checks each card's signature; the index is ${describeTrust(index.signature)}`
+    : `its summaries shown, ${describeTrust(index.signature)}`;
 
 /** The index discovery read, and whether its summaries were believed: only when a trusted key signed it. */
 const indexJson = (index?: Index) =>
@@ -171,7 +183,7 @@ const catalogOf = (registry: Registry) =>
  * Past CATALOG_LOOKUP repositories the catalog is read first: those it does not list are dropped
  * without a request each, and those it lists that the index does not know are crawled too.
  */
-async function checkRepositories(registry: Registry, index: Index, repositories: string[], reading: Reading) {
+async function checkRepositories(registry: Registry, index: Index, repositories: string[], reading: Checked) {
   const indexed = index.entries;
   let wanted = repositories;
   const listed = repositories.length > CATALOG_LOOKUP ? await catalogOf(registry) : undefined;
@@ -179,8 +191,8 @@ async function checkRepositories(registry: Registry, index: Index, repositories:
     const [exists, known] = [new Set(listed), new Set(indexed.map((entry) => entry.repository))];
     wanted = [...repositories.filter((name) => exists.has(name)), ...listed.filter((name) => name !== INDEX_REPOSITORY && !known.has(name))];
   }
-  const summaries = new Map<string, CardSummary>(isTrusted(index) ? indexed.map((entry) => [entry.manifest.digest, entry.card]) : []);
-  const found = await crawl(registry, { repositories: wanted, reading, known: (digest) => summaries.get(digest) });
+  const summaries = new Map<string, CardSummary>(believed(index, reading.policy) ? indexed.map((entry) => [entry.manifest.digest, entry.card]) : []);
+  const found = await crawl(registry, { repositories: wanted, reading: cardReading(reading), known: (digest) => summaries.get(digest) });
   const checked = [...new Set([...repositories, ...wanted])];
   return { ...found, repositories: checked, stale: changedRepositories(checked, indexed, found.entries) };
 }
@@ -189,15 +201,40 @@ async function checkRepositories(registry: Registry, index: Index, repositories:
 const isTrusted = (index: Index) => index.signature.status === "verified";
 
 /**
+ * Whether the index's summaries stand for the cards under `policy`. A trusted index is written
+ * only from cards whose signatures were not proven wrong (a refresh with KEY leaves those out,
+ * push and publish with KEY sign the cards they list), which is what if-present asks; require asks
+ * more of each card than its signer's index says, so each card's own bytes are read then.
+ */
+const believed = (index: Index, { verify }: CardPolicy) => isTrusted(index) && verify !== "require";
+
+/** How discovery reads cards: their signatures checked unless VERIFY is off. */
+const cardReading = ({ cache, trust, fresh, policy }: Checked): Reading => ({ cache, fresh, trust: policy.verify === "off" ? undefined : trust });
+
+/**
+ * The entries that match `filter` and that `policy` lets through, and a problem for each it
+ * refuses. One whose signatures were not checked (a trusted index gave it, or VERIFY=off) goes through.
+ */
+export function admitted(host: string, entries: CardEntry[], policy: CardPolicy, filter: CardFilter = {}): { entries: CardEntry[]; problems: string[] } {
+  const shown: CardEntry[] = [];
+  const problems: string[] = [];
+  for (const entry of entries.filter((entry) => matches(entry, filter))) {
+    if (!entry.trust || admits(policy.verify, entry.trust)) shown.push(entry);
+    else problems.push(policy.refusal(host, entry, entry.trust));
+  }
+  return { entries: shown, problems };
+}
+
+/**
  * The cards an index lists, as their own bytes say (fetched by digest, or kept in the cache), the
  * tags as the index says: what an index-only search can show of an index no trusted key signed.
  */
-async function provenListing(registry: Registry, index: Index, reading: Reading) {
+async function provenListing(registry: Registry, index: Index, reading: Checked) {
   const problems: string[] = [];
   let fetched = 0;
   const read = await mapLimit(index.entries, CRAWL_CONCURRENCY, async (listed) => {
     try {
-      const found = await cardListed(registry, listed, reading);
+      const found = await cardListed(registry, listed, cardReading(reading));
       if (found.fetched) fetched++;
       if (!found.entry) problems.push(`${registry.host}/${listed.repository}@${listed.manifest.digest}, listed by the index as ${listed.tag}, holds no agent card`);
       return found.entry;
@@ -211,8 +248,8 @@ async function provenListing(registry: Registry, index: Index, reading: Reading)
 }
 
 export async function discover(registry: Registry, options: DiscoverOptions): Promise<Discovery> {
-  const { filter, cache, trust } = options;
-  const reading: Reading = { cache, trust, fresh: options.refresh };
+  const { filter, cache, trust, policy } = options;
+  const reading: Checked = { cache, trust, policy, fresh: options.refresh };
   const problems: string[] = [];
   let index;
   if (!options.refresh && !options.crawl) {
@@ -223,41 +260,41 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
     });
   }
   if (!index) {
-    const found = await crawl(registry, { reading, skip: INDEX_REPOSITORY });
+    const found = await crawl(registry, { reading: cardReading(reading), skip: INDEX_REPOSITORY });
     await cache.keepOnly(found.digests);
-    // A card whose signature proves it changed since it was signed is not put in an index a key vouches for.
+    // A card whose signature proves it changed since it was signed is not put in an index a key
+    // vouches for (every policy that checks signatures refuses it, so it is among the problems);
+    // the rest go in whatever this reader's policy shows, as the index is everyone's.
     if (options.refresh) {
-      const forged = found.entries.filter((entry) => entry.signature?.status === "invalid");
-      for (const entry of forged) problems.push(`${registry.host}/${entry.repository}:${entry.tag} left out of the index: ${entry.signature!.detail}`);
-      await rebuildIndex(registry, found.entries.filter((entry) => !forged.includes(entry)), found.manifests, cache, options.signer);
+      await rebuildIndex(registry, found.entries.filter((entry) => entry.trust?.status !== "invalid"), found.manifests, cache, options.signer);
     }
-    const entries = found.entries.filter((entry) => matches(entry, filter));
+    const { entries, problems: refused } = admitted(registry.host, found.entries, policy, filter);
     return {
       source: "crawl",
       crawled: options.refresh ? "--refresh" : options.crawl ? "--crawl" : problems.length > 0 ? "unreadable index" : "no index",
       entries,
       verified: await verifiedCards(registry, entries, found.tags, trust),
       stale: [],
-      problems: [...problems, ...found.problems],
+      problems: [...problems, ...found.problems, ...refused],
       fetched: found.fetched,
     };
   }
   if (options.indexOnly) {
-    const listed = isTrusted(index) ? { entries: index.entries, problems: [], fetched: 0 } : await provenListing(registry, index, reading);
-    const entries = listed.entries.filter((entry) => matches(entry, filter));
-    return { source: "index-only", entries, stale: [], problems: [...index.problems, ...listed.problems], fetched: listed.fetched, index };
+    const listed = believed(index, policy) ? { entries: index.entries, problems: [], fetched: 0 } : await provenListing(registry, index, reading);
+    const { entries, problems: refused } = admitted(registry.host, listed.entries, policy, filter);
+    return { source: "index-only", entries, stale: [], problems: [...index.problems, ...listed.problems, ...refused], fetched: listed.fetched, index };
   }
   // Tags are what the check looks at, so a repository is checked when any of its tags matches the
   // rest of the search: a tag the index lacks (pushed or copied behind its back) is then found.
   const repositories = [...new Set(index.entries.filter((entry) => matches(entry, { ...filter, tag: undefined })).map((entry) => entry.repository))];
   const found = await checkRepositories(registry, index, repositories, reading);
-  const entries = found.entries.filter((entry) => matches(entry, filter));
+  const { entries, problems: refused } = admitted(registry.host, found.entries, policy, filter);
   return {
     source: "index",
     entries,
     verified: await verifiedCards(registry, entries, found.tags, trust),
     stale: found.stale,
-    problems: [...index.problems, ...found.problems],
+    problems: [...index.problems, ...found.problems, ...refused],
     fetched: found.fetched,
     index,
   };
@@ -269,24 +306,25 @@ export async function discover(registry: Registry, options: DiscoverOptions): Pr
  * check of one repository. Where either has no index to compare, everything is discovered anew.
  */
 export async function recheck(registry: Registry, previous: Discovery, reading: Checked): Promise<Discovery> {
-  const { cache, trust } = reading;
+  const { cache, trust, policy } = reading;
   const index = await readIndex(registry, trust, cache).catch((error) => {
     if (!isUnusableIndex(error)) throw error;
     return undefined;
   });
   if (index?.digest === previous.index?.digest) return previous;
-  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache, trust });
+  if (!index || !previous.index || previous.source !== "index") return await discover(registry, { filter: {}, cache, trust, policy });
   const all = [...new Set([...previous.index.entries, ...index.entries].map((entry) => entry.repository))];
   const found = await checkRepositories(registry, index, changedRepositories(all, previous.index.entries, index.entries), reading);
   const checked = new Set(found.repositories);
   const kept = previous.entries.filter((entry) => !checked.has(entry.repository));
-  const verified = await verifiedCards(registry, found.entries, found.tags, trust);
+  const shown = admitted(registry.host, found.entries, policy);
+  const verified = await verifiedCards(registry, shown.entries, found.tags, trust);
   return {
     source: "index",
-    entries: [...kept, ...found.entries].sort(byAgentAndTag),
+    entries: [...kept, ...shown.entries].sort(byAgentAndTag),
     verified: new Map([...kept.map((entry) => [verifiedKey(entry), previous.verified?.get(verifiedKey(entry)) ?? NO_RECORD] as const), ...verified]),
     stale: [...previous.stale.filter((repository) => !checked.has(repository)), ...found.stale],
-    problems: [...index.problems, ...found.problems],
+    problems: [...index.problems, ...found.problems, ...shown.problems],
     fetched: found.fetched,
     index,
   };

@@ -78,6 +78,7 @@ const STYLE = `
   .badge.unknown { background: #fff4d6; color: #6b4e00; }
   .digest { font-size: 0.85rem; }
   .problems { color: #8a4b00; }
+  section.problems h2 { font-size: 1.05rem; }
   @media (max-width: 40rem) {
     body { margin: 1rem auto; }
     table, tbody, tr, td { display: block; width: auto; }
@@ -107,10 +108,27 @@ export interface PageContent {
   stale: string[];
   /** What to run to bring an out-of-date index up to date, with the service's settings. */
   staleHint?: string;
+  /** Cards not shown: those that could not be read, and those VERIFY refused, each with why. */
+  problems: string[];
 }
 
-/** Stale repositories named on the page; the rest are counted. */
-const STALE_SHOWN = 10;
+/** Stale repositories and problems named on the page; the rest are counted. */
+const NAMED_AT_MOST = 10;
+
+/** The cards that are not shown, and why: a card VERIFY refused is here, never among the agents. */
+function problemsSection(problems: string[]): string {
+  if (problems.length === 0) return "";
+  const more = problems.length - NAMED_AT_MOST;
+  const items = problems.slice(0, NAMED_AT_MOST).map((problem) => `
+      <li>${escapeHtml(problem).replaceAll("\n", "<br>")}</li>`).join("");
+  return `
+  <section class="problems">
+    <h2>Not shown (${problems.length.toLocaleString("en-US")})</h2>
+    <ul>${items}${more > 0 ? `
+      <li>… and ${more.toLocaleString("en-US")} more</li>` : ""}
+    </ul>
+  </section>`;
+}
 
 export function renderPage(content: PageContent): string {
   const byRepository = new Map<string, CardEntry[]>();
@@ -121,7 +139,7 @@ export function renderPage(content: PageContent): string {
   const { start, total, cards } = content;
   const count = `${total.toLocaleString("en-US")} card${total === 1 ? "" : "s"}${cards.length < total ? `, ${(start + 1).toLocaleString("en-US")}-${(start + cards.length).toLocaleString("en-US")} shown` : ""}`;
   const sections = [...byRepository.values()].map((entries) => agentSection(entries, content.verified)).join("");
-  const stale = content.stale.length - STALE_SHOWN;
+  const stale = content.stale.length - NAMED_AT_MOST;
   const searched = Boolean(content.query.text || content.query.skill);
   return `<!doctype html>
 <html lang="en">
@@ -139,13 +157,13 @@ export function renderPage(content: PageContent): string {
     <select name="skill" aria-label="Skill"><option value="">any skill</option>${options}</select>
     <button type="submit">Search</button>
   </form>${content.stale.length > 0 ? `
-  <p class="problems">The index is out of date for ${escapeHtml(content.stale.slice(0, STALE_SHOWN).join(", "))}${stale > 0 ? ` and ${stale} more repositories` : ""}; shown as the registry has them now.${
+  <p class="problems">The index is out of date for ${escapeHtml(content.stale.slice(0, NAMED_AT_MOST).join(", "))}${stale > 0 ? ` and ${stale} more repositories` : ""}; shown as the registry has them now.${
     content.staleHint ? ` ${escapeHtml(content.staleHint)}` : ""
   }</p>` : ""}${searched ? `
   <p><a href="/">Show every agent</a></p>` : ""}${sections ||
     `
   <p>No agent cards${searched ? " match this search" : " in this registry"}.</p>`}${content.next ? `
-  <p><a href="${escapeHtml(content.next)}" rel="next">Next page</a></p>` : ""}
+  <p><a href="${escapeHtml(content.next)}" rel="next">Next page</a></p>` : ""}${problemsSection(content.problems)}
 </body>
 </html>
 `;

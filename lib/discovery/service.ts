@@ -22,7 +22,7 @@ import type { DiscoveryCache } from "./cache.ts";
 import { type CardEntry, type CardFilter, summariseCard } from "./card-entry.ts";
 import { indexDigest } from "./catalog-index.ts";
 import { cardLayer, fetchCard } from "./crawl.ts";
-import { discover, type Discovery, discoveryJson, indexTrustText, recheck } from "./discover.ts";
+import { type CardPolicy, discover, type Discovery, discoveryJson, indexTrustText, recheck } from "./discover.ts";
 import type { Answer, Asked } from "./listen.ts";
 import { renderPage } from "./page.ts";
 import { parseCursor, remember, View } from "./view.ts";
@@ -54,6 +54,8 @@ export interface ServiceOptions {
   cache: DiscoveryCache;
   /** The keys whose signatures on the index, verification records and cards count. */
   trust: TrustStore;
+  /** VERIFY: which cards are shown, and what is said of one refused. */
+  policy: CardPolicy;
   /** Trust the index alone (see discover's indexOnly). */
   indexOnly?: boolean;
   /** Card reads in flight before a request is answered 503 (MAX_READS). */
@@ -129,8 +131,8 @@ export class DiscoveryService {
 
   /** The first view, from the index alone (a crawl where there is none); then the background refresh starts. */
   async start(): Promise<View> {
-    const { registry, cache, trust } = this.options;
-    const found = await discover(registry, { filter: {}, cache, trust, indexOnly: true });
+    const { registry, cache, trust, policy } = this.options;
+    const found = await discover(registry, { filter: {}, cache, trust, policy, indexOnly: true });
     if (found.source === "crawl") this.checkedAt = Date.now();
     await this.show(found);
     void this.watch();
@@ -165,8 +167,8 @@ export class DiscoveryService {
   }
 
   private refreshed = (current: Discovery) => {
-    const { registry, cache, trust, indexOnly } = this.options;
-    return indexOnly ? discover(registry, { filter: {}, cache, trust, indexOnly }) : recheck(registry, current, { cache, trust });
+    const { registry, cache, trust, policy, indexOnly } = this.options;
+    return indexOnly ? discover(registry, { filter: {}, cache, trust, policy, indexOnly }) : recheck(registry, current, { cache, trust, policy });
   };
 
   private async watch() {
@@ -192,8 +194,8 @@ export class DiscoveryService {
   private async checkAll(started: number) {
     this.checking = true;
     try {
-      const { registry, cache, trust } = this.options;
-      const full = await discover(registry, { filter: {}, cache, trust });
+      const { registry, cache, trust, policy } = this.options;
+      const full = await discover(registry, { filter: {}, cache, trust, policy });
       await this.update(() => this.refreshed(full));
       this.checkedAt = started;
     } catch (error) {
@@ -247,11 +249,12 @@ export class DiscoveryService {
     const { view } = this;
     const { filter, limit, after } = queryOf(url);
     const { found } = view;
+    const { verify } = this.options.policy;
     const source = found.source === "crawl"
       ? `found by crawling the registry (${found.crawled})`
       : found.source === "index-only"
-      ? `read from the discovery index (not yet checked against the registry; ${indexTrustText(found.index!)})`
-      : `read from the discovery index and checked against the registry (${indexTrustText(found.index!)})`;
+      ? `read from the discovery index (not yet checked against the registry; ${indexTrustText(found.index!, verify)})`
+      : `read from the discovery index and checked against the registry (${indexTrustText(found.index!, verify)})`;
     const page = view.page(filter, limit, after);
     const html = renderPage({
       registry: this.options.registry.host,
@@ -264,6 +267,7 @@ export class DiscoveryService {
       query: { text: filter.text, skill: filter.skill },
       stale: found.stale,
       staleHint: this.options.staleHint,
+      problems: found.problems,
     });
     return answer(200, { "Content-Type": HTML_TYPE }, html);
   }

@@ -4,6 +4,7 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type AgentCard, validateCardBytes } from "../cards.ts";
 import type { CardEntry } from "../discovery/card-entry.ts";
+import type { CardPolicy } from "../discovery/discover.ts";
 import { ContentError, UsageError } from "../errors.ts";
 import { readSigningKey, type SigningKey } from "../trust/keys.ts";
 import { NOTARY_ENVELOPE_TYPE, NOTARY_SIGNATURE_TYPE, notarySignature, readCertificateChain } from "../trust/notary.ts";
@@ -81,8 +82,28 @@ export async function checkCardTrust(options: StepOptions, out: Output, label: s
   return trust;
 }
 
-/** Who signed a card, in a table's cell: the key's id, or what its signatures came to; "-" where its bytes were not read (a trusted index gave it). */
-export function signedByText({ signature }: CardEntry): string {
-  if (!signature) return "-";
-  return signature.status === "verified" ? signature.detail.replace(/^signed by (\S+).*$/, "$1") : signature.status;
+/**
+ * VERIFY as discover, versions and the service apply it: a card it refuses is not shown, and its
+ * problem says what is wrong, then on the next lines what to do, as pull says it.
+ */
+export function cardPolicy({ verify, trustStore }: Pick<StepOptions, "verify" | "trustStore">): CardPolicy {
+  return {
+    verify,
+    refusal: (host, entry, trust) =>
+      `${host}/${entry.repository}:${entry.tag}: ${describeTrust(trust)}; refused (VERIFY=${verify})\n` +
+      trustAdvice(trust, verify, trustStore, { registry: host, repository: entry.repository }),
+  };
+}
+
+/** A card discovery passed over, said on `out`: why, then what to do (a refusal's advice) indented below. */
+export function sayPassedOver(out: Output, problem: string) {
+  const [why, ...advice] = problem.split("\n");
+  out.warn(`passed over: ${why}`);
+  for (const line of advice) out.note(`  ${line}`);
+}
+
+/** Who signed a card, in a table's cell: the key's id, or what its signatures came to; "-" where they were not checked (a trusted index gave it, or VERIFY=off). */
+export function signedByText({ trust }: CardEntry): string {
+  if (!trust) return "-";
+  return trust.by?.kid ?? trust.status;
 }

@@ -2,7 +2,9 @@
 // push rights, or with write access to the local cache, against a real registry: a forged index
 // shard, a hand-written verification record, a card blob edited in the registry's storage, a
 // hostile entry in the discovery cache. None of them may make discover, versions or the service
-// show a URL the card does not hold, or call a card verified.
+// show a URL the card does not hold, or call a card verified. Then VERIFY (item 2): a signed card
+// pushed again changed, its signature kept, is refused by discover, versions and the service, and
+// an unsigned one under require; refused cards are problems, never cards.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,7 +17,7 @@ import { Registry } from "../../lib/oci/registry.ts";
 import { readSigningKey } from "../../lib/trust/keys.ts";
 import { signDocument } from "../../lib/trust/signatures.ts";
 import { VERIFICATION_TYPE } from "../../lib/verification.ts";
-import { blobDataPath, cardsDir, fixtureCard, runScript, startService, trustedKey, withRegistry } from "../helpers.ts";
+import { type Bench, blobDataPath, cardsDir, FIXTURE_CARDS, fixtureCard, runScript, startService, trustedKey, withRegistry } from "../helpers.ts";
 
 const EVIL = "https://evil.example/steal";
 
@@ -26,11 +28,11 @@ interface Shown {
   urls: string[];
   digest: string;
   verified: boolean | null;
+  signature: { status: string; detail: string } | null;
 }
 
-describe("discovery shows only what it can prove", () => {
-  const bench = withRegistry();
-  const registry = () => new Registry(bench.registry.address);
+/** The steps run against `bench`'s registry, with its own cache and trust store; `extra` settings on top. */
+function steps(bench: Bench) {
   const env = (extra: Record<string, string> = {}) => ({
     ...bench.env,
     DISCOVERY_CACHE: path.join(bench.work, "cache"),
@@ -43,15 +45,13 @@ describe("discovery shows only what it can prove", () => {
     return result;
   };
   const discover = async (args: string[] = [], extra: Record<string, string> = {}) =>
-    JSON.parse((await step("discover", ["--json", ...args], extra)).stdout) as { cards: Shown[]; problems: string[] };
-  const versions = async (agent: string) => JSON.parse((await step("versions", ["--json", "--agents", agent])).stdout).versions as Shown[];
-  const card = (cards: Shown[], agent: string, tag = "v1") => cards.find((shown) => shown.agent === agent && shown.tag === tag);
-  /** Every URL shown, in the cards' url and urls. */
-  const urlsOf = (cards: Shown[]) => cards.flatMap((shown) => [shown.url, ...shown.urls]);
+    JSON.parse((await step("discover", ["--json", ...args], extra)).stdout) as { cards: Shown[]; problems: string[]; index: { trusted: boolean } | null };
+  const versions = async (agent: string, extra: Record<string, string> = {}) =>
+    JSON.parse((await step("versions", ["--json", "--agents", agent], extra)).stdout) as { versions: Shown[]; problems: string[] };
 
-  /** The service's JSON and page once it has checked the registry (it answers from the index alone first). */
-  async function served(): Promise<{ cards: Shown[]; page: string }> {
-    const service = startService(env());
+  /** The service's JSON and page once it has checked the registry (it answers from the index alone first), and the status it answers plan:v1's card with. */
+  async function served(extra: Record<string, string> = {}) {
+    const service = startService(env(extra));
     try {
       const url = await service.url;
       let answer = await (await fetch(`${url}/agents`)).json();
@@ -60,12 +60,24 @@ describe("discovery shows only what it can prove", () => {
         answer = await (await fetch(`${url}/agents`)).json();
       }
       assert.notEqual(answer.source, "index-only", "the service never checked the registry");
-      return { cards: answer.cards, page: await (await fetch(`${url}/`)).text() };
+      const planCard = (await fetch(`${url}/agents/plan/v1/.well-known/agent-card.json`)).status;
+      return { cards: answer.cards as Shown[], problems: answer.problems as string[], page: await (await fetch(`${url}/`)).text(), planCard };
     } finally {
       service.child.kill("SIGKILL");
       await service.done;
     }
   }
+  return { env, step, discover, versions, served };
+}
+
+const card = (cards: Shown[], agent: string, tag = "v1") => cards.find((shown) => shown.agent === agent && shown.tag === tag);
+/** Every URL shown, in the cards' url and urls. */
+const urlsOf = (cards: Shown[]) => cards.flatMap((shown) => [shown.url, ...shown.urls]);
+
+describe("discovery shows only what it can prove", () => {
+  const bench = withRegistry();
+  const registry = () => new Registry(bench.registry.address);
+  const { step, discover, versions, served } = steps(bench);
 
   it("setup: three cards pushed, and verified with a trusted key", async () => {
     const { key } = await trustedKey(bench.work, bench.registry.address);
@@ -112,7 +124,7 @@ describe("discovery shows only what it can prove", () => {
     const shown = card((await discover()).cards, "plan")!;
     assert.equal(shown.digest, digest);
     assert.equal(shown.verified, false, `discover: ${JSON.stringify(shown)}`);
-    assert.equal(card(await versions("plan"), "plan")!.verified, false, "versions");
+    assert.equal(card((await versions("plan")).versions, "plan")!.verified, false, "versions");
     assert.equal(card((await served()).cards, "plan")!.verified, false, "GET /agents");
   });
 
@@ -146,6 +158,102 @@ describe("discovery shows only what it can prove", () => {
 
     const shown = card((await discover()).cards, "build");
     assert.notEqual(shown?.verified, true, `discover: ${JSON.stringify(shown)}`);
-    assert.notEqual(card(await versions("build"), "build")?.verified, true, "versions");
+    assert.notEqual(card((await versions("build")).versions, "build")?.verified, true, "versions");
+  });
+});
+
+describe("VERIFY in discovery: a card the policy refuses is a problem, not a card", () => {
+  const bench = withRegistry();
+  const { env, step, discover, versions, served } = steps(bench);
+  /** What discover, versions and the service say of the tampered plan:v1, as pull says it. */
+  const TAMPERED = (policy: string) =>
+    new RegExp(`/agents/plan:v1: its signature does not count: does not match the card: it was changed after key \\S+ signed it, or the signature is forged; refused \\(VERIFY=${policy}\\)\nIts signature proves it was changed [^\n]*\nIts publisher signs and publishes it again: make publish CARD=… KEY=…`);
+  const UNSIGNED = /\/agents\/test:unsigned: not signed; refused \(VERIFY=require\)\nVERIFY=require takes signed cards only: its publisher signs it \(make sign CARD=… KEY=…\),\nor VERIFY=if-present accepts unsigned cards\./;
+  const refusedIn = (problems: string[], pattern: RegExp) => problems.some((problem) => pattern.test(problem));
+
+  it("setup: three cards pushed signed; plan:v1 pushed again changed, its signature kept; test:unsigned pushed unsigned", async () => {
+    const { key } = await trustedKey(bench.work, bench.registry.address);
+    const cards = cardsDir(bench.work);
+    await step("push", ["--key", key], { CARDS_DIR: cards });
+    const signed = JSON.parse(readFileSync(path.join(cards, "plan_agent_card.json"), "utf8"));
+    const tampered = JSON.stringify({ ...signed, url: EVIL }, null, 2);
+    await step("push", ["--agents", "plan"], { CARDS_DIR: cardsDir(bench.work, { "plan_agent_card.json": tampered }) });
+    await step("push", ["--agents", "test", "--tag", "unsigned"], { CARDS_DIR: FIXTURE_CARDS });
+
+    const { cards: shown } = await discover([], { VERIFY: "off" });
+    assert.deepEqual(shown.map((entry) => [entry.agent, entry.tag]), [["build", "v1"], ["plan", "v1"], ["test", "v1"], ["test", "unsigned"]]);
+    assert.equal(card(shown, "plan")!.url, EVIL, "the tampered card is in the registry");
+  });
+
+  it("discover refuses the tampered card under VERIFY=require and under the default, whichever way it reads the cards", async () => {
+    for (const policy of ["require", undefined]) {
+      for (const args of [[], ["--crawl"], ["--index-only"]]) {
+        const { cards, problems } = await discover(args, policy ? { VERIFY: policy } : {});
+        const said = `VERIFY=${policy} discover ${args.join(" ")}: ${JSON.stringify({ cards, problems })}`;
+        assert.equal(card(cards, "plan"), undefined, said);
+        assert.ok(!urlsOf(cards).includes(EVIL), said);
+        assert.ok(refusedIn(problems, TAMPERED(policy ?? "if-present")), said);
+        assert.equal(card(cards, "build")?.signature?.status, "verified", said);
+      }
+    }
+  });
+
+  it("an unsigned card is shown under the default (if-present) and refused under VERIFY=require", async () => {
+    const shown = await discover();
+    assert.equal(card(shown.cards, "test", "unsigned")?.signature?.status, "unsigned");
+    assert.ok(!refusedIn(shown.problems, /test:unsigned/), JSON.stringify(shown.problems));
+    const required = await discover([], { VERIFY: "require" });
+    assert.equal(card(required.cards, "test", "unsigned"), undefined);
+    assert.ok(refusedIn(required.problems, UNSIGNED), JSON.stringify(required.problems));
+    assert.deepEqual(required.cards.map((entry) => [entry.agent, entry.tag, entry.signature?.status]), [["build", "v1", "verified"], ["test", "v1", "verified"]]);
+  });
+
+  it("VERIFY=off shows every card, its signatures unchecked", async () => {
+    const { cards, problems } = await discover([], { VERIFY: "off" });
+    assert.deepEqual(cards.map((entry) => [entry.agent, entry.tag, entry.signature]), [["build", "v1", null], ["plan", "v1", null], ["test", "v1", null], ["test", "unsigned", null]]);
+    assert.deepEqual(problems, []);
+  });
+
+  it("versions refuses the tampered card, and the unsigned one under VERIFY=require", async () => {
+    const plan = await versions("plan");
+    assert.deepEqual(plan.versions, []);
+    assert.ok(refusedIn(plan.problems, TAMPERED("if-present")), JSON.stringify(plan.problems));
+    const test = await versions("test", { VERIFY: "require" });
+    assert.deepEqual(test.versions.map((entry) => entry.tag), ["v1"]);
+    assert.ok(refusedIn(test.problems, UNSIGNED), JSON.stringify(test.problems));
+    assert.deepEqual((await versions("plan", { VERIFY: "off" })).versions.map((entry) => entry.url), [EVIL]);
+  });
+
+  it("the service refuses the tampered card under VERIFY=require and the default: not in GET /agents, not on the page, no card served", async () => {
+    for (const policy of ["require", undefined]) {
+      const { cards, problems, page, planCard } = await served(policy ? { VERIFY: policy } : {});
+      const said = `VERIFY=${policy}: ${JSON.stringify({ cards, problems })}`;
+      assert.equal(card(cards, "plan"), undefined, said);
+      assert.ok(refusedIn(problems, TAMPERED(policy ?? "if-present")), said);
+      assert.equal(card(cards, "test", "unsigned") === undefined, policy === "require", said);
+      assert.equal(planCard, 404);
+      assert.ok(!page.includes(EVIL), "the page showed the tampered card's URL");
+      const notShown = page.slice(page.indexOf('<section class="problems">'));
+      assert.match(notShown, /<h2>Not shown \(\d+\)<\/h2>/);
+      assert.match(notShown, new RegExp(`<li>\\S+/agents/plan:v1: its signature does not count: [^<]*; refused \\(VERIFY=${policy ?? "if-present"}\\)<br>Its signature proves`));
+      assert.equal(/<h2>plan-agent /.test(page), false, "plan is on the page as an agent");
+    }
+  });
+
+  it("a trusted index stands for its cards under the default; under VERIFY=require each card's bytes are read", async () => {
+    const { key } = await trustedKey(bench.work, bench.registry.address);
+    const refused = await runScript("discover", ["--refresh"], env({ KEY: key, VERIFY: "off" }));
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /KEY vouches for the cards of the index it signs, and VERIFY=off checks none of their signatures/);
+
+    const rebuilt = await discover(["--refresh", "--key", key]);
+    assert.ok(refusedIn(rebuilt.problems, TAMPERED("if-present")), JSON.stringify(rebuilt.problems));
+    const fromIndex = await discover();
+    assert.equal(fromIndex.index?.trusted, true);
+    assert.deepEqual(fromIndex.cards.map((entry) => [entry.agent, entry.tag, entry.signature]), [["build", "v1", null], ["test", "v1", null], ["test", "unsigned", null]]);
+    const required = await discover([], { VERIFY: "require" });
+    assert.equal(required.index?.trusted, true);
+    assert.deepEqual(required.cards.map((entry) => [entry.agent, entry.tag, entry.signature?.status]), [["build", "v1", "verified"], ["test", "v1", "verified"]]);
+    assert.ok(refusedIn(required.problems, UNSIGNED), JSON.stringify(required.problems));
   });
 });

@@ -14,6 +14,7 @@ import { DiscoveryService } from "../../lib/discovery/service.ts";
 import { pushArtifact } from "../../lib/oci/artifacts.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { Registry } from "../../lib/oci/registry.ts";
+import { cardPolicy } from "../../lib/step/trust.ts";
 import { fixtureCard, run, runScript, skopeo, startFaultProxy, startScript, startService, withRegistry } from "../helpers.ts";
 
 /**
@@ -376,7 +377,7 @@ describe("the discovery service under load, while it refreshes, and twice over",
 
   it("answers 503 with Retry-After past its reads in flight, rather than making a request wait", async () => {
     const proxy = await startFaultProxy(bench.registry.address);
-    const service = new DiscoveryService({ registry: new Registry(proxy.address), cache: DiscoveryCache.open("off"), trust: { path: "none", keys: [] }, maxReads: 1 });
+    const service = new DiscoveryService({ registry: new Registry(proxy.address), cache: DiscoveryCache.open("off"), trust: { path: "none", keys: [] }, policy: cardPolicy({ verify: "if-present", trustStore: "none" }), maxReads: 1 });
     let server: Listening | undefined;
     try {
       await service.start();
