@@ -101,8 +101,13 @@ export async function verificationOf(repository: Repository, digest: string, tru
     if (verified) return { verified, reason: `record ${referrer}, ${reason}` };
     faults.push(`record ${referrer} ${reason}`);
   }
-  return { verified: false, reason: faults.length === 0 ? "no verification record" : `no record counts: ${faults.join("; ")}` };
+  return { verified: false, reason: faults.length === 0 ? "no verification record" : `${NONE_COUNTS}${faults.join("; ")}` };
 }
+
+const NONE_COUNTS = "no record counts: ";
+
+/** Whether verify left records about the card, none of which counts (unsigned, say): verify ran, but nobody trusted vouches for it. */
+export const recordedButUnproven = (verification: Verification) => !verification.verified && verification.reason.startsWith(NONE_COUNTS);
 
 /**
  * The digest of a record that `digest` passed these very checks, made by this version of the

@@ -1,6 +1,6 @@
 // Phase 4: every agent card in a registry, found without writing a file: from the discovery
 // index (REGISTRY/agents:index) where there is one, checked against the registry, else by crawling.
-import { openDiscoveryCache } from "../lib/step/discovery.ts";
+import { openDiscoveryCache, sayUnproven } from "../lib/step/discovery.ts";
 import { agentOf } from "../lib/discovery/card-entry.ts";
 import { INDEX_REPOSITORY, INDEX_TAG } from "../lib/discovery/catalog-index.ts";
 import { discover, type Discovery, discoveryJson, indexTrustText, verifiedOf } from "../lib/discovery/discover.ts";
@@ -86,6 +86,7 @@ export const step: Step = {
           signedByText(entry),
         ]),
       );
+      sayUnproven({ out, options }, found.entries.map(verified));
     }
     if (flags.refresh) out.ok(`rebuilt the index ${index} from the cards read from the registry${signer ? `, signed by ${signer.kid}` : " (unsigned: pass KEY to sign it)"}`);
     if (found.stale.length > 0) {

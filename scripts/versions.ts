@@ -8,7 +8,7 @@ import { cardPolicy, sayPassedOver, signedByText } from "../lib/step/trust.ts";
 import { readTrustStore } from "../lib/trust/store.ts";
 import { mapLimit } from "../lib/concurrency.ts";
 import { isContentFailure } from "../lib/errors.ts";
-import { openDiscoveryCache } from "../lib/step/discovery.ts";
+import { openDiscoveryCache, sayUnproven } from "../lib/step/discovery.ts";
 import { AGENTS_AT_ONCE, agentRepository } from "../lib/step/options.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
@@ -64,6 +64,7 @@ export const step: Step = {
         signedByText(entry),
       ]),
     );
+    sayUnproven({ out, options }, entries.map(verification));
     if (options.json) out.json({ versions: entries.map((entry) => entryJson(entry, verification(entry))), problems });
   },
 };

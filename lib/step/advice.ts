@@ -49,6 +49,11 @@ export function portTakenHint(context: AdviceContext): string {
   return `Stop what holds ${context.registry ?? DEFAULT_REGISTRY}, or use another address (\`make registry REGISTRY=localhost:5002\` starts one there).`;
 }
 
+/** Why a card verify passed shows "Verified no", and how its records come to count. */
+export const unprovenRecordsHint = (context: AdviceContext, cards: number) =>
+  `${cards === 1 ? "1 card has" : `${cards} cards have`} verification records that do not count: a record counts only when a key of the trust store signed it. ` +
+  `Sign them with \`${makeCommand("verify", context, {}, "KEY=keys/publisher.key.pem")}\` (\`${makeCommand("keygen", context, { tls: false })}\` makes that key and trusts it; docs/trust.md#what-discovery-proves).`;
+
 /** How to bring the discovery index up to date. */
 export const rebuildIndexHint = (context: AdviceContext) =>
   `Rebuild it with \`${makeCommand("discover", context, {}, "REFRESH=1")}\`; until then \`${makeCommand("discover", context, {}, "CRAWL=1")}\` finds every card.`;

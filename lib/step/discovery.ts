@@ -4,13 +4,20 @@ import { DiscoveryCache } from "../discovery/cache.ts";
 import { dropFromIndex, type IndexUpdate, type Seen, updateIndex } from "../discovery/publishing.ts";
 import { env } from "../env.ts";
 import type { SigningKey } from "../trust/keys.ts";
-import { rebuildIndexHint } from "./advice.ts";
+import { recordedButUnproven, type Verification } from "../verification.ts";
+import { rebuildIndexHint, unprovenRecordsHint } from "./advice.ts";
 import type { StepContext } from "./run.ts";
 
 /** The discovery cache DISCOVERY_CACHE names: tmp/discovery by default, "off" for none. */
 export const openDiscoveryCache = () => DiscoveryCache.open(env.discoveryCache);
 
 type Context = Pick<StepContext, "client" | "out" | "options">;
+
+/** After a table of cards: why those whose verify records do not count say "Verified no". */
+export function sayUnproven({ out, options }: Pick<Context, "out" | "options">, verifications: (Verification | null)[]) {
+  const unproven = verifications.filter((verification) => verification !== null && recordedButUnproven(verification)).length;
+  if (unproven > 0) out.note(unprovenRecordsHint(options, unproven));
+}
 
 /**
  * Says how the index took an update. The registry has what the step did by then, so a failure

@@ -79,6 +79,17 @@ describe("discovery shows only what it can prove", () => {
   const registry = () => new Registry(bench.registry.address);
   const { step, discover, versions, served } = steps(bench);
 
+  it("before: records verify left unsigned do not count, and discover and versions say how to sign them", async () => {
+    await step("push");
+    await step("verify");
+    assert.deepEqual((await discover()).cards.map((shown) => shown.verified), [false, false, false]);
+    const hint = /3 cards have verification records that do not count: a record counts only when a key of the trust store signed it\. Sign them with `make verify REGISTRY=\S+ KEY=keys\/publisher\.key\.pem` \(`make keygen REGISTRY=\S+` makes that key/;
+    const shown = await step("discover");
+    assert.match(shown.stdout + shown.stderr, hint);
+    const listed = await step("versions", ["--agents", "plan,build,test"]);
+    assert.match(listed.stdout + listed.stderr, hint);
+  });
+
   it("setup: three cards pushed, and verified with a trusted key", async () => {
     const { key } = await trustedKey(bench.work, bench.registry.address);
     await step("push");
