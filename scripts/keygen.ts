@@ -1,7 +1,9 @@
 // Trust: a key pair to sign agent cards with (the private key for you alone, the public key as a
-// JWKS for whoever checks your cards), trusted on this machine for SCOPE.
+// JWKS for whoever checks your cards), trusted on this machine for SCOPE. Run again with a key
+// that exists, it keeps that key and trusts it for SCOPE as well.
+import { existsSync } from "node:fs";
 import { UsageError } from "../lib/errors.ts";
-import { generateKeyFiles, KEY_ALGORITHMS, type KeyAlgorithm } from "../lib/trust/keys.ts";
+import { existingKeyFiles, generateKeyFiles, KEY_ALGORITHMS, type KeyAlgorithm } from "../lib/trust/keys.ts";
 import { parseScope, scopeText, trustKeys } from "../lib/trust/store.ts";
 import { isMain, main, type Step } from "../lib/step/run.ts";
 
@@ -18,11 +20,16 @@ export const step: Step = {
   example: "make keygen KEY=keys/publisher.key.pem",
   async body({ options, flags, out }) {
     const keyPath = (flags.key as string | undefined) ?? "keys/publisher.key.pem";
-    const alg = ((flags.alg as string | undefined) ?? "ES256") as KeyAlgorithm;
-    if (!KEY_ALGORITHMS.includes(alg)) throw new UsageError(`invalid ALG ${JSON.stringify(alg)}: keys are ES256 or EdDSA`);
+    const asked = flags.alg as KeyAlgorithm | undefined;
+    if (asked !== undefined && !KEY_ALGORITHMS.includes(asked)) throw new UsageError(`invalid ALG ${JSON.stringify(asked)}: keys are ES256 or EdDSA`);
     const scope = parseScope((flags.scope as string | undefined) ?? options.registry);
-    const { jwksPath, kid } = await generateKeyFiles(keyPath, alg);
-    out.ok(`private key ${keyPath} (${alg}, readable by you alone): sign with it, never share it`);
+    // A key made before is kept and trusted for this scope too: one key may sign for several registries.
+    const made = !existsSync(keyPath);
+    const { jwksPath, kid, alg } = made ? { ...await generateKeyFiles(keyPath, asked ?? "ES256"), alg: asked ?? "ES256" } : await existingKeyFiles(keyPath);
+    if (asked !== undefined && asked !== alg) {
+      throw new UsageError(`${keyPath} holds an ${alg} key already, not ${asked}; a key is never overwritten`, "Name another file with KEY=…, or leave ALG out to use that key.");
+    }
+    out.ok(made ? `private key ${keyPath} (${alg}, readable by you alone): sign with it, never share it` : `private key ${keyPath} (${alg}) made before: kept as it is`);
     out.ok(`public key ${jwksPath}, kid ${kid}: give it to whoever checks your cards`);
     const added = await trustKeys(options.trustStore, jwksPath, scope);
     out.ok(`${options.trustStore} ${added ? "now trusts" : "trusted"} it for ${scopeText(scope)}`);

@@ -53,6 +53,21 @@ export async function generateKeyFiles(keyPath: string, alg: KeyAlgorithm): Prom
   return { jwksPath, kid: entry.kid! };
 }
 
+/**
+ * The key at `keyPath` as it is, its JWKS written beside it where missing; for a second scope to
+ * trust a key already made. A JWKS that lacks this key is not rewritten: it may hold others.
+ */
+export async function existingKeyFiles(keyPath: string): Promise<{ jwksPath: string; kid: string; alg: KeyAlgorithm }> {
+  const { alg, kid, publicJwk } = await readSigningKey(keyPath);
+  const jwksPath = jwksPathOf(keyPath);
+  const jwks = await readFile(jwksPath, "utf8").catch(() => undefined);
+  if (jwks === undefined) await writeFile(jwksPath, JSON.stringify({ keys: [publicJwk] }, null, 2) + "\n");
+  else if (!(JSON.parse(jwks).keys ?? []).some((entry: JWK) => entry.kid === kid)) {
+    throw new UsageError(`${jwksPath} does not hold the public key of ${keyPath} (kid ${kid})`, `Remove ${jwksPath} to have it written again, or name another key with KEY=….`);
+  }
+  return { jwksPath, kid, alg };
+}
+
 /** The signing key in a PKCS #8 PEM file, as `make keygen` (or openssl genpkey) writes one. */
 export async function readSigningKey(keyPath: string): Promise<SigningKey> {
   let jwk: JWK;

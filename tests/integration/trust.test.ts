@@ -33,6 +33,20 @@ describe("signed cards through the steps", () => {
     assert.equal(JSON.parse(readFileSync(at("cards/plan_agent_card.json"), "utf8")).signatures.length, 1);
   });
 
+  it("keygen run again keeps the key it made and trusts it for another registry too; refuses another ALG for it", async () => {
+    const key = readFileSync(at("keys/publisher.key.pem"));
+    const again = await inProcess(keygen, ["--registry", "localhost:5001", "--trust", at("keys/trust.json"), "--key", at("keys/publisher.key.pem")]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /publisher\.key\.pem \(ES256\) made before: kept as it is/);
+    assert.match(again.stdout, /keys\/trust\.json now trusts it for localhost:5001/);
+    assert.deepEqual(readFileSync(at("keys/publisher.key.pem")), key);
+    assert.deepEqual(JSON.parse(readFileSync(at("keys/trust.json"), "utf8")).keys.map((entry: { for: string }) => entry.for), [bench.registry.address, "localhost:5001"]);
+    const other = await inProcess(keygen, [...trusted(), "--key", at("keys/publisher.key.pem"), "--alg", "EdDSA"]);
+    assert.equal(other.code, 2, other.stdout);
+    assert.match(other.stderr, /holds an ES256 key already, not EdDSA; a key is never overwritten/);
+    assert.deepEqual(readFileSync(at("keys/publisher.key.pem")), key);
+  });
+
   it("pull under VERIFY=require keeps the cards a trusted key signed, and says who signed them", async () => {
     const pulled = await inProcess(pull, [...trusted(), "--verify", "require", "--out", at("pulled")]);
     assert.equal(pulled.code, 0, pulled.stderr);
