@@ -31,11 +31,21 @@ interface StartOptions {
   input?: string;
 }
 
+/**
+ * This process's environment as a user's shell has it: without what a make running the tests hands
+ * down (its flags and variables, TESTS=… among them, which a make a test starts would be given
+ * too) and without node's test runner telling its children they are its children.
+ */
+export function userEnv(): Record<string, string> {
+  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, NODE_TEST_CONTEXT: _context, ...outside } = process.env;
+  return outside as Record<string, string>;
+}
+
 /** Starts a command, collecting its output; `done` never rejects for a non-zero exit. */
 export function start(command: string, args: string[], options: StartOptions = {}) {
   const child = spawn(command, args, {
     cwd: options.cwd ?? PROJECT_ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    env: { ...userEnv(), NO_COLOR: "1", ...options.env },
     stdio: "pipe",
   });
   child.stdin.end(options.input);

@@ -349,14 +349,8 @@ describe("make phase5", () => {
 
   it("runs Phase 5 end to end: a key, packages signed with it, the three agents run and asked in turn, an upgrade and a rollback", async () => {
     const ports = [await freePort(), await freePort(), await freePort()];
-    // A make running these tests passes its own flags and variables down through MAKEFLAGS, which
-    // run() would hand on from this process's environment unless emptied (TESTS=… would be refused).
-    const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
     const result = await run("make", ["--no-print-directory", "phase5"], {
       env: {
-        ...outside as Record<string, string>,
-        MAKEFLAGS: "",
-        MFLAGS: "",
         ...bench.env,
         RUNTIME,
         PORTS: ports.join(","),

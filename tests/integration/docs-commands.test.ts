@@ -84,9 +84,8 @@ describe("the commands README.md and docs/ show", () => {
     rmSync(project, { recursive: true, force: true });
   });
 
-  /** What every command runs with, besides this process's environment: nothing of a make or test run above, the test registry as REGISTRY. */
+  /** What every command runs with, besides a user's environment (userEnv): the test registry as REGISTRY. */
   const environment = () => ({
-    ...{ MAKEFLAGS: "", MFLAGS: "", MAKELEVEL: "", NODE_TEST_CONTEXT: "" },
     RUNTIME,
     REGISTRY: bench.registry.address.replace("127.0.0.1", "localhost"),
     npm_config_offline: "true",

@@ -11,7 +11,7 @@ import { collect, Registry } from "../../lib/oci/registry.ts";
 import { DEFAULT_CONFIG_FILE, freePort, registryAnswers, startDistribution } from "../../lib/registry-server.ts";
 import { optionsHelp } from "../../lib/step/options.ts";
 import type { Step } from "../../lib/step/run.ts";
-import { catalog, FIXTURE_CARDS, PROJECT_ROOT, projectCopy, type Run, RUNTIME, runScript, silentServer, withRegistry } from "../helpers.ts";
+import { catalog, FIXTURE_CARDS, PROJECT_ROOT, projectCopy, type Run, RUNTIME, runScript, silentServer, userEnv, withRegistry } from "../helpers.ts";
 
 /** Generous: a make that runs this long hangs, and the test fails instead of hanging too. */
 const KILL_AFTER_MS = 120_000;
@@ -24,12 +24,9 @@ const STEP_EXIT_2 = /^make(\[\d+\])?: \*\*\* \[Makefile:\d+: \S+\] Error 2$/m;
  * killed (and reported) if it outlives KILL_AFTER_MS.
  */
 async function make(args: string[], env: Record<string, string> = {}, { input, cwd = PROJECT_ROOT }: { input?: string; cwd?: string } = {}): Promise<Run & { killed: boolean }> {
-  // A make running these tests passes its own flags and variables down through MAKEFLAGS, and
-  // node's test runner tells its children they are its children (a nested node --test then reports to it).
-  const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, NODE_TEST_CONTEXT: _context, ...outside } = process.env;
   const output = await $({
     cwd,
-    env: { ...outside, NO_COLOR: "1", RUNTIME, ...env },
+    env: { ...userEnv(), NO_COLOR: "1", RUNTIME, ...env },
     nothrow: true,
     quiet: true,
     // Without input, a step that asks (PAUSE=1, make reset) finds the end of its input at once.

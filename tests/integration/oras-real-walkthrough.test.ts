@@ -24,12 +24,9 @@ describe("make walkthrough with the real oras and with the built-in client", nee
   before(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), "pallet-walkthrough-"));
     [registries.oras, registries.builtin] = await Promise.all([startTestRegistry(), startTestRegistry()]);
-    // A make running these tests passes its own flags and variables down through MAKEFLAGS.
-    const { MAKEFLAGS: _flags, MFLAGS: _mflags, MAKELEVEL: _level, ...outside } = process.env;
     for (const backend of BACKENDS) {
       runs[backend] = await run("make", ["--no-print-directory", "walkthrough"], {
         env: {
-          ...outside as Record<string, string>,
           REGISTRY: registries[backend].address,
           CARDS_DIR: FIXTURE_CARDS,
           OUT_DIR: outDir(backend),
