@@ -6,6 +6,7 @@ import { type AgentCard, validateCardBytes } from "../cards.ts";
 import type { CardEntry } from "../discovery/card-entry.ts";
 import type { CardPolicy } from "../discovery/discover.ts";
 import { ContentError, UsageError } from "../errors.ts";
+import { PROJECT_ROOT } from "../executables.ts";
 import { readSigningKey, type SigningKey } from "../trust/keys.ts";
 import { NOTARY_ENVELOPE_TYPE, NOTARY_SIGNATURE_TYPE, notarySignature, readCertificateChain } from "../trust/notary.ts";
 import { admits, type CardTrust, type Claims, describeTrust, signCard, verifyCard } from "../trust/signatures.ts";
@@ -56,8 +57,19 @@ export async function signedCard(card: AgentCard, signer: SigningKey, claims: Cl
   return { ...card, bytes, card: signed };
 }
 
+const FIXTURES = path.join(PROJECT_ROOT, "fixtures");
+
 /** Signs a card in its file with `signer`, unless that key's signature covers it already; returns the card as the file now holds it. */
 export async function signCardFile(card: AgentCard, signer: SigningKey, out: Output): Promise<AgentCard> {
+  // The fixtures are what the walkthrough's digests come from: a signature written into them would change every digest after.
+  const inFixtures = path.relative(FIXTURES, path.resolve(card.path));
+  if (!inFixtures.startsWith("..") && !path.isAbsolute(inFixtures)) {
+    const copies = path.join("tmp", path.basename(path.dirname(card.path)));
+    throw new UsageError(
+      `${card.path} is one of the project's fixture cards, and KEY signs a card in its file; nothing was signed or sent`,
+      `Sign copies: mkdir -p ${copies} && cp ${path.dirname(card.path)}/*.json ${copies}/, then name them with CARDS_DIR=${copies} (or CARD=${path.join(copies, card.fileName)}).`,
+    );
+  }
   const signed = await signedCard(card, signer);
   if (signed === card) {
     out.ok(`${card.path} is signed by ${signer.kid} already`);

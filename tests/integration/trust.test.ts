@@ -11,6 +11,7 @@ import { step as pull } from "../../scripts/pull.ts";
 import { step as push } from "../../scripts/push.ts";
 import { step as sign } from "../../scripts/sign.ts";
 import { step as verify } from "../../scripts/verify.ts";
+import { Registry } from "../../lib/oci/registry.ts";
 import { inProcess, PROJECT_ROOT, withRegistry } from "../helpers.ts";
 
 const CARDS_1_0 = path.join(PROJECT_ROOT, "fixtures/agent_cards_a2a_1.0");
@@ -31,6 +32,16 @@ describe("signed cards through the steps", () => {
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.match(pushed.stdout, /✓ signed \S+plan_agent_card.json with \S+ \(ES256\); it carries 1 signature\(s\)/);
     assert.equal(JSON.parse(readFileSync(at("cards/plan_agent_card.json"), "utf8")).signatures.length, 1);
+  });
+
+  it("push with KEY refuses to sign the project's fixture cards in their files, and sends nothing", async () => {
+    const fixture = path.join(PROJECT_ROOT, "fixtures/agent_cards/plan_agent_card.json");
+    const before = readFileSync(fixture);
+    const refused = await inProcess(push, [...registry(), "--agents", "plan", "--tag", "fixtures", "--key", at("keys/publisher.key.pem")]);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(refused.stderr, /plan_agent_card\.json is one of the project's fixture cards, and KEY signs a card in its file; nothing was signed or sent\n {2}Sign copies: mkdir -p tmp\/agent_cards && cp \S*fixtures\/agent_cards\/\*\.json tmp\/agent_cards\//);
+    assert.deepEqual(readFileSync(fixture), before);
+    assert.equal((await new Registry(bench.registry.address).repository("agents/plan").resolve("fixtures").catch(() => undefined)), undefined, "nothing pushed");
   });
 
   it("keygen run again keeps the key it made and trusts it for another registry too; refuses another ALG for it", async () => {
