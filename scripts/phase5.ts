@@ -26,7 +26,7 @@ export const step: Step = {
   options: ["registry"],
   flags: {
     ports: { type: "string", env: "PORTS", help: "ports for plan,build,test instead of their cards' (where 8001-8003 are taken)" },
-    key: { type: "string", env: "KEY", help: "the key the packages are signed with, made by make keygen when missing (default tmp/phase5/<registry>/publisher.key.pem)" },
+    key: { type: "string", env: "KEY", help: "the key the packages are signed with, made by make keygen when missing (default keys/phase5/<registry>/publisher.key.pem)" },
   },
   example: "make walkthrough && make phase5   (PORTS=18001,18002,18003 where 8001-8003 are taken)",
   async body({ options, flags, out }) {
@@ -48,8 +48,9 @@ export const step: Step = {
     // v2 a day after v1 (SOURCE_DATE_EPOCH=now: each at the time of its push).
     const epoch = env.sourceDateEpoch ?? WORKSHOP_EPOCH;
     const createdAt = (days: number) => (epoch === "now" ? "now" : String(epoch + days * DAY));
-    // A key per registry, trusted there by keygen (in TRUST_STORE), in tmp/: never among the project's files.
-    const key = (flags.key as string | undefined) ?? path.join(registryStateDir(options.registry, "tmp/phase5"), "publisher.key.pem");
+    // A key per registry, trusted there by keygen (in TRUST_STORE), in keys/ (ignored by git): not
+    // in tmp/, which make clean removes while TRUST_STORE would still name it.
+    const key = (flags.key as string | undefined) ?? path.join(registryStateDir(options.registry, "keys/phase5"), "publisher.key.pem");
     if (!existsSync(key)) await make("keygen", { KEY: key, ALG: "EdDSA" });
     await make("packages", { TAG: "v1", SOURCE_DATE_EPOCH: createdAt(0), KEY: key });
     await make("packages", { TAG: "v2", SOURCE_DATE_EPOCH: createdAt(1), KEY: key });
