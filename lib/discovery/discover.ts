@@ -317,6 +317,11 @@ export async function recheck(registry: Registry, previous: Discovery, reading: 
   const found = await checkRepositories(registry, index, changedRepositories(all, previous.index.entries, index.entries), reading);
   const checked = new Set(found.repositories);
   const kept = previous.entries.filter((entry) => !checked.has(entry.repository));
+  // Each problem of a card begins with its reference (host/repository:tag or @digest): those of the repositories not checked again still hold.
+  const aboutUnchecked = (problem: string) =>
+    problem.startsWith(`${registry.host}/`) && !checked.has(problem.slice(registry.host.length + 1).split(/[:@]/)[0]);
+  const indexProblems = new Set(previous.index.problems);
+  const keptProblems = previous.problems.filter((problem) => !indexProblems.has(problem) && aboutUnchecked(problem));
   const shown = admitted(registry.host, found.entries, policy);
   const verified = await verifiedCards(registry, shown.entries, found.tags, trust);
   return {
@@ -324,7 +329,7 @@ export async function recheck(registry: Registry, previous: Discovery, reading: 
     entries: [...kept, ...shown.entries].sort(byAgentAndTag),
     verified: new Map([...kept.map((entry) => [verifiedKey(entry), previous.verified?.get(verifiedKey(entry)) ?? NO_RECORD] as const), ...verified]),
     stale: [...previous.stale.filter((repository) => !checked.has(repository)), ...found.stale],
-    problems: [...index.problems, ...found.problems, ...shown.problems],
+    problems: [...index.problems, ...keptProblems, ...found.problems, ...shown.problems],
     fetched: found.fetched,
     index,
   };

@@ -11,6 +11,9 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DiscoveryCache } from "../../lib/discovery/cache.ts";
 import { readIndex, rebuildIndex } from "../../lib/discovery/catalog-index.ts";
+import { discover as discoverAll, recheck } from "../../lib/discovery/discover.ts";
+import { cardPolicy } from "../../lib/step/trust.ts";
+import { readTrustStore } from "../../lib/trust/store.ts";
 import { sha256Digest } from "../../lib/oci/digest.ts";
 import { attachArtifact } from "../../lib/oci/referrers.ts";
 import { Registry } from "../../lib/oci/registry.ts";
@@ -249,6 +252,21 @@ describe("VERIFY in discovery: a card the policy refuses is a problem, not a car
       assert.match(notShown, new RegExp(`<li>\\S+/agents/plan:v1: its signature does not count: [^<]*; refused \\(VERIFY=${policy ?? "if-present"}\\)<br>Its signature proves`));
       assert.equal(/<h2>plan-agent /.test(page), false, "plan is on the page as an agent");
     }
+  });
+
+  it("a recheck after another agent's publish (the service's update) still names the refused card", async () => {
+    const trustStore = env().TRUST_STORE;
+    const reading = { cache: DiscoveryCache.open("off"), trust: await readTrustStore(trustStore), policy: cardPolicy({ verify: "if-present", trustStore }) };
+    const registry = new Registry(bench.registry.address);
+    const previous = await discoverAll(registry, { filter: {}, ...reading });
+    assert.equal(previous.source, "index");
+    assert.ok(refusedIn(previous.problems, TAMPERED("if-present")), JSON.stringify(previous.problems));
+    await step("push", ["--agents", "build", "--tag", "v2"], { CARDS_DIR: FIXTURE_CARDS, SOURCE_DATE_EPOCH: "1700000000" });
+    const updated = await recheck(registry, previous, reading);
+    assert.deepEqual(updated.entries.filter((entry) => entry.repository === "agents/build").map((entry) => entry.tag), ["v1", "v2"], "the recheck saw the publish");
+    assert.ok(refusedIn(updated.problems, TAMPERED("if-present")), JSON.stringify(updated.problems));
+    assert.equal(new Set(updated.problems).size, updated.problems.length, "no problem said twice");
+    await step("untag", ["--agents", "build", "--tag", "v2"], { YES: "1" });
   });
 
   it("a trusted index stands for its cards under the default; under VERIFY=require each card's bytes are read", async () => {
